@@ -1,0 +1,118 @@
+"""Structured configs: the schema every composed config is checked against.
+
+Registered in Hydra's ConfigStore and named first in each YAML's defaults list, so a misspelt
+key or a value of the wrong type fails at composition, before any training starts. Range and
+cross-field checks (a label rate outside [0, 1], an unknown task) live in ``config_checks``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from hydra.core.config_store import ConfigStore
+
+
+@dataclass
+class TaskDataConfig:
+    """Per-task overrides; ``None`` inherits ``data.n_train`` / ``data.label_rate``."""
+
+    n_train: int | None = None
+    label_rate: float | None = None
+
+
+@dataclass
+class DrivingWorldConfig:
+    image_size: int = 32
+    noise_std: float = 0.10
+    n_clutter: int = 4
+    presence_prob: float = 0.5
+    min_object_size: float = 0.22
+    max_object_size: float = 0.40
+    colour_jitter: float = 0.10
+
+
+@dataclass
+class VectorWorldConfig:
+    n_features: int = 32
+    n_hidden: int = 16
+    n_tasks: int = 4
+    label_noise: float = 0.05
+
+
+@dataclass
+class DataConfig:
+    world: str = "driving"
+    world_seed: int = 0
+    n_train: int = 1000
+    label_rate: float = 1.0
+    tasks: dict[str, TaskDataConfig] = field(default_factory=dict)
+    batch_size: int = 128
+    n_val: int = 1000
+    n_test: int = 4000
+    materialise_max: int = 300_000
+    driving: DrivingWorldConfig = field(default_factory=DrivingWorldConfig)
+    vectors: VectorWorldConfig = field(default_factory=VectorWorldConfig)
+
+
+@dataclass
+class ModelConfig:
+    backbone: str = "cnn"
+    width: int = 16
+    depth: int = 3
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 3e-3
+    weight_decay: float = 0.0
+
+
+@dataclass
+class RegimeConfig:
+    name: str = "multi_task"
+
+
+@dataclass
+class TrainerConfig:
+    max_steps: int = 300
+    accelerator: str = "auto"
+    devices: int = 1
+    precision: str = "32-true"
+    deterministic: bool = True
+    log_every_n_steps: int = 50
+    val_every_n_steps: int | None = None
+    progress_bar: bool = True
+    progress_refresh_rate: int = 20
+    threads: int | None = None
+
+
+@dataclass
+class LoggerConfig:
+    wandb: bool = True
+    wandb_mode: str = "offline"
+    project: str = "tasklab"
+    group: str | None = None
+    csv: bool = True
+
+
+@dataclass
+class TrainConfig:
+    name: str = "default"
+    seed: int = 0
+    regime: RegimeConfig = field(default_factory=RegimeConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    logger: LoggerConfig = field(default_factory=LoggerConfig)
+
+
+def register_configs() -> None:
+    """Register the schemas that ``conf/*.yaml`` extend (called before Hydra composes)."""
+    store = ConfigStore.instance()
+    store.store(name="train_schema", node=TrainConfig)
+    store.store(group="data", name="data_schema", node=DataConfig)
+    store.store(group="model", name="model_schema", node=ModelConfig)
+    store.store(group="regime", name="regime_schema", node=RegimeConfig)
+    store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
+    store.store(group="logger", name="logger_schema", node=LoggerConfig)

@@ -1,0 +1,65 @@
+"""Checks the schema cannot express; each failure is one line naming the field and the fix."""
+
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from tasklab.data.world import MAX_INDEX
+
+
+class ConfigError(ValueError):
+    """A config value is out of range or unknown; the message names the field and the fix."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def check_rate(field: str, value: float) -> None:
+    _require(
+        0.0 <= value <= 1.0, f"{field}={value} is outside [0, 1]; use a fraction of labels kept"
+    )
+
+
+def check_n_train(field: str, value: int) -> None:
+    _require(
+        1 <= value <= MAX_INDEX,
+        f"{field}={value} is out of range; use an integer in [1, {MAX_INDEX:,}]",
+    )
+
+
+def check_choice(field: str, value: str, allowed: tuple[str, ...] | list[str]) -> None:
+    _require(value in allowed, f"{field}={value!r} is unknown; allowed: {', '.join(allowed)}")
+
+
+def check_positive(field: str, value: float) -> None:
+    _require(value > 0, f"{field}={value} must be > 0")
+
+
+def check_config(cfg: DictConfig, task_names: tuple[str, ...], regimes: tuple[str, ...]) -> None:
+    """Raise ``ConfigError`` on the first bad value; ``task_names`` are the world's tasks."""
+    data = cfg.data
+    check_choice("regime.name", cfg.regime.name, regimes)
+    check_n_train("data.n_train", data.n_train)
+    check_rate("data.label_rate", data.label_rate)
+    _require(len(data.tasks) > 0, "data.tasks is empty; name at least one task of the world")
+    for name, task in data.tasks.items():
+        check_choice("data.tasks", name, task_names)
+        if task is None:
+            continue
+        if task.n_train is not None:
+            check_n_train(f"data.tasks.{name}.n_train", task.n_train)
+        if task.label_rate is not None:
+            check_rate(f"data.tasks.{name}.label_rate", task.label_rate)
+    for field in ("batch_size", "n_val", "n_test"):
+        check_positive(f"data.{field}", data[field])
+    check_positive("model.width", cfg.model.width)
+    _require(cfg.model.depth >= 0, f"model.depth={cfg.model.depth} must be >= 0")
+    check_positive("optim.lr", cfg.optim.lr)
+    _require(
+        cfg.optim.weight_decay >= 0, f"optim.weight_decay={cfg.optim.weight_decay} must be >= 0"
+    )
+    check_positive("trainer.max_steps", cfg.trainer.max_steps)
+    check_positive("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
+    check_choice("logger.wandb_mode", cfg.logger.wandb_mode, ("offline", "online", "disabled"))

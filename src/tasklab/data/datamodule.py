@@ -1,0 +1,162 @@
+"""Serves a world's tasks to Lightning: nested masked training sets, fixed validation and test.
+
+Training examples are the indices [0, max n_train) of the world's training stream, keeping rows
+with at least one known label among the selected tasks; validation and test come from their own
+streams, fully labelled, and do not depend on any training size. Small training sets are
+rendered once and kept on the device; larger ones are rendered batch by batch, so 1,000,000
+examples cost no memory. Batches are dicts: ``x`` (B, ...), ``y`` (B, T) float with 0 where
+unknown, ``mask`` (B, T) bool, columns in the order of ``tasks``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+
+import pytorch_lightning as pl
+import torch
+
+from tasklab.data.counter_rng import hash_keys
+from tasklab.data.label_masks import TaskBudget, label_mask
+from tasklab.data.tasks import TaskSpec
+from tasklab.data.world import TEST_STREAM, VAL_STREAM, World, as_model_input, train_stream
+
+Batch = dict[str, torch.Tensor]
+_RENDER_CHUNK = 4096
+
+
+class RenderedSplit:
+    """Examples of one stream: either rendered in advance or rendered on demand."""
+
+    def __init__(
+        self,
+        world: World,
+        stream: int,
+        index: torch.Tensor,
+        columns: torch.Tensor,
+        mask: torch.Tensor,
+        materialise: bool,
+    ) -> None:
+        self.world, self.stream, self.columns = world, stream, columns
+        self.index, self.mask = index, mask
+        self._x: torch.Tensor | None = None
+        self._y: torch.Tensor | None = None
+        if materialise:
+            parts = [world.render(stream, chunk) for chunk in index.split(_RENDER_CHUNK)]
+            self._x = torch.cat([p[0] for p in parts]) if parts else None
+            self._y = torch.cat([p[1] for p in parts])[:, columns] if parts else None
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def batch(self, rows: torch.Tensor) -> Batch:
+        """The examples at positions ``rows`` of this split, as model-ready tensors."""
+        if self._x is not None and self._y is not None:
+            x, y = self._x[rows], self._y[rows]
+        else:
+            x, y = self.world.render(self.stream, self.index[rows])
+            y = y[:, self.columns]
+        mask = self.mask[rows]
+        return {
+            "x": as_model_input(x),
+            "y": torch.where(mask, y, torch.zeros_like(y)),
+            "mask": mask,
+        }
+
+
+class BatchStream:
+    """An epoch of batches over a split; reshuffled each epoch from (seed, epoch) alone."""
+
+    def __init__(self, split: RenderedSplit, batch_size: int, shuffle: bool, seed: int) -> None:
+        self.split, self.batch_size, self.shuffle, self.seed = split, batch_size, shuffle, seed
+        self.epoch = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.split) / self.batch_size)
+
+    def __iter__(self) -> Iterator[Batch]:
+        n = len(self.split)
+        device = self.split.index.device
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(int(hash_keys(self.seed, self.epoch)))
+            order = torch.randperm(n, generator=generator).to(device)
+            self.epoch += 1
+        else:
+            order = torch.arange(n, device=device)
+        for rows in order.split(self.batch_size):
+            yield self.split.batch(rows)
+
+
+class WorldDataModule(pl.LightningDataModule):
+    """The DataModule for every regime; which tasks and how many labels are its arguments."""
+
+    def __init__(
+        self,
+        world: World,
+        tasks: Sequence[TaskSpec],
+        budgets: dict[str, TaskBudget],
+        seed: int,
+        batch_size: int = 128,
+        n_val: int = 1000,
+        n_test: int = 4000,
+        materialise_max: int = 300_000,
+    ) -> None:
+        super().__init__()
+        self.world, self.tasks, self.budgets, self.seed = world, list(tasks), budgets, seed
+        self.batch_size, self.n_val, self.n_test = batch_size, n_val, n_test
+        self.materialise_max = materialise_max
+        self.columns = torch.tensor([world.task_names.index(t.name) for t in self.tasks])
+        self.splits: dict[str, RenderedSplit] = {}
+
+    @property
+    def device(self) -> torch.device:
+        trainer = getattr(self, "trainer", None)
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.splits:
+            return
+        device = self.device
+        n_max = max(self.budgets[t.name].n_train for t in self.tasks)
+        index = torch.arange(n_max, device=device)
+        mask = torch.stack(
+            [
+                label_mask(self.seed, index, int(c), self.budgets[t.name])
+                for t, c in zip(self.tasks, self.columns, strict=True)
+            ],
+            dim=1,
+        )
+        keep = mask.any(dim=1)
+        train_index, train_mask = index[keep], mask[keep]
+        columns = self.columns.to(device)
+        self.splits["train"] = RenderedSplit(
+            self.world,
+            train_stream(self.seed),
+            train_index,
+            columns,
+            train_mask,
+            materialise=len(train_index) <= self.materialise_max,
+        )
+        for name, stream, n in (
+            ("val", VAL_STREAM, self.n_val),
+            ("test", TEST_STREAM, self.n_test),
+        ):
+            full = torch.ones(n, len(self.tasks), dtype=torch.bool, device=device)
+            self.splits[name] = RenderedSplit(
+                self.world, stream, torch.arange(n, device=device), columns, full, materialise=True
+            )
+
+    def labelled_counts(self) -> dict[str, int]:
+        """Known training labels per task, as actually drawn."""
+        self.setup()
+        counts = self.splits["train"].mask.sum(dim=0).tolist()
+        return {t.name: int(c) for t, c in zip(self.tasks, counts, strict=True)}
+
+    def train_dataloader(self) -> BatchStream:
+        return BatchStream(self.splits["train"], self.batch_size, shuffle=True, seed=self.seed)
+
+    def val_dataloader(self) -> BatchStream:
+        return BatchStream(self.splits["val"], max(self.batch_size, 512), False, self.seed)
+
+    def test_dataloader(self) -> BatchStream:
+        return BatchStream(self.splits["test"], max(self.batch_size, 512), False, self.seed)

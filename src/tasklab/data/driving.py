@@ -1,0 +1,160 @@
+"""The driving-scenes world: small RGB street scenes with four object kinds to detect.
+
+One image carries four 0/1 labels (pedestrian, car, stop sign, traffic light), each object kind
+with its own shape and colour family, at a random position and size, over a random background
+with clutter and pixel noise. Clutter is built to defeat shortcuts: distractors reuse the
+objects' colour families in other shapes and the objects' shapes in other colours, so a label
+needs the conjunction of shape and colour that a small CNN learns and a linear model does not.
+
+Sample *i* of a stream is a pure function of (world seed, stream, i) — see ``counter_rng`` — so
+any index up to 10,000,000 is addressable without storing data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from tasklab.data import shapes
+from tasklab.data.counter_rng import SampleRandomness, hash32
+
+TASK_NAMES: tuple[str, ...] = ("pedestrian", "car", "stop_sign", "traffic_light")
+
+# Colour families (RGB in [0, 1]); each object kind jitters around its own.
+_FAMILIES = torch.tensor(
+    [
+        [0.95, 0.62, 0.25],  # pedestrian: orange clothing
+        [0.15, 0.35, 0.90],  # car: blue
+        [0.90, 0.08, 0.10],  # stop sign: red
+        [0.10, 0.85, 0.25],  # traffic light: green lamp
+    ]
+)
+_DARK = torch.tensor([0.08, 0.08, 0.08])
+
+# Field identifiers: each random quantity of a sample hashes its own field.
+_F_PRESENT, _F_X, _F_Y, _F_SIZE, _F_COLOUR = 1, 2, 3, 4, 5
+_F_BG, _F_CLUTTER, _F_NOISE = 10, 20, 30
+
+
+@dataclass(frozen=True)
+class DrivingWorld:
+    """Knobs that set how hard the four detection tasks are.
+
+    ``object_size`` is the object's height as a fraction of the image side (min, max);
+    ``presence_prob`` is each object's independent probability of appearing.
+    """
+
+    seed: int = 0
+    image_size: int = 32
+    noise_std: float = 0.10
+    n_clutter: int = 4
+    presence_prob: float = 0.5
+    min_object_size: float = 0.22
+    max_object_size: float = 0.40
+    colour_jitter: float = 0.10
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return TASK_NAMES
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (3, self.image_size, self.image_size)
+
+    def labels(self, stream: int, index: torch.Tensor) -> torch.Tensor:
+        """Presence labels (B, 4) as float 0/1; cheap, as no image is drawn."""
+        return self._labels(SampleRandomness(self.seed, stream, index))
+
+    def _labels(self, rng: SampleRandomness) -> torch.Tensor:
+        cols = [rng.uniform(_F_PRESENT, k) < self.presence_prob for k in range(4)]
+        return torch.stack(cols, dim=1).to(torch.float32)
+
+    def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images (B, 3, H, W) as uint8 and labels (B, 4) as float, on ``index``'s device."""
+        index = index.to(torch.int64)
+        rows, cols = shapes.pixel_grid(self.image_size, index.device)
+        canvas = shapes.LayerCanvas(index.shape[0], self.image_size, index.device)
+        rng = SampleRandomness(self.seed, stream, index)
+        self._clutter(rng, rows, cols, canvas)
+        labels = self._labels(rng)
+        for kind in range(4):
+            self._draw_object(rng, kind, labels[:, kind] > 0, rows, cols, canvas)
+        images = canvas.compose(self._background(rng, rows))
+        images = images + self.noise_std * self._pixel_noise(rng, images.shape)
+        quantised = (images.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+        return quantised, labels
+
+    def _background(self, rng: SampleRandomness, rows) -> torch.Tensor:
+        base = 0.30 + 0.35 * rng.uniform(_F_BG, 0)
+        tint = (torch.stack([rng.uniform(_F_BG, c) for c in (1, 2, 3)], 1) - 0.5) * 0.12
+        slope = (rng.uniform(_F_BG, 4) - 0.5) * 0.4
+        colour = (base.view(-1, 1) + tint).view(-1, 3, 1, 1)
+        gradient = slope.view(-1, 1, 1, 1) * (rows - 0.5).unsqueeze(0)
+        return (colour + gradient).expand(-1, -1, self.image_size, self.image_size)
+
+    def _colour(self, rng: SampleRandomness, field, slot, family: torch.Tensor) -> torch.Tensor:
+        jitter = torch.stack([rng.uniform(field, slot, c) for c in range(3)], dim=1)
+        return (family.to(jitter.device) + (jitter - 0.5) * 2 * self.colour_jitter).clamp(0, 1)
+
+    def _clutter(self, rng: SampleRandomness, rows, cols, canvas: shapes.LayerCanvas) -> None:
+        """Distractors: object colours in non-object shapes, object shapes in grey tones."""
+        for slot in range(self.n_clutter):
+            u = [rng.uniform(_F_CLUTTER, slot, k) for k in range(6)]
+            cx, cy = 0.1 + 0.8 * u[0], 0.1 + 0.8 * u[1]
+            lo, hi = self.min_object_size, self.max_object_size
+            size = 0.5 * (lo + (hi - lo) * u[2])
+            family = _FAMILIES.to(rows.device)[(u[3] * 4).long().clamp(max=3)]
+            object_colour = self._colour(rng, _F_CLUTTER, 100 + slot, family)
+            grey = (0.2 + 0.6 * u[5]).view(-1, 1).expand(-1, 3)
+            # kind 0: coloured square, 1: coloured triangle, 2: grey octagon, 3: grey wide box
+            kind = (u[4] * 4).long().clamp(max=3)
+            layer = canvas.add_layer(torch.where((kind < 2).view(-1, 1), object_colour, grey))
+            masks = (
+                shapes.rect_mask(rows, cols, cx, cy, size * 0.8, size * 0.8),
+                shapes.triangle_mask(rows, cols, cx, cy, size),
+                shapes.octagon_mask(rows, cols, cx, cy, size * 0.8),
+                shapes.rect_mask(rows, cols, cx, cy, size, size * 0.5),
+            )
+            for k, mask in enumerate(masks):
+                canvas.paint(mask, layer, kind == k)
+
+    def _draw_object(self, rng: SampleRandomness, kind, present, rows, cols, canvas) -> None:
+        lo, hi = self.min_object_size, self.max_object_size
+        size = lo + (hi - lo) * rng.uniform(_F_SIZE, kind)
+        margin = 0.5 * size
+        cx = margin + (1 - 2 * margin) * rng.uniform(_F_X, kind)
+        cy = margin + (1 - 2 * margin) * rng.uniform(_F_Y, kind)
+        colour = canvas.add_layer(self._colour(rng, _F_COLOUR, kind, _FAMILIES[kind]))
+        dark = canvas.add_layer(_DARK.to(rows.device).expand(present.shape[0], 3))
+        if kind == 0:  # pedestrian: a narrow body with a head on top
+            body = shapes.rect_mask(rows, cols, cx, cy + 0.15 * size, 0.13 * size, 0.35 * size)
+            head = shapes.disc_mask(rows, cols, cx, cy - 0.32 * size, 0.14 * size)
+            canvas.paint(body | head, colour, present)
+        elif kind == 1:  # car: a wide body with two dark wheels
+            body = shapes.rect_mask(rows, cols, cx, cy, 0.5 * size, 0.25 * size)
+            canvas.paint(body, colour, present)
+            wheel_y, wheel_r = cy + 0.25 * size, 0.12 * size
+            wheels = shapes.disc_mask(rows, cols, cx - 0.28 * size, wheel_y, wheel_r)
+            wheels |= shapes.disc_mask(rows, cols, cx + 0.28 * size, wheel_y, wheel_r)
+            canvas.paint(wheels, dark, present)
+        elif kind == 2:  # stop sign: a red octagon on a thin dark post
+            post = shapes.rect_mask(rows, cols, cx, cy + 0.3 * size, 0.04 * size, 0.2 * size)
+            canvas.paint(post, dark, present)
+            sign = shapes.octagon_mask(rows, cols, cx, cy - 0.1 * size, 0.3 * size)
+            canvas.paint(sign, colour, present)
+        else:  # traffic light: a dark housing with one lit lamp near the top
+            housing = shapes.rect_mask(rows, cols, cx, cy, 0.17 * size, 0.5 * size)
+            canvas.paint(housing, dark, present)
+            lamp = shapes.disc_mask(rows, cols, cx, cy - 0.25 * size, 0.12 * size)
+            canvas.paint(lamp, colour, present)
+
+    def _pixel_noise(self, rng: SampleRandomness, shape: torch.Size) -> torch.Tensor:
+        """Zero-mean uniform noise with unit variance; each 32-bit hash feeds two pixels."""
+        per_image = rng.bits(_F_NOISE).view(-1, 1)
+        n_pixels = shape[1] * shape[2] * shape[3]
+        counter = torch.arange((n_pixels + 1) // 2, device=per_image.device).view(1, -1)
+        bits = hash32(per_image ^ ((counter * 0x9E3779B1) & 0xFFFFFFFF))
+        halves = torch.cat([bits & 0xFFFF, bits >> 16], dim=1)[:, :n_pixels]
+        uniform01 = (halves.to(torch.float32) + 0.5) / 65536.0
+        return ((uniform01 - 0.5) * 12.0**0.5).view(shape)

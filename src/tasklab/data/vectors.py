@@ -1,0 +1,65 @@
+"""A vector world for fast multi-task studies with MLPs.
+
+x ~ N(0, I_d); a fixed random layer gives shared features h = relu(W x); task j's label is
+1[v_j · h > median] with a small fraction of labels flipped. The tasks share h (so a shared
+trunk can help) but each needs its own read-out, and a linear model on x cannot express
+relu features, so depth pays.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from tasklab.data.counter_rng import SampleRandomness, normal
+
+_F_X, _F_FLIP = 1, 2
+_WEIGHT_STREAM = 0x57454947
+
+
+@dataclass(frozen=True)
+class VectorWorld:
+    seed: int = 0
+    n_features: int = 32
+    n_hidden: int = 16
+    n_tasks: int = 4
+    label_noise: float = 0.05
+    _weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = field(
+        init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        rows = torch.arange(self.n_hidden).view(-1, 1)
+        cols = torch.arange(self.n_features).view(1, -1)
+        w = normal(self.seed, _WEIGHT_STREAM, 0, rows * 10_000 + cols) / self.n_features**0.5
+        tasks = torch.arange(self.n_tasks).view(-1, 1)
+        hidden = torch.arange(self.n_hidden).view(1, -1)
+        v = normal(self.seed, _WEIGHT_STREAM, 1, tasks * 10_000 + hidden)
+        # Centre each task at the median of its score so labels are balanced.
+        probe_x = normal(
+            self.seed, _WEIGHT_STREAM, 2, torch.arange(4096).view(-1, 1) * 10_000 + cols
+        )
+        probe = torch.relu(probe_x @ w.T) @ v.T
+        object.__setattr__(self, "_weights", (w, v, probe.median(dim=0).values))
+
+    @property
+    def task_names(self) -> tuple[str, ...]:
+        return tuple(f"t{j}" for j in range(self.n_tasks))
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (self.n_features,)
+
+    def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features (B, d) float32 and labels (B, n_tasks) float 0/1."""
+        index = index.to(torch.int64)
+        w, v, centre = (t.to(index.device) for t in self._weights)
+        feature = torch.arange(self.n_features, device=index.device).view(1, -1)
+        x = normal(self.seed, stream, index.view(-1, 1), _F_X, feature)
+        scores = torch.relu(x @ w.T) @ v.T - centre
+        rng = SampleRandomness(self.seed, stream, index)
+        flips = torch.stack(
+            [rng.uniform(_F_FLIP, j) < self.label_noise for j in range(self.n_tasks)], dim=1
+        )
+        return x, ((scores > 0) ^ flips).to(torch.float32)

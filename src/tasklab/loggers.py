@@ -1,0 +1,44 @@
+"""Experiment loggers: Weights & Biases (offline by default) and CSV, one set per fit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+from pytorch_lightning.loggers import CSVLogger, Logger, WandbLogger
+
+
+def build_loggers(
+    logger_cfg: DictConfig,
+    save_dir: Path,
+    run_name: str,
+    group: str,
+    job_type: str,
+    config: dict[str, Any],
+) -> list[Logger]:
+    """The runs of one comparison share ``group``; the arm (regime) is the ``job_type``."""
+    loggers: list[Logger] = []
+    if logger_cfg.csv:
+        loggers.append(CSVLogger(save_dir=str(save_dir), name="csv", version=run_name))
+    if logger_cfg.wandb and logger_cfg.wandb_mode != "disabled":
+        loggers.append(
+            WandbLogger(
+                project=logger_cfg.project,
+                group=group,
+                job_type=job_type,
+                name=run_name,
+                save_dir=str(save_dir),
+                mode=logger_cfg.wandb_mode,
+                config=config,
+            )
+        )
+    return loggers
+
+
+def finish_wandb() -> None:
+    """Close the active W&B run, if any; without this, later runs of a multirun hang."""
+    import wandb
+
+    if wandb.run is not None:
+        wandb.finish()

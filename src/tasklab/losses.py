@@ -1,0 +1,52 @@
+"""The masked multi-task loss of the seed.
+
+    L = (1/m) Σ_i Σ_{j labelled for i} ℓ_j(ŷ_ij, y_ij)
+
+``m`` is the number of examples in the batch (every row of a training batch has at least one
+known label); ℓ_j is the logistic loss for binary tasks, cross-entropy for multiclass and squared
+error for regression. Unknown entries are *selected out* (``pred[mask]``), never multiplied by
+zero, so they contribute exactly zero loss and zero gradient and a NaN or garbage target in
+them cannot leak. A task with no label in the batch adds nothing and produces no NaN.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch.nn import functional as F
+
+from tasklab.data.tasks import TaskSpec
+
+
+def task_loss_sum(spec: TaskSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Summed loss of one task over already-selected (labelled) entries; 0 when there are none."""
+    if spec.kind == "binary":
+        return F.binary_cross_entropy_with_logits(output, target, reduction="sum")
+    if spec.kind == "multiclass":
+        return F.cross_entropy(output, target.long(), reduction="sum")
+    return F.mse_loss(output, target, reduction="sum")
+
+
+def masked_multitask_loss(
+    tasks: Sequence[TaskSpec],
+    outputs: dict[str, torch.Tensor],
+    targets: torch.Tensor,
+    mask: torch.Tensor,
+    weights: dict[str, float] | None = None,
+) -> tuple[torch.Tensor, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """Total loss, per-task summed losses and per-task label counts.
+
+    ``targets`` and ``mask`` are (B, T) with columns in the order of ``tasks``. ``weights``
+    scale each task's sum (default 1, the seed's formula).
+    """
+    m = targets.shape[0]
+    sums: dict[str, torch.Tensor] = {}
+    counts: dict[str, torch.Tensor] = {}
+    total = outputs[tasks[0].name].new_zeros(())
+    for column, spec in enumerate(tasks):
+        known = mask[:, column]
+        loss_sum = task_loss_sum(spec, outputs[spec.name][known], targets[known, column])
+        sums[spec.name], counts[spec.name] = loss_sum, known.sum()
+        total = total + (1.0 if weights is None else weights[spec.name]) * loss_sum
+    return total / max(m, 1), sums, counts

@@ -1,0 +1,1 @@
+"""Backbones (the shared trunk) and the multi-head network built on them."""

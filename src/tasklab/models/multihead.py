@@ -1,0 +1,40 @@
+"""A shared trunk with one head per task: the seed's multi-task architecture."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from tasklab.data.tasks import TaskSpec
+from tasklab.models.backbones import build_backbone
+
+
+class MultiHeadNet(nn.Module):
+    """Backbone plus a linear head per task in a ``ModuleDict`` keyed by task name."""
+
+    def __init__(self, trunk: nn.Module, feature_dim: int, tasks: Sequence[TaskSpec]) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.heads = nn.ModuleDict({t.name: nn.Linear(feature_dim, t.output_dim) for t in tasks})
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Outputs per task: (B,) for binary and regression, (B, C) for multiclass."""
+        features = self.trunk(x)
+        outputs = {}
+        for name, head in self.heads.items():
+            out = head(features)
+            outputs[name] = out.squeeze(1) if out.shape[1] == 1 else out
+        return outputs
+
+
+def build_net(
+    backbone: str, input_shape: tuple[int, ...], width: int, depth: int, tasks: Sequence[TaskSpec]
+) -> MultiHeadNet:
+    trunk, feature_dim = build_backbone(backbone, input_shape, width, depth)
+    return MultiHeadNet(trunk, feature_dim, tasks)
+
+
+def count_parameters(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

@@ -1,0 +1,121 @@
+"""The one LightningModule for every regime.
+
+It knows a network with one output per task, the tasks' specs, and the optimiser settings;
+which tasks it trains, on which data and from which initial weights is decided by the regime
+that builds it. Training logs only every ``log_every_n_steps`` steps from a loss accumulated on
+the device: a ``self.log`` call per step would cost a small model more than half its speed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pytorch_lightning as pl
+import torch
+
+from tasklab.data.tasks import TaskSpec
+from tasklab.losses import masked_multitask_loss
+from tasklab.metrics import TaskMetrics
+from tasklab.models.multihead import MultiHeadNet
+
+
+class NonFiniteLossError(FloatingPointError):
+    """Raised when the training loss becomes NaN or infinite."""
+
+
+class TaskLabModule(pl.LightningModule):
+    def __init__(
+        self,
+        net: MultiHeadNet,
+        tasks: Sequence[TaskSpec],
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        log_every_n_steps: int = 50,
+    ) -> None:
+        super().__init__()
+        self.net, self.tasks = net, list(tasks)
+        self.lr, self.weight_decay = lr, weight_decay
+        self.log_every_n_steps = max(1, log_every_n_steps)
+        self.split_metrics = torch.nn.ModuleDict(
+            {split: TaskMetrics(self.tasks) for split in ("val", "test")}
+        )
+        self.latest: dict[str, float] = {}
+        self._loss_sum = torch.zeros(())
+        self._task_sums = torch.zeros(len(self.tasks))
+        self._task_counts = torch.zeros(len(self.tasks))
+        self._steps_in_window = 0
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net(x)
+
+    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        outputs = self.net(batch["x"])
+        loss, sums, counts = masked_multitask_loss(self.tasks, outputs, batch["y"], batch["mask"])
+        self._accumulate(loss, sums, counts)
+        if (self.global_step + 1) % self.log_every_n_steps == 0:
+            self._flush_training_log()
+        return loss
+
+    def _accumulate(self, loss, sums, counts) -> None:
+        if self._loss_sum.device != loss.device:
+            self._loss_sum = self._loss_sum.to(loss.device)
+            self._task_sums = self._task_sums.to(loss.device)
+            self._task_counts = self._task_counts.to(loss.device)
+        self._loss_sum += loss.detach()
+        self._task_sums += torch.stack([sums[t.name].detach() for t in self.tasks])
+        self._task_counts += torch.stack([counts[t.name] for t in self.tasks]).float()
+        self._steps_in_window += 1
+
+    def _flush_training_log(self) -> None:
+        if self._steps_in_window == 0:
+            return
+        mean_loss = self._loss_sum / self._steps_in_window
+        if not torch.isfinite(mean_loss):
+            raise NonFiniteLossError(
+                f"training loss became {float(mean_loss)} by step {self.global_step + 1}; "
+                "lower optim.lr or check the inputs for NaN/inf"
+            )
+        values = {"train/loss": mean_loss}
+        for k, spec in enumerate(self.tasks):
+            if self._task_counts[k] > 0:
+                values[f"train/{spec.name}/loss"] = self._task_sums[k] / self._task_counts[k]
+        self.log_dict(values, on_step=True, on_epoch=False, prog_bar=False)
+        self.log("loss", mean_loss, on_step=True, prog_bar=True, logger=False)
+        self._loss_sum.zero_()
+        self._task_sums.zero_()
+        self._task_counts.zero_()
+        self._steps_in_window = 0
+
+    def on_train_end(self) -> None:
+        # A NaN in the last partial window must still fail the run.
+        if self._steps_in_window and not torch.isfinite(self._loss_sum):
+            raise NonFiniteLossError(
+                f"training loss became {float(self._loss_sum)} near the end of training; "
+                "lower optim.lr or check the inputs for NaN/inf"
+            )
+
+    def _eval_step(self, split: str, batch: dict[str, torch.Tensor]) -> None:
+        outputs = self.net(batch["x"])
+        self.split_metrics[split].update(outputs, batch["y"], batch["mask"])
+
+    def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step("val", batch)
+
+    def test_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
+        self._eval_step("test", batch)
+
+    def _eval_epoch_end(self, split: str) -> None:
+        values = self.split_metrics[split].compute(split)
+        self.split_metrics[split].reset()
+        self.latest.update(values)
+        if values:
+            self.log_dict(values, on_epoch=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end("test")
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)

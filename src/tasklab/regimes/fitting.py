@@ -1,0 +1,130 @@
+"""One Lightning fit of the generic module on a set of tasks, shared by every regime."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import TQDMProgressBar
+
+from tasklab.data.datamodule import WorldDataModule
+from tasklab.data.label_masks import TaskBudget
+from tasklab.data.tasks import TaskSpec
+from tasklab.data.world import World
+from tasklab.loggers import build_loggers, finish_wandb
+from tasklab.models.multihead import build_net, count_parameters
+from tasklab.module import TaskLabModule
+
+
+@dataclass
+class RunContext:
+    """What every fit of one run shares."""
+
+    cfg: DictConfig
+    world: World
+    budgets: dict[str, TaskBudget]
+    output_dir: Path
+    group: str
+
+
+@dataclass
+class FitOutcome:
+    name: str
+    tasks: list[str]
+    metrics: dict[str, float]
+    n_params: int
+    n_labelled: dict[str, int]
+    steps: int
+    wall_time_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path) -> pl.Trainer:
+    tc = cfg.trainer
+    callbacks = [TQDMProgressBar(refresh_rate=tc.progress_refresh_rate)] if tc.progress_bar else []
+    # Step-based validation; without val_every_n_steps it never triggers inside fit and the
+    # regime validates once after training.
+    val_interval = tc.val_every_n_steps or tc.max_steps + 1
+    return pl.Trainer(
+        max_steps=tc.max_steps,
+        max_epochs=-1,
+        accelerator=tc.accelerator,
+        devices=tc.devices,
+        precision=tc.precision,
+        deterministic=tc.deterministic,
+        logger=loggers or False,
+        log_every_n_steps=tc.log_every_n_steps,
+        check_val_every_n_epoch=None,
+        val_check_interval=val_interval,
+        num_sanity_val_steps=0,
+        enable_checkpointing=False,
+        enable_progress_bar=tc.progress_bar,
+        enable_model_summary=False,
+        callbacks=callbacks,
+        default_root_dir=str(output_dir),
+    )
+
+
+def fit_tasks(ctx: RunContext, tasks: Sequence[TaskSpec], fit_name: str) -> FitOutcome:
+    """Train one network with a head per task in ``tasks``; validate and test it."""
+    cfg = ctx.cfg
+    start = time.perf_counter()
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    budgets = {t.name: ctx.budgets[t.name] for t in tasks}
+    datamodule = WorldDataModule(
+        ctx.world,
+        tasks,
+        budgets,
+        seed=cfg.seed,
+        batch_size=cfg.data.batch_size,
+        n_val=cfg.data.n_val,
+        n_test=cfg.data.n_test,
+        materialise_max=cfg.data.materialise_max,
+    )
+    net = build_net(
+        cfg.model.backbone, ctx.world.input_shape, cfg.model.width, cfg.model.depth, tasks
+    )
+    module = TaskLabModule(
+        net,
+        tasks,
+        lr=cfg.optim.lr,
+        weight_decay=cfg.optim.weight_decay,
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+    )
+    config = OmegaConf.to_container(cfg, resolve=True)
+    run_name = f"{cfg.name}-{cfg.regime.name}-{fit_name}-s{cfg.seed}"
+    loggers = build_loggers(
+        cfg.logger,
+        ctx.output_dir,
+        run_name,
+        ctx.group,
+        cfg.regime.name,
+        config,  # type: ignore[arg-type]
+    )
+    try:
+        trainer = build_trainer(cfg, loggers, ctx.output_dir)
+        trainer.fit(module, datamodule=datamodule)
+        trainer.validate(module, datamodule=datamodule, verbose=False)
+        trainer.test(module, datamodule=datamodule, verbose=False)
+    finally:
+        finish_wandb()
+    return FitOutcome(
+        name=fit_name,
+        tasks=[t.name for t in tasks],
+        metrics=dict(module.latest),
+        n_params=count_parameters(net),
+        n_labelled=datamodule.labelled_counts(),
+        steps=int(trainer.global_step),
+        wall_time_s=time.perf_counter() - start,
+    )
+
+
+def set_threads(threads: int | None) -> None:
+    if threads is not None:
+        torch.set_num_threads(threads)

@@ -1,0 +1,10 @@
+"""Single-task: one network per task, each trained on that task's labels alone."""
+
+from __future__ import annotations
+
+from tasklab.data.registry import selected_tasks
+from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
+
+
+def run(ctx: RunContext) -> list[FitOutcome]:
+    return [fit_tasks(ctx, [task], fit_name=task.name) for task in selected_tasks(ctx.cfg.data)]

@@ -1,0 +1,1 @@
+"""Reads result records (never training code) and turns many runs into comparisons."""

@@ -1,0 +1,132 @@
+"""``tasklab-summary DIR``: a terminal table of a sweep — mean ± 95% CI per arm over seeds,
+and the paired difference between arms on matched seeds.
+
+Cells are found from the records: every override except ``seed`` and ``regime`` is an axis,
+``regime`` is the arm, seeds are replicates. Unreadable or failed records are listed, never
+fatal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections import defaultdict
+from dataclasses import dataclass, field
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from tasklab.report.stats import Interval, mean_interval, paired_difference
+
+RESULT_FILE = "result.json"
+_NOT_AXES = ("seed", "regime", "experiment")
+
+
+@dataclass
+class Records:
+    ok: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def load_records(roots: list[Path]) -> Records:
+    records = Records()
+    for root in roots:
+        paths = [root] if root.is_file() else sorted(root.rglob(RESULT_FILE))
+        for path in paths:
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError) as error:
+                records.problems.append((path, f"unreadable: {error}"))
+                continue
+            if record.get("status") != "ok":
+                records.problems.append((path, f"failed: {record.get('error')}"))
+            else:
+                records.ok.append(record)
+    return records
+
+
+def axes_of(record: dict[str, Any]) -> tuple[str, ...]:
+    kept = [
+        o for o in record.get("overrides", []) if o.split("=", 1)[0].lstrip("+~") not in _NOT_AXES
+    ]
+    return tuple(sorted(kept))
+
+
+def _fmt(interval: Interval, digits: int = 3) -> str:
+    if math.isnan(interval.low):
+        return f"{interval.mean:.{digits}f} (n={interval.n}, no CI)"
+    return f"{interval.mean:.{digits}f} ± {interval.half_width:.{digits}f}"
+
+
+def summary_lines(records: Records, metric: str) -> list[str]:
+    by_cell: dict[tuple[str, ...], dict[str, dict[int, float]]] = defaultdict(dict)
+    for record in records.ok:
+        value = record.get("metrics", {}).get(metric)
+        if value is None:
+            continue
+        by_cell[axes_of(record)].setdefault(record["regime"], {})[record["seed"]] = value
+    lines = [f"metric: {metric} (mean ± 95% t-interval over seeds)"]
+    for cell, arms in sorted(by_cell.items()):
+        lines.append("")
+        lines.append("cell: " + (" ".join(cell) or "(no swept axis)"))
+        for arm, seeds in sorted(arms.items()):
+            lines.append(
+                f"  {arm:<14} {_fmt(mean_interval(list(seeds.values())))}  seeds={len(seeds)}"
+            )
+        for first, second in combinations(sorted(arms), 2):
+            diff, wins = paired_difference(arms[first], arms[second])
+            verdict = _verdict(diff, first, second)
+            lines.append(
+                f"  {first} − {second}: {_fmt(diff)} (paired, {wins}/{diff.n} seeds > 0) {verdict}"
+            )
+    for path, reason in records.problems:
+        lines.append(f"skipped {path}: {reason}")
+    return lines
+
+
+def _verdict(diff: Interval, first: str, second: str) -> str:
+    if diff.n < 3 or math.isnan(diff.low):
+        return "→ too few seeds to conclude"
+    if diff.low > 0:
+        return f"→ {first} better"
+    if diff.high < 0:
+        return f"→ {second} better"
+    return "→ no difference shown (CI contains 0)"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tasklab-summary", description=__doc__.split("\n")[0])
+    parser.add_argument("dirs", nargs="+", type=Path, help="run or multirun directories")
+    parser.add_argument("--metric", default="test/mean/auroc", help="metric key to compare")
+    args = parser.parse_args(argv)
+    missing = [d for d in args.dirs if not d.exists()]
+    if missing:
+        print(f"tasklab-summary: error: no such directory: {missing[0]}", file=sys.stderr)
+        return 2
+    records = load_records(args.dirs)
+    if not records.ok and not records.problems:
+        print(
+            f"tasklab-summary: error: no {RESULT_FILE} under {', '.join(map(str, args.dirs))}",
+            file=sys.stderr,
+        )
+        return 2
+    print("\n".join(summary_lines(records, args.metric)))
+    return 0
+
+
+class PrintSummaryOnMultirunEnd(Callback):
+    """Hydra callback: after a sweep, print its summary table."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep_dir = Path(config.hydra.sweep.dir)
+        if sweep_dir.exists():
+            print("\n".join(summary_lines(load_records([sweep_dir]), "test/mean/auroc")))
+
+
+def cli() -> None:
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""The run record: everything needed to trust, group and reproduce one run.
+
+Written atomically (a temporary file in the same folder, then ``os.replace``), so a reader
+never sees half a record and a crash never leaves a record claiming success.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RESULT_FILE = "result.json"
+_VERSIONED = ("tasklab", "torch", "pytorch-lightning", "hydra-core", "torchmetrics", "wandb")
+
+
+@dataclass
+class RunResult:
+    status: str  # "ok" | "failed"
+    name: str
+    regime: str
+    seed: int
+    overrides: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    fits: list[dict[str, Any]] = field(default_factory=list)
+    wall_time_s: float = 0.0
+    error: str | None = None
+    config: dict[str, Any] = field(default_factory=dict)
+    versions: dict[str, str | None] = field(default_factory=dict)
+    git: dict[str, Any] = field(default_factory=dict)
+
+
+def package_versions() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_state(where: Path | None = None) -> dict[str, Any]:
+    """SHA and dirtiness of the checkout holding tasklab's code (None outside a checkout)."""
+    where = where or Path(__file__).resolve().parent
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10
+        )
+        if sha.returncode != 0:
+            return {"sha": None, "dirty": None}
+        status = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=where,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+        return {"sha": sha.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"sha": None, "dirty": None}
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(payload, handle, indent=2, sort_keys=True, allow_nan=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_result(output_dir: Path, result: RunResult) -> Path:
+    path = Path(output_dir) / RESULT_FILE
+    write_json_atomic(path, asdict(result))
+    return path
