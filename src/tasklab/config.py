@@ -13,14 +13,6 @@ from hydra.core.config_store import ConfigStore
 
 
 @dataclass
-class TaskDataConfig:
-    """Per-task overrides; ``None`` inherits ``data.n_train`` / ``data.label_rate``."""
-
-    n_train: int | None = None
-    label_rate: float | None = None
-
-
-@dataclass
 class DrivingWorldConfig:
     image_size: int = 32
     noise_std: float = 0.10
@@ -43,9 +35,12 @@ class VectorWorldConfig:
 class DataConfig:
     world: str = "driving"
     world_seed: int = 0
+    tasks: list[str] = field(default_factory=list)
     n_train: int = 1000
     label_rate: float = 1.0
-    tasks: dict[str, TaskDataConfig] = field(default_factory=dict)
+    # Per-task exceptions to n_train / label_rate, e.g. data.n_train_by_task.car=1000000
+    n_train_by_task: dict[str, int] = field(default_factory=dict)
+    label_rate_by_task: dict[str, float] = field(default_factory=dict)
     batch_size: int = 128
     n_val: int = 1000
     n_test: int = 4000

@@ -5,6 +5,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from tasklab.data.world import MAX_INDEX
+from tasklab.models.backbones import BACKBONES
 
 
 class ConfigError(ValueError):
@@ -37,21 +38,35 @@ def check_positive(field: str, value: float) -> None:
     _require(value > 0, f"{field}={value} must be > 0")
 
 
-def check_config(cfg: DictConfig, task_names: tuple[str, ...], regimes: tuple[str, ...]) -> None:
-    """Raise ``ConfigError`` on the first bad value; ``task_names`` are the world's tasks."""
+def check_config(
+    cfg: DictConfig,
+    task_names: tuple[str, ...],
+    input_shape: tuple[int, ...],
+    regimes: tuple[str, ...],
+) -> None:
+    """Raise ``ConfigError`` on the first bad value; the world gives tasks and input shape."""
     data = cfg.data
     check_choice("regime.name", cfg.regime.name, regimes)
+    check_choice("model.backbone", cfg.model.backbone, BACKBONES)
+    _require(
+        cfg.model.backbone != "cnn" or len(input_shape) == 3,
+        f"model.backbone=cnn needs images but data.world={data.world} gives inputs of shape "
+        f"{tuple(input_shape)}; use model=mlp",
+    )
     check_n_train("data.n_train", data.n_train)
     check_rate("data.label_rate", data.label_rate)
     _require(len(data.tasks) > 0, "data.tasks is empty; name at least one task of the world")
-    for name, task in data.tasks.items():
+    _require(
+        len(set(data.tasks)) == len(data.tasks), f"data.tasks={list(data.tasks)} repeats a task"
+    )
+    for name in data.tasks:
         check_choice("data.tasks", name, task_names)
-        if task is None:
-            continue
-        if task.n_train is not None:
-            check_n_train(f"data.tasks.{name}.n_train", task.n_train)
-        if task.label_rate is not None:
-            check_rate(f"data.tasks.{name}.label_rate", task.label_rate)
+    for name, n_train in data.n_train_by_task.items():
+        check_choice("data.n_train_by_task", name, list(data.tasks))
+        check_n_train(f"data.n_train_by_task.{name}", n_train)
+    for name, rate in data.label_rate_by_task.items():
+        check_choice("data.label_rate_by_task", name, list(data.tasks))
+        check_rate(f"data.label_rate_by_task.{name}", rate)
     for field in ("batch_size", "n_val", "n_test"):
         check_positive(f"data.{field}", data[field])
     check_positive("model.width", cfg.model.width)

@@ -60,7 +60,7 @@ def train(
     try:
         check_choice("data.world", cfg.data.world, WORLDS)
         world = build_world(cfg.data)
-        check_config(cfg, world.task_names, tuple(REGIMES))
+        check_config(cfg, world.task_names, world.input_shape, tuple(REGIMES))
         set_threads(cfg.trainer.threads)
         budgets = task_budgets(cfg.data)
         group = cfg.logger.group or cfg.name

@@ -27,12 +27,11 @@ def selected_tasks(data: DictConfig) -> list[TaskSpec]:
 
 
 def task_budgets(data: DictConfig) -> dict[str, TaskBudget]:
-    """Each task's ``n_train`` and ``label_rate``, falling back to the data-wide values."""
-    budgets = {}
-    for name, task in data.tasks.items():
-        n_train = task.n_train if task is not None and task.n_train is not None else data.n_train
-        rate = (
-            task.label_rate if task is not None and task.label_rate is not None else data.label_rate
+    """Each task's ``n_train`` and ``label_rate``: its own entry, else the data-wide value."""
+    return {
+        name: TaskBudget(
+            n_train=int(data.n_train_by_task.get(name, data.n_train)),
+            label_rate=float(data.label_rate_by_task.get(name, data.label_rate)),
         )
-        budgets[name] = TaskBudget(n_train=int(n_train), label_rate=float(rate))
-    return budgets
+        for name in data.tasks
+    }

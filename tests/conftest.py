@@ -1,0 +1,44 @@
+"""Shared fixtures: compose the real ``conf/train.yaml`` with the overrides a user would type."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from tasklab.config import register_configs
+from tasklab.train import CONF_DIR
+
+os.environ.setdefault("WANDB_MODE", "offline")
+os.environ.setdefault("WANDB_SILENT", "true")
+
+# Shrinks any config to a budget that runs in a second or two.
+TINY = [
+    "trainer=smoke",
+    "data.n_train=64",
+    "data.n_val=32",
+    "data.n_test=32",
+    "data.batch_size=16",
+    "model.width=4",
+]
+
+register_configs()
+
+
+@pytest.fixture
+def make_cfg() -> Callable[..., DictConfig]:
+    def _make(*overrides: str) -> DictConfig:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            return compose(config_name="train", overrides=list(overrides))
+
+    return _make
+
+
+@pytest.fixture(autouse=True)
+def _isolated_wandb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_CACHE_DIR", str(tmp_path / "wandb-cache"))

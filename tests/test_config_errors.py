@@ -1,0 +1,89 @@
+"""Bad input fails before training, naming the field and the allowed values."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from tasklab.config_checks import ConfigError
+from tasklab.train import train
+
+from .conftest import TINY
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("data.label_rate=1.5", "data.label_rate=1.5 is outside [0, 1]"),
+        ("data.label_rate=-0.1", "data.label_rate=-0.1 is outside [0, 1]"),
+        ("data.n_train=0", "data.n_train=0 is out of range; use an integer in [1, 10,000,000]"),
+        ("data.n_train=20000000", "data.n_train=20000000 is out of range"),
+        ("data.tasks=[car,bicycle]", "data.tasks='bicycle' is unknown; allowed: pedestrian, car"),
+        ("data.tasks=[]", "data.tasks is empty"),
+        ("+data.label_rate_by_task.car=2", "data.label_rate_by_task.car=2.0 is outside [0, 1]"),
+        ("+data.n_train_by_task.car=-5", "data.n_train_by_task.car=-5 is out of range"),
+        (
+            "+data.n_train_by_task.bus=5",
+            "data.n_train_by_task='bus' is unknown; allowed: pedestrian",
+        ),
+        ("model.backbone=resnet", "model.backbone='resnet' is unknown; allowed: cnn, mlp, linear"),
+        ("regime.name=transfer_magic", "regime.name='transfer_magic' is unknown; allowed:"),
+        ("data.world=atlantis", "data.world='atlantis' is unknown; allowed: driving, vectors"),
+        ("logger.wandb_mode=cloud", "logger.wandb_mode='cloud' is unknown; allowed: offline"),
+        ("optim.lr=0", "optim.lr=0.0 must be > 0"),
+        ("data=vectors", "model.backbone=cnn needs images but data.world=vectors"),
+    ],
+)
+def test_bad_values_raise_one_line_errors(make_cfg, tmp_path, override, expected):
+    cfg = make_cfg(*TINY, "logger=none", override)
+    with pytest.raises(ConfigError) as info:
+        train(cfg, output_dir=tmp_path)
+    message = str(info.value)
+    assert expected in message and "\n" not in message
+    record = json.loads((tmp_path / "result.json").read_text())
+    assert record["status"] == "failed" and "ConfigError" in record["error"]
+
+
+@pytest.mark.parametrize(
+    "override",
+    ["data.n_trian=5", "model.widht=8", "trainer.max_step=3", "data.n_test_size=5"],
+)
+def test_misspelt_keys_fail_at_composition(make_cfg, override):
+    with pytest.raises((ConfigCompositionException, ConfigKeyError)) as info:
+        make_cfg(override)
+    assert override.split("=")[0].split(".")[-1] in str(info.value) + str(info.value.__cause__)
+
+
+@pytest.mark.parametrize("override", ["data.n_train=many", "optim.lr=fast", "seed=1.5"])
+def test_wrong_types_fail_at_composition(make_cfg, override):
+    with pytest.raises((ConfigCompositionException, ValidationError)) as info:
+        make_cfg(override)
+    assert override.split("=")[0] in str(info.value) + str(info.value.__cause__)
+
+
+def test_cli_reports_a_bad_value_in_one_line_and_exits_non_zero(tmp_path):
+    run_dir = tmp_path / "run"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tasklab.train",
+            "data.label_rate=7",
+            "logger=none",
+            f"hydra.run.dir={run_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if "error" in line]
+    assert errors == [
+        "tasklab-train: error: data.label_rate=7.0 is outside [0, 1]; use a fraction of labels kept"
+    ]
+    record = json.loads(Path(run_dir, "result.json").read_text())
+    assert record["status"] == "failed"

@@ -1,0 +1,71 @@
+import torch
+
+from tasklab.data.datamodule import WorldDataModule
+from tasklab.data.driving import DrivingWorld
+from tasklab.data.label_masks import TaskBudget
+from tasklab.data.tasks import TaskSpec
+
+TASKS = [TaskSpec(n) for n in ("pedestrian", "car", "stop_sign", "traffic_light")]
+
+
+def _dm(budgets, materialise_max=300_000, tasks=TASKS):
+    dm = WorldDataModule(
+        DrivingWorld(seed=0),
+        tasks,
+        budgets,
+        seed=4,
+        batch_size=50,
+        n_val=40,
+        n_test=60,
+        materialise_max=materialise_max,
+    )
+    dm.setup()
+    return dm
+
+
+def test_each_task_has_its_own_size_and_rate():
+    budgets = {
+        "pedestrian": TaskBudget(2000, 1.0),
+        "car": TaskBudget(100, 1.0),
+        "stop_sign": TaskBudget(2000, 0.25),
+        "traffic_light": TaskBudget(500, 0.5),
+    }
+    counts = _dm(budgets).labelled_counts()
+    assert counts["pedestrian"] == 2000 and counts["car"] == 100
+    assert 440 < counts["stop_sign"] < 560 and 215 < counts["traffic_light"] < 285
+
+
+def test_single_task_sees_only_its_labelled_rows():
+    dm = _dm({"car": TaskBudget(1000, 0.3)}, tasks=[TaskSpec("car")])
+    split = dm.splits["train"]
+    assert len(split) == dm.labelled_counts()["car"] and bool(split.mask.all())
+
+
+def test_streamed_and_materialised_batches_are_identical():
+    budgets = {t.name: TaskBudget(300, 0.5) for t in TASKS}
+    kept, streamed = _dm(budgets), _dm(budgets, materialise_max=0)
+    assert streamed.splits["train"]._x is None and kept.splits["train"]._x is not None
+    a, b = next(iter(kept.train_dataloader())), next(iter(streamed.train_dataloader()))
+    for key in ("x", "y", "mask"):
+        assert torch.equal(a[key], b[key])
+    assert a["x"].dtype == torch.float32 and float(a["x"].max()) <= 1.0
+    assert float(a["y"][~a["mask"]].abs().sum()) == 0.0  # unknown labels are zero-filled
+
+
+def test_validation_and_test_do_not_depend_on_training_size():
+    small = _dm({t.name: TaskBudget(100, 1.0) for t in TASKS})
+    large = _dm({t.name: TaskBudget(5000, 0.2) for t in TASKS})
+    for split in ("val", "test"):
+        assert torch.equal(small.splits[split]._x, large.splits[split]._x)
+        assert bool(small.splits[split].mask.all())
+    assert not torch.equal(small.splits["val"]._x, small.splits["test"]._x[:40])
+
+
+def test_epochs_reshuffle_deterministically():
+    budgets = {t.name: TaskBudget(200, 1.0) for t in TASKS}
+    first, again = _dm(budgets).train_dataloader(), _dm(budgets).train_dataloader()
+    e1 = torch.cat([b["x"][:, 0, 0, 0] for b in first])
+    e2 = torch.cat([b["x"][:, 0, 0, 0] for b in first])
+    assert not torch.equal(e1, e2)
+    assert torch.equal(e1, torch.cat([b["x"][:, 0, 0, 0] for b in again]))
+    assert len(first) == 4  # ceil(200 / 50)

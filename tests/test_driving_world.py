@@ -1,0 +1,55 @@
+import torch
+
+from tasklab.data.driving import TASK_NAMES, DrivingWorld
+from tasklab.data.world import TEST_STREAM, VAL_STREAM, train_stream
+
+
+def test_render_shapes_and_types():
+    x, y = DrivingWorld(seed=0).render(train_stream(0), torch.arange(8))
+    assert x.shape == (8, 3, 32, 32) and x.dtype == torch.uint8
+    assert y.shape == (8, len(TASK_NAMES)) and set(y.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_sample_is_pure_function_of_seed_and_index_so_subsets_nest():
+    world = DrivingWorld(seed=3)
+    big_x, big_y = world.render(train_stream(0), torch.arange(300))
+    small_x, small_y = world.render(train_stream(0), torch.arange(100))
+    assert torch.equal(big_x[:100], small_x) and torch.equal(big_y[:100], small_y)
+    # an index far out (within the 10M range) renders the same alone or in a batch
+    far = torch.tensor([9_999_999, 5, 1_000_000])
+    alone, _ = world.render(train_stream(0), far[:1])
+    assert torch.equal(world.render(train_stream(0), far)[0][:1], alone)
+
+
+def test_streams_and_world_seeds_differ():
+    world = DrivingWorld(seed=0)
+    index = torch.arange(64)
+    train, _ = world.render(train_stream(0), index)
+    val, _ = world.render(VAL_STREAM, index)
+    test, _ = world.render(TEST_STREAM, index)
+    other_seed, _ = world.render(train_stream(1), index)
+    for other in (val, test, other_seed):
+        assert not (train == other).all(dim=(1, 2, 3)).any()
+    assert not torch.equal(train, DrivingWorld(seed=1).render(train_stream(0), index)[0])
+
+
+def test_labels_are_balanced_and_independent():
+    y = DrivingWorld(seed=0).labels(train_stream(0), torch.arange(20_000))
+    assert torch.allclose(y.mean(0), torch.full((4,), 0.5), atol=0.02)
+    corr = torch.corrcoef(y.T)
+    assert (corr - torch.eye(4)).abs().max() < 0.03
+
+
+def test_present_objects_change_the_image():
+    world = DrivingWorld(seed=0, noise_std=0.0, n_clutter=0)
+    index = torch.arange(2000)
+    x, y = world.render(train_stream(0), index)
+    # with no clutter or noise, the share of strongly blue pixels tracks the car label
+    blue = ((x[:, 2].float() - x[:, 0].float()) > 80).float().mean(dim=(1, 2))
+    assert blue[y[:, 1] == 1].mean() > 5 * blue[y[:, 1] == 0].mean()
+
+
+def test_labels_agree_with_render():
+    world = DrivingWorld(seed=2)
+    index = torch.arange(500)
+    assert torch.equal(world.render(VAL_STREAM, index)[1], world.labels(VAL_STREAM, index))

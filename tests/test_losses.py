@@ -1,0 +1,60 @@
+import math
+
+import torch
+
+from tasklab.data.tasks import TaskSpec
+from tasklab.losses import masked_multitask_loss
+
+TASKS = [TaskSpec("a"), TaskSpec("b")]
+
+
+def _bce(logit: float, label: float) -> float:
+    return math.log1p(math.exp(-logit)) if label == 1 else math.log1p(math.exp(logit))
+
+
+def test_masked_loss_equals_the_seed_formula_by_hand():
+    logits_a = torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
+    logits_b = torch.tensor([1.0, 0.0, -0.5], requires_grad=True)
+    targets = torch.tensor([[1.0, 0.0], [0.0, float("nan")], [1.0, 1.0]])
+    mask = torch.tensor([[True, True], [True, False], [True, True]])
+    loss, sums, counts = masked_multitask_loss(TASKS, {"a": logits_a, "b": logits_b}, targets, mask)
+    by_hand = (
+        _bce(0.5, 1) + _bce(-1.0, 0) + _bce(2.0, 1) + _bce(1.0, 0) + _bce(-0.5, 1)
+    ) / 3  # (1/m) with m = 3 examples, summing over labelled (i, j) only
+    torch.testing.assert_close(loss, torch.tensor(by_hand), rtol=1e-6, atol=1e-7)
+    assert counts["a"] == 3 and counts["b"] == 2
+    loss.backward()
+    assert logits_b.grad is not None and logits_b.grad[1] == 0.0  # masked: zero gradient
+    assert torch.isfinite(logits_b.grad).all()  # the NaN target did not leak
+    # d/dz of BCE is sigmoid(z) - y, scaled by 1/m
+    torch.testing.assert_close(
+        logits_a.grad, (torch.sigmoid(logits_a.detach()) - targets[:, 0]) / 3
+    )
+
+
+def test_task_without_labels_in_batch_gives_no_nan_and_no_gradient():
+    head = torch.nn.Linear(4, 2)
+    x = torch.randn(5, 4)
+    out = head(x)
+    outputs = {"a": out[:, 0], "b": out[:, 1]}
+    targets = torch.zeros(5, 2)
+    mask = torch.zeros(5, 2, dtype=torch.bool)
+    mask[:, 0] = True  # task b has no label at all in this batch
+    loss, sums, counts = masked_multitask_loss(TASKS, outputs, targets, mask)
+    assert torch.isfinite(loss) and sums["b"] == 0 and counts["b"] == 0
+    loss.backward()
+    assert head.weight.grad is not None
+    assert torch.count_nonzero(head.weight.grad[1]) == 0  # b's head untouched
+    assert torch.count_nonzero(head.weight.grad[0]) > 0
+
+
+def test_regression_and_multiclass_kinds():
+    tasks = [TaskSpec("r", kind="regression"), TaskSpec("c", kind="multiclass", num_classes=3)]
+    outputs = {"r": torch.tensor([1.0, 2.0]), "c": torch.tensor([[2.0, 0.0, 0.0], [0.0, 0.0, 0.0]])}
+    targets = torch.tensor([[0.0, 0.0], [4.0, 2.0]])
+    mask = torch.tensor([[True, True], [True, False]])
+    loss, sums, _ = masked_multitask_loss(tasks, outputs, targets, mask)
+    ce = -math.log(math.exp(2) / (math.exp(2) + 2))
+    torch.testing.assert_close(sums["r"], torch.tensor(1.0 + 4.0))
+    torch.testing.assert_close(sums["c"], torch.tensor(ce))
+    torch.testing.assert_close(loss, torch.tensor((5.0 + ce) / 2))
