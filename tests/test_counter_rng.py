@@ -15,7 +15,7 @@ def test_uniform_is_a_pure_function_of_its_keys():
     assert torch.equal(a, uniform(7, 3, index))
     assert torch.equal(a[5000:5010], uniform(7, 3, torch.arange(5000, 5010)))
     assert not torch.equal(a, uniform(8, 3, index))  # the seed matters
-    assert 0.0 <= float(a.min()) and float(a.max()) < 1.0
+    assert float(a.min()) >= 0.0 and float(a.max()) < 1.0
     assert abs(float(a.mean()) - 0.5) < 0.01
     assert abs(float(a.var()) - 1 / 12) < 0.003
 

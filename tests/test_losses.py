@@ -17,7 +17,7 @@ def test_masked_loss_equals_the_seed_formula_by_hand():
     logits_b = torch.tensor([1.0, 0.0, -0.5], requires_grad=True)
     targets = torch.tensor([[1.0, 0.0], [0.0, float("nan")], [1.0, 1.0]])
     mask = torch.tensor([[True, True], [True, False], [True, True]])
-    loss, sums, counts = masked_multitask_loss(TASKS, {"a": logits_a, "b": logits_b}, targets, mask)
+    loss, _, counts = masked_multitask_loss(TASKS, {"a": logits_a, "b": logits_b}, targets, mask)
     by_hand = (
         _bce(0.5, 1) + _bce(-1.0, 0) + _bce(2.0, 1) + _bce(1.0, 0) + _bce(-0.5, 1)
     ) / 3  # (1/m) with m = 3 examples, summing over labelled (i, j) only

@@ -50,11 +50,23 @@ def load_records(roots: list[Path]) -> Records:
     return records
 
 
-def axes_of(record: dict[str, Any]) -> tuple[str, ...]:
-    kept = [
-        o for o in record.get("overrides", []) if o.split("=", 1)[0].lstrip("+~") not in _NOT_AXES
-    ]
-    return tuple(sorted(kept))
+def _override_items(record: dict[str, Any]) -> dict[str, str]:
+    items = {}
+    for override in record.get("overrides", []):
+        key, _, value = override.partition("=")
+        key = key.lstrip("+~")
+        if key not in _NOT_AXES:
+            items[key] = value
+    return items
+
+
+def swept_axes(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
+    """Override keys whose values differ between records (the axes), and the constant rest."""
+    items = [_override_items(r) for r in records]
+    keys = sorted({k for item in items for k in item})
+    axes = [k for k in keys if len({item.get(k) for item in items}) > 1]
+    fixed = {k: items[0][k] for k in keys if k not in axes and k in items[0]}
+    return axes, fixed
 
 
 def _fmt(interval: Interval, digits: int = 3) -> str:
@@ -64,13 +76,18 @@ def _fmt(interval: Interval, digits: int = 3) -> str:
 
 
 def summary_lines(records: Records, metric: str) -> list[str]:
+    axes, fixed = swept_axes(records.ok)
     by_cell: dict[tuple[str, ...], dict[str, dict[int, float]]] = defaultdict(dict)
     for record in records.ok:
         value = record.get("metrics", {}).get(metric)
         if value is None:
             continue
-        by_cell[axes_of(record)].setdefault(record["regime"], {})[record["seed"]] = value
+        items = _override_items(record)
+        cell = tuple(f"{k}={items.get(k, '-')}" for k in axes)
+        by_cell[cell].setdefault(record["regime"], {})[record["seed"]] = value
     lines = [f"metric: {metric} (mean ± 95% t-interval over seeds)"]
+    if fixed:
+        lines.append("fixed: " + " ".join(f"{k}={v}" for k, v in fixed.items()))
     for cell, arms in sorted(by_cell.items()):
         lines.append("")
         lines.append("cell: " + (" ".join(cell) or "(no swept axis)"))

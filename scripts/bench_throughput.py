@@ -1,0 +1,127 @@
+"""Training throughput of tasklab against a plain PyTorch loop, side by side in one process.
+
+Both loops train the same network on the same batches (the DataModule's own iterator), with
+the same masked loss and optimiser; only the driver differs. Time is taken between a warm-up
+step and the last step, so start-up (imports, rendering, Trainer set-up) is excluded. Repeats
+alternate the two drivers and the medians are compared.
+
+    python scripts/bench_throughput.py [--steps 300] [--repeats 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import Callback, TQDMProgressBar
+
+from tasklab.data.datamodule import WorldDataModule
+from tasklab.data.driving import TASK_NAMES, DrivingWorld
+from tasklab.data.label_masks import TaskBudget
+from tasklab.data.tasks import TaskSpec
+from tasklab.data.vectors import VectorWorld
+from tasklab.losses import masked_multitask_loss
+from tasklab.models.multihead import build_net
+from tasklab.module import TaskLabModule
+
+WARMUP = 20
+
+
+class StepTimer(Callback):
+    """Wall time from the start of step WARMUP to the end of the last step."""
+
+    def __init__(self) -> None:
+        self.start = self.end = 0.0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+        if trainer.global_step == WARMUP:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        self.end = time.perf_counter()
+
+
+def _setup(case: str, seed: int = 0):
+    if case == "driving_cnn":
+        world, names, backbone, width, depth, batch = DrivingWorld(), TASK_NAMES, "cnn", 16, 3, 128
+    else:
+        world = VectorWorld()
+        names, backbone, width, depth, batch = world.task_names, "mlp", 64, 2, 256
+    tasks = [TaskSpec(n) for n in names]
+    budgets = {n: TaskBudget(4096, 0.7) for n in names}
+    dm = WorldDataModule(world, tasks, budgets, seed=seed, batch_size=batch, n_val=64, n_test=64)
+    dm.setup()
+    torch.manual_seed(seed)
+    net = build_net(backbone, world.input_shape, width, depth, tasks)
+    return dm, net, tasks, batch
+
+
+def plain_loop(case: str, steps: int) -> float:
+    dm, net, tasks, batch = _setup(case)
+    optimiser = torch.optim.AdamW(net.parameters(), lr=3e-3)
+    net.train()
+    step, start = 0, 0.0
+    while step < steps:
+        for data in dm.train_dataloader():
+            if step == WARMUP:
+                start = time.perf_counter()
+            outputs = net(data["x"])
+            loss, _, _ = masked_multitask_loss(tasks, outputs, data["y"], data["mask"])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+            step += 1
+            if step == steps:
+                break
+    return (steps - WARMUP) * batch / (time.perf_counter() - start)
+
+
+def tasklab_loop(case: str, steps: int) -> float:
+    dm, net, tasks, batch = _setup(case)
+    module = TaskLabModule(net, tasks, lr=3e-3, log_every_n_steps=50)
+    timer = StepTimer()
+    trainer = pl.Trainer(
+        max_steps=steps,
+        max_epochs=-1,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        log_every_n_steps=50,
+        check_val_every_n_epoch=None,
+        val_check_interval=steps + 1,
+        num_sanity_val_steps=0,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        callbacks=[TQDMProgressBar(refresh_rate=20), timer],
+    )
+    trainer.fit(module, datamodule=dm)
+    return (steps - WARMUP) * batch / (timer.end - timer.start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cases", nargs="+", default=["driving_cnn", "vector_mlp"])
+    args = parser.parse_args()
+    warnings.filterwarnings("ignore")
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, steps={args.steps}")
+    for case in args.cases:
+        plain, lab = [], []
+        for _ in range(args.repeats):
+            plain.append(plain_loop(case, args.steps))
+            lab.append(tasklab_loop(case, args.steps))
+        p, t = statistics.median(plain), statistics.median(lab)
+        print(
+            f"{case:12s} plain {p:10.0f} samples/s   tasklab {t:10.0f} samples/s   "
+            f"ratio {t / p:.3f}  (runs: plain {[round(x) for x in plain]}, "
+            f"tasklab {[round(x) for x in lab]})"
+        )
+
+
+if __name__ == "__main__":
+    main()

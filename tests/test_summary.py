@@ -1,0 +1,56 @@
+import json
+
+from tasklab.report.summary import main
+from tasklab.results import RunResult, write_result
+
+
+def _write(root, job, regime, seed, value, n_train=100):
+    overrides = [f"regime={regime}", f"data.n_train={n_train}", f"seed={seed}", "logger=none"]
+    result = RunResult(
+        status="ok",
+        name="x",
+        regime=regime,
+        seed=seed,
+        overrides=overrides,
+        metrics={"test/mean/auroc": value},
+    )
+    write_result(root / str(job), result)
+
+
+def test_summary_table_pairs_seeds_and_names_failures(tmp_path, capsys):
+    job = 0
+    for seed, (stl, mtl) in enumerate([(0.70, 0.75), (0.80, 0.84), (0.60, 0.66)]):
+        for regime, value in (("single_task", stl), ("multi_task", mtl)):
+            _write(tmp_path, job, regime, seed, value)
+            job += 1
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "result.json").write_text("{not json")
+    failed = RunResult(status="failed", name="x", regime="multi_task", seed=9, error="boom")
+    write_result(tmp_path / "failed", failed)
+
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "fixed: data.n_train=100 logger=none" in out
+    assert "multi_task     0.750 ± 0.224  seeds=3" in out  # mean .75, sd .09, t=4.303, n=3
+    assert (
+        "multi_task − single_task: 0.050 ± 0.025 (paired, 3/3 seeds > 0) → multi_task better" in out
+    )
+    assert "broken/result.json: unreadable" in out and "failed: boom" in out
+
+
+def test_summary_says_when_seeds_are_too_few(tmp_path, capsys):
+    _write(tmp_path, 0, "single_task", 0, 0.7)
+    _write(tmp_path, 1, "multi_task", 0, 0.9)
+    main([str(tmp_path)])
+    assert "too few seeds to conclude" in capsys.readouterr().out
+
+
+def test_records_are_written_atomically(tmp_path):
+    write_result(tmp_path, RunResult(status="ok", name="x", regime="r", seed=0))
+    assert [p.name for p in tmp_path.iterdir()] == ["result.json"]
+    assert json.loads((tmp_path / "result.json").read_text())["status"] == "ok"
+
+
+def test_missing_directory_is_a_one_line_error(tmp_path, capsys):
+    assert main([str(tmp_path / "nope")]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
