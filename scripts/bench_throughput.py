@@ -45,7 +45,7 @@ class StepTimer(Callback):
         self.end = time.perf_counter()
 
 
-def _setup(case: str, seed: int = 0):
+def _setup(case: str, steps: int, seed: int = 0):
     if case == "driving_cnn":
         world, names, backbone, width, depth, batch = DrivingWorld(), TASK_NAMES, "cnn", 16, 3, 128
     else:
@@ -53,7 +53,16 @@ def _setup(case: str, seed: int = 0):
         names, backbone, width, depth, batch = world.task_names, "mlp", 64, 2, 256
     tasks = [TaskSpec(n) for n in names]
     budgets = {n: TaskBudget(4096, 0.7) for n in names}
-    dm = WorldDataModule(world, tasks, budgets, seed=seed, batch_size=batch, n_val=64, n_test=64)
+    dm = WorldDataModule(
+        world,
+        tasks,
+        budgets,
+        seed=seed,
+        batch_size=batch,
+        n_val=64,
+        n_test=64,
+        train_batches=steps,
+    )
     dm.setup()
     torch.manual_seed(seed)
     net = build_net(backbone, world.input_shape, width, depth, tasks)
@@ -61,27 +70,23 @@ def _setup(case: str, seed: int = 0):
 
 
 def plain_loop(case: str, steps: int) -> float:
-    dm, net, tasks, batch = _setup(case)
+    dm, net, tasks, batch = _setup(case, steps)
     optimiser = torch.optim.AdamW(net.parameters(), lr=3e-3)
     net.train()
-    step, start = 0, 0.0
-    while step < steps:
-        for data in dm.train_dataloader():
-            if step == WARMUP:
-                start = time.perf_counter()
-            outputs = net(data["x"])
-            loss, _, _ = masked_multitask_loss(tasks, outputs, data["y"], data["mask"])
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            step += 1
-            if step == steps:
-                break
+    start = 0.0
+    for step, data in enumerate(dm.train_dataloader()):
+        if step == WARMUP:
+            start = time.perf_counter()
+        outputs = net(data["x"])
+        loss, _, _ = masked_multitask_loss(tasks, outputs, data["y"], data["mask"])
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
     return (steps - WARMUP) * batch / (time.perf_counter() - start)
 
 
 def tasklab_loop(case: str, steps: int) -> float:
-    dm, net, tasks, batch = _setup(case)
+    dm, net, tasks, batch = _setup(case, steps)
     module = TaskLabModule(net, tasks, lr=3e-3, log_every_n_steps=50)
     timer = StepTimer()
     trainer = pl.Trainer(

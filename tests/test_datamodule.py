@@ -69,3 +69,14 @@ def test_epochs_reshuffle_deterministically():
     assert not torch.equal(e1, e2)
     assert torch.equal(e1, torch.cat([b["x"][:, 0, 0, 0] for b in again]))
     assert len(first) == 4  # ceil(200 / 50)
+
+
+def test_a_step_budget_spans_passes_with_fresh_shuffles():
+    budgets = {t.name: TaskBudget(100, 1.0) for t in TASKS}
+    dm = _dm(budgets)
+    stream = dm.train_dataloader()
+    stream.total_batches = 5  # 2 batches per pass of 100 rows
+    firsts = [b["x"][:, 0, 0, 0] for b in stream]
+    assert len(firsts) == 5 and stream.passes == 3
+    assert not torch.equal(torch.cat(firsts[0:2]), torch.cat(firsts[2:4]))
+    assert torch.equal(torch.cat(firsts[0:2]).sort().values, torch.cat(firsts[2:4]).sort().values)

@@ -25,7 +25,7 @@ def pinned(tmp_path_factory):
 
 def test_training_losses_are_pinned(pinned):
     _, out = pinned
-    rows = list(csv.DictReader(open(next(out.rglob("metrics.csv")))))
+    rows = list(csv.DictReader(next(out.rglob("metrics.csv")).read_text().splitlines()))
     losses = [float(r["train/loss"]) for r in rows if r.get("train/loss")]
     assert losses == pytest.approx([2.970767021179199, 2.8206820487976074], rel=1e-4)
     # sanity: four untrained binary heads summed start near 4 * ln 2

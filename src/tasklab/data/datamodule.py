@@ -65,26 +65,55 @@ class RenderedSplit:
 
 
 class BatchStream:
-    """An epoch of batches over a split; reshuffled each epoch from (seed, epoch) alone."""
+    """Batches over a split; each pass over the data is reshuffled from (seed, pass) alone.
 
-    def __init__(self, split: RenderedSplit, batch_size: int, shuffle: bool, seed: int) -> None:
+    With ``total_batches`` one iteration runs that many batches across as many passes as it
+    takes. Training is budgeted in steps, so one long iteration spares Lightning's per-epoch
+    work, which otherwise dominates when a small data set gives epochs of a few tiny steps.
+    """
+
+    def __init__(
+        self,
+        split: RenderedSplit,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        total_batches: int | None = None,
+    ) -> None:
         self.split, self.batch_size, self.shuffle, self.seed = split, batch_size, shuffle, seed
-        self.epoch = 0
+        self.total_batches = total_batches
+        self.passes = 0
 
-    def __len__(self) -> int:
+    @property
+    def batches_per_pass(self) -> int:
         return math.ceil(len(self.split) / self.batch_size)
 
-    def __iter__(self) -> Iterator[Batch]:
+    def __len__(self) -> int:
+        return self.total_batches or self.batches_per_pass
+
+    def _one_pass(self) -> Iterator[Batch]:
         n = len(self.split)
         device = self.split.index.device
         if self.shuffle:
-            generator = torch.Generator().manual_seed(int(hash_keys(self.seed, self.epoch)))
+            generator = torch.Generator().manual_seed(int(hash_keys(self.seed, self.passes)))
             order = torch.randperm(n, generator=generator).to(device)
-            self.epoch += 1
         else:
             order = torch.arange(n, device=device)
+        self.passes += 1
         for rows in order.split(self.batch_size):
             yield self.split.batch(rows)
+
+    def __iter__(self) -> Iterator[Batch]:
+        if self.total_batches is None:
+            yield from self._one_pass()
+            return
+        produced = 0
+        while produced < self.total_batches:
+            for batch in self._one_pass():
+                yield batch
+                produced += 1
+                if produced == self.total_batches:
+                    return
 
 
 class WorldDataModule(pl.LightningDataModule):
@@ -100,8 +129,10 @@ class WorldDataModule(pl.LightningDataModule):
         n_val: int = 1000,
         n_test: int = 4000,
         materialise_max: int = 300_000,
+        train_batches: int | None = None,
     ) -> None:
         super().__init__()
+        self.train_batches = train_batches
         self.world, self.tasks, self.budgets, self.seed = world, list(tasks), budgets, seed
         self.batch_size, self.n_val, self.n_test = batch_size, n_val, n_test
         self.materialise_max = materialise_max
@@ -153,7 +184,9 @@ class WorldDataModule(pl.LightningDataModule):
         return {t.name: int(c) for t, c in zip(self.tasks, counts, strict=True)}
 
     def train_dataloader(self) -> BatchStream:
-        return BatchStream(self.splits["train"], self.batch_size, shuffle=True, seed=self.seed)
+        return BatchStream(
+            self.splits["train"], self.batch_size, True, self.seed, total_batches=self.train_batches
+        )
 
     def val_dataloader(self) -> BatchStream:
         return BatchStream(self.splits["val"], max(self.batch_size, 512), False, self.seed)

@@ -86,6 +86,7 @@ def fit_tasks(ctx: RunContext, tasks: Sequence[TaskSpec], fit_name: str) -> FitO
         n_val=cfg.data.n_val,
         n_test=cfg.data.n_test,
         materialise_max=cfg.data.materialise_max,
+        train_batches=cfg.trainer.max_steps,
     )
     net = build_net(
         cfg.model.backbone, ctx.world.input_shape, cfg.model.width, cfg.model.depth, tasks
