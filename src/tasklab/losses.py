@@ -47,6 +47,6 @@ def masked_multitask_loss(
     for column, spec in enumerate(tasks):
         known = mask[:, column]
         loss_sum = task_loss_sum(spec, outputs[spec.name][known], targets[known, column])
-        sums[spec.name], counts[spec.name] = loss_sum, known.sum()
+        sums[spec.name], counts[spec.name] = loss_sum, known.sum(dtype=loss_sum.dtype)
         total = total + (1.0 if weights is None else weights[spec.name]) * loss_sum
     return total / max(m, 1), sums, counts

@@ -8,6 +8,7 @@ the device: a ``self.log`` call per step would cost a small model more than half
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import pytorch_lightning as pl
@@ -40,9 +41,8 @@ class TaskLabModule(pl.LightningModule):
             {split: TaskMetrics(self.tasks) for split in ("val", "test")}
         )
         self.latest: dict[str, float] = {}
-        self._loss_sum = torch.zeros(())
-        self._task_sums = torch.zeros(len(self.tasks))
-        self._task_counts = torch.zeros(len(self.tasks))
+        # Running sums over the logging window, on the device: [loss, per-task sums, counts].
+        self._window = torch.zeros(1 + 2 * len(self.tasks))
         self._steps_in_window = 0
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -57,40 +57,41 @@ class TaskLabModule(pl.LightningModule):
         return loss
 
     def _accumulate(self, loss, sums, counts) -> None:
-        if self._loss_sum.device != loss.device:
-            self._loss_sum = self._loss_sum.to(loss.device)
-            self._task_sums = self._task_sums.to(loss.device)
-            self._task_counts = self._task_counts.to(loss.device)
-        self._loss_sum += loss.detach()
-        self._task_sums += torch.stack([sums[t.name].detach() for t in self.tasks])
-        self._task_counts += torch.stack([counts[t.name] for t in self.tasks]).float()
+        names = [t.name for t in self.tasks]
+        step = torch.stack(
+            [loss.detach(), *(sums[n].detach() for n in names), *(counts[n] for n in names)]
+        )
+        if self._window.device != step.device:
+            self._window = self._window.to(step.device)
+        self._window += step
         self._steps_in_window += 1
 
     def _flush_training_log(self) -> None:
         if self._steps_in_window == 0:
             return
-        mean_loss = self._loss_sum / self._steps_in_window
-        if not torch.isfinite(mean_loss):
+        n_tasks = len(self.tasks)
+        window = self._window.tolist()
+        mean_loss = window[0] / self._steps_in_window
+        if not math.isfinite(mean_loss):
             raise NonFiniteLossError(
-                f"training loss became {float(mean_loss)} by step {self.global_step + 1}; "
+                f"training loss became {mean_loss} by step {self.global_step + 1}; "
                 "lower optim.lr or check the inputs for NaN/inf"
             )
         values = {"train/loss": mean_loss}
         for k, spec in enumerate(self.tasks):
-            if self._task_counts[k] > 0:
-                values[f"train/{spec.name}/loss"] = self._task_sums[k] / self._task_counts[k]
+            task_sum, count = window[1 + k], window[1 + n_tasks + k]
+            if count > 0:
+                values[f"train/{spec.name}/loss"] = task_sum / count
         self.log_dict(values, on_step=True, on_epoch=False, prog_bar=False)
         self.log("loss", mean_loss, on_step=True, prog_bar=True, logger=False)
-        self._loss_sum.zero_()
-        self._task_sums.zero_()
-        self._task_counts.zero_()
+        self._window.zero_()
         self._steps_in_window = 0
 
     def on_train_end(self) -> None:
         # A NaN in the last partial window must still fail the run.
-        if self._steps_in_window and not torch.isfinite(self._loss_sum):
+        if self._steps_in_window and not math.isfinite(float(self._window[0])):
             raise NonFiniteLossError(
-                f"training loss became {float(self._loss_sum)} near the end of training; "
+                f"training loss became {float(self._window[0])} near the end of training; "
                 "lower optim.lr or check the inputs for NaN/inf"
             )
 
