@@ -53,3 +53,19 @@ def test_labels_agree_with_render():
     world = DrivingWorld(seed=2)
     index = torch.arange(500)
     assert torch.equal(world.render(VAL_STREAM, index)[1], world.labels(VAL_STREAM, index))
+
+
+def test_real_objects_carry_the_shared_rim_and_decoys_do_not():
+    index = torch.arange(200)
+
+    def white_pixels(**knobs):
+        world = DrivingWorld(seed=0, noise_std=0.0, **knobs)
+        x, y = world.render(train_stream(0), index)
+        return (x.min(dim=1).values > 240).sum(dim=(1, 2)), y
+
+    rimmed, y = white_pixels(presence_prob=1.0, n_clutter=0)
+    assert bool(y.all()) and bool((rimmed > 0).all())
+    decoys, y = white_pixels(presence_prob=0.0, n_clutter=4, decoy_rate=1.0)
+    assert not y.any() and int(decoys.sum()) == 0  # four decoys per image, none rimmed, all "0"
+    empty, _ = white_pixels(presence_prob=0.0, n_clutter=0)
+    assert int(empty.sum()) == 0

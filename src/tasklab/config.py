@@ -21,6 +21,7 @@ class DrivingWorldConfig:
     min_object_size: float = 0.22
     max_object_size: float = 0.40
     colour_jitter: float = 0.10
+    decoy_rate: float = 0.0
 
 
 @dataclass

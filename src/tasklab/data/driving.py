@@ -6,6 +6,12 @@ with clutter and pixel noise. Clutter is built to defeat shortcuts: distractors 
 objects' colour families in other shapes and the objects' shapes in other colours, so a label
 needs the conjunction of shape and colour that a small CNN learns and a linear model does not.
 
+``decoy_rate`` sets how related the four tasks are. Every real object carries the same
+low-level marker, a thin white rim; a decoy is an exact copy of an object kind without it. With
+decoys present, every task needs the same shared feature (the rim) besides its own shape and
+colour, which is the condition under which a shared trunk can pool labels across tasks; at 0
+the rim is redundant and the tasks share little.
+
 Sample *i* of a stream is a pure function of (world seed, stream, i) — see ``counter_rng`` — so
 any index up to 10,000,000 is addressable without storing data.
 """
@@ -31,10 +37,11 @@ _FAMILIES = torch.tensor(
     ]
 )
 _DARK = torch.tensor([0.08, 0.08, 0.08])
+_WHITE = torch.tensor([0.97, 0.97, 0.97])
 
 # Field identifiers: each random quantity of a sample hashes its own field.
-_F_PRESENT, _F_X, _F_Y, _F_SIZE, _F_COLOUR = 1, 2, 3, 4, 5
-_F_BG, _F_CLUTTER, _F_NOISE = 10, 20, 30
+_F_PRESENT, _F_OBJECT = 1, 4  # an object's geometry uses its field, its colour field + 1
+_F_BG, _F_CLUTTER, _F_NOISE, _F_DECOY = 10, 20, 30, 40
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,7 @@ class DrivingWorld:
     min_object_size: float = 0.22
     max_object_size: float = 0.40
     colour_jitter: float = 0.10
+    decoy_rate: float = 0.0
 
     @property
     def task_names(self) -> tuple[str, ...]:
@@ -98,15 +106,17 @@ class DrivingWorld:
         return (family.to(jitter.device) + (jitter - 0.5) * 2 * self.colour_jitter).clamp(0, 1)
 
     def _clutter(self, rng: SampleRandomness, rows, cols, canvas: shapes.LayerCanvas) -> None:
-        """Distractors: object colours in non-object shapes, object shapes in grey tones."""
+        """Distractors: object colours in non-object shapes, object shapes in grey tones, and
+        (with probability ``decoy_rate``) decoys: exact objects without the shared rim."""
         for slot in range(self.n_clutter):
-            u = [rng.uniform(_F_CLUTTER, slot, k) for k in range(6)]
+            u = [rng.uniform(_F_CLUTTER, slot, k) for k in range(8)]
             cx, cy = 0.1 + 0.8 * u[0], 0.1 + 0.8 * u[1]
             lo, hi = self.min_object_size, self.max_object_size
             size = 0.5 * (lo + (hi - lo) * u[2])
             family = _FAMILIES.to(rows.device)[(u[3] * 4).long().clamp(max=3)]
             object_colour = self._colour(rng, _F_CLUTTER, 100 + slot, family)
             grey = (0.2 + 0.6 * u[5]).view(-1, 1).expand(-1, 3)
+            decoy = u[6] < self.decoy_rate
             # kind 0: coloured square, 1: coloured triangle, 2: grey octagon, 3: grey wide box
             kind = (u[4] * 4).long().clamp(max=3)
             layer = canvas.add_layer(torch.where((kind < 2).view(-1, 1), object_colour, grey))
@@ -117,37 +127,68 @@ class DrivingWorld:
                 shapes.rect_mask(rows, cols, cx, cy, size, size * 0.5),
             )
             for k, mask in enumerate(masks):
-                canvas.paint(mask, layer, kind == k)
+                canvas.paint(mask, layer, (kind == k) & ~decoy)
+            decoy_kind = (u[7] * 4).long().clamp(max=3)
+            for k in range(4):
+                self._draw_kind(
+                    rng,
+                    _F_DECOY + 10 * slot,
+                    k,
+                    decoy & (decoy_kind == k),
+                    rows,
+                    cols,
+                    canvas,
+                    rim=False,
+                )
 
     def _draw_object(self, rng: SampleRandomness, kind, present, rows, cols, canvas) -> None:
+        self._draw_kind(rng, _F_OBJECT, kind, present, rows, cols, canvas, rim=True)
+
+    def _draw_kind(self, rng, field, kind, visible, rows, cols, canvas, rim: bool) -> None:
+        """Draw object ``kind`` where ``visible``; real objects get the shared white rim."""
         lo, hi = self.min_object_size, self.max_object_size
-        size = lo + (hi - lo) * rng.uniform(_F_SIZE, kind)
+        size = lo + (hi - lo) * rng.uniform(field, kind, 0)
         margin = 0.5 * size
-        cx = margin + (1 - 2 * margin) * rng.uniform(_F_X, kind)
-        cy = margin + (1 - 2 * margin) * rng.uniform(_F_Y, kind)
-        colour = canvas.add_layer(self._colour(rng, _F_COLOUR, kind, _FAMILIES[kind]))
-        dark = canvas.add_layer(_DARK.to(rows.device).expand(present.shape[0], 3))
+        cx = margin + (1 - 2 * margin) * rng.uniform(field, kind, 1)
+        cy = margin + (1 - 2 * margin) * rng.uniform(field, kind, 2)
+        colour = canvas.add_layer(self._colour(rng, field + 1, kind, _FAMILIES[kind]))
+        dark = canvas.add_layer(_DARK.to(rows.device).expand(visible.shape[0], 3))
+        if rim:
+            white = canvas.add_layer(_WHITE.to(rows.device).expand(visible.shape[0], 3))
+            grown = self._kind_parts(kind, rows, cols, cx, cy, size, grow=1.0 / self.image_size)
+            halo = grown[0][0]
+            for mask, _ in grown[1:]:
+                halo = halo | mask
+            canvas.paint(halo, white, visible)
+        for mask, part in self._kind_parts(kind, rows, cols, cx, cy, size, grow=0.0):
+            canvas.paint(mask, colour if part == "body" else dark, visible)
+
+    @staticmethod
+    def _kind_parts(kind, rows, cols, cx, cy, size, grow: float) -> list:
+        """(mask, part) pairs in painting order; ``grow`` widens every part (for the rim)."""
+        g = grow
         if kind == 0:  # pedestrian: a narrow body with a head on top
-            body = shapes.rect_mask(rows, cols, cx, cy + 0.15 * size, 0.13 * size, 0.35 * size)
-            head = shapes.disc_mask(rows, cols, cx, cy - 0.32 * size, 0.14 * size)
-            canvas.paint(body | head, colour, present)
-        elif kind == 1:  # car: a wide body with two dark wheels
-            body = shapes.rect_mask(rows, cols, cx, cy, 0.5 * size, 0.25 * size)
-            canvas.paint(body, colour, present)
-            wheel_y, wheel_r = cy + 0.25 * size, 0.12 * size
+            body = shapes.rect_mask(
+                rows, cols, cx, cy + 0.15 * size, 0.13 * size + g, 0.35 * size + g
+            )
+            head = shapes.disc_mask(rows, cols, cx, cy - 0.32 * size, 0.14 * size + g)
+            return [(body | head, "body")]
+        if kind == 1:  # car: a wide body with two dark wheels
+            body = shapes.rect_mask(rows, cols, cx, cy, 0.5 * size + g, 0.25 * size + g)
+            wheel_y, wheel_r = cy + 0.25 * size, 0.12 * size + g
             wheels = shapes.disc_mask(rows, cols, cx - 0.28 * size, wheel_y, wheel_r)
             wheels |= shapes.disc_mask(rows, cols, cx + 0.28 * size, wheel_y, wheel_r)
-            canvas.paint(wheels, dark, present)
-        elif kind == 2:  # stop sign: a red octagon on a thin dark post
-            post = shapes.rect_mask(rows, cols, cx, cy + 0.3 * size, 0.04 * size, 0.2 * size)
-            canvas.paint(post, dark, present)
-            sign = shapes.octagon_mask(rows, cols, cx, cy - 0.1 * size, 0.3 * size)
-            canvas.paint(sign, colour, present)
-        else:  # traffic light: a dark housing with one lit lamp near the top
-            housing = shapes.rect_mask(rows, cols, cx, cy, 0.17 * size, 0.5 * size)
-            canvas.paint(housing, dark, present)
-            lamp = shapes.disc_mask(rows, cols, cx, cy - 0.25 * size, 0.12 * size)
-            canvas.paint(lamp, colour, present)
+            return [(body, "body"), (wheels, "dark")]
+        if kind == 2:  # stop sign: a red octagon on a thin dark post
+            post = shapes.rect_mask(
+                rows, cols, cx, cy + 0.3 * size, 0.04 * size + g, 0.2 * size + g
+            )
+            sign = shapes.octagon_mask(rows, cols, cx, cy - 0.1 * size, 0.3 * size + g)
+            return [(post, "dark"), (sign, "body")]
+        # traffic light: a dark housing with one lit lamp near the top
+        housing = shapes.rect_mask(rows, cols, cx, cy, 0.17 * size + g, 0.5 * size + g)
+        lamp = shapes.disc_mask(rows, cols, cx, cy - 0.25 * size, 0.12 * size)
+        return [(housing, "dark"), (lamp, "body")]
 
     def _pixel_noise(self, rng: SampleRandomness, shape: torch.Size) -> torch.Tensor:
         """Zero-mean uniform noise with unit variance; each 32-bit hash feeds two pixels."""

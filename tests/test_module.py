@@ -1,0 +1,49 @@
+import pytest
+import pytorch_lightning as pl
+import torch
+
+from tasklab.data.tasks import TaskSpec
+from tasklab.models.multihead import build_net
+from tasklab.module import NonFiniteLossError, TaskLabModule
+
+
+class _Batches:
+    def __init__(self, x: torch.Tensor, n: int) -> None:
+        self.x, self.n = x, n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self):
+        for _ in range(self.n):
+            yield {"x": self.x, "y": torch.ones(4, 1), "mask": torch.ones(4, 1, dtype=torch.bool)}
+
+
+def _fit(x: torch.Tensor, steps: int = 3, log_every: int = 1) -> TaskLabModule:
+    tasks = [TaskSpec("a")]
+    torch.manual_seed(0)
+    module = TaskLabModule(build_net("mlp", (3,), 8, 1, tasks), tasks, log_every_n_steps=log_every)
+    trainer = pl.Trainer(
+        max_steps=steps,
+        logger=False,
+        enable_progress_bar=False,
+        enable_checkpointing=False,
+        enable_model_summary=False,
+        accelerator="cpu",
+        log_every_n_steps=log_every,
+    )
+    trainer.fit(module, train_dataloaders=_Batches(x, steps))
+    return module
+
+
+@pytest.mark.parametrize("log_every", [1, 50])  # caught at a log step, or at the end
+def test_nan_inputs_stop_training_with_a_clear_error(log_every):
+    x = torch.ones(4, 3)
+    x[0, 0] = float("nan")
+    with pytest.raises(NonFiniteLossError, match=r"training loss became nan.*lower optim\.lr"):
+        _fit(x, log_every=log_every)
+
+
+def test_finite_training_does_not_raise():
+    module = _fit(torch.ones(4, 3))
+    assert module._steps_in_window == 0
