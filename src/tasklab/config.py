@@ -22,6 +22,7 @@ class DrivingWorldConfig:
     max_object_size: float = 0.40
     colour_jitter: float = 0.10
     decoy_rate: float = 0.0
+    rim_contrast: float = 1.0
 
 
 @dataclass

@@ -7,10 +7,11 @@ objects' colour families in other shapes and the objects' shapes in other colour
 needs the conjunction of shape and colour that a small CNN learns and a linear model does not.
 
 ``decoy_rate`` sets how related the four tasks are. Every real object carries the same
-low-level marker, a thin white rim; a decoy is an exact copy of an object kind without it. With
-decoys present, every task needs the same shared feature (the rim) besides its own shape and
-colour, which is the condition under which a shared trunk can pool labels across tasks; at 0
-the rim is redundant and the tasks share little.
+low-level marker, a thin rim: its outline colour lightened towards white by ``rim_contrast``
+(1 = white and easy to learn; small = a faint cue that takes many labels). A decoy is an exact
+copy of an object kind without the rim. With decoys present, every task needs the same shared
+feature (the rim) besides its own shape and colour, which is the condition under which a
+shared trunk can pool labels across tasks; at 0 the rim is redundant and the tasks share little.
 
 Sample *i* of a stream is a pure function of (world seed, stream, i) — see ``counter_rng`` — so
 any index up to 10,000,000 is addressable without storing data.
@@ -61,6 +62,7 @@ class DrivingWorld:
     max_object_size: float = 0.40
     colour_jitter: float = 0.10
     decoy_rate: float = 0.0
+    rim_contrast: float = 1.0
 
     @property
     def task_names(self) -> tuple[str, ...]:
@@ -151,10 +153,14 @@ class DrivingWorld:
         margin = 0.5 * size
         cx = margin + (1 - 2 * margin) * rng.uniform(field, kind, 1)
         cy = margin + (1 - 2 * margin) * rng.uniform(field, kind, 2)
-        colour = canvas.add_layer(self._colour(rng, field + 1, kind, _FAMILIES[kind]))
-        dark = canvas.add_layer(_DARK.to(rows.device).expand(visible.shape[0], 3))
+        body_colour = self._colour(rng, field + 1, kind, _FAMILIES[kind])
+        dark_colour = _DARK.to(rows.device).expand(visible.shape[0], 3)
+        colour, dark = canvas.add_layer(body_colour), canvas.add_layer(dark_colour)
         if rim:
-            white = canvas.add_layer(_WHITE.to(rows.device).expand(visible.shape[0], 3))
+            # the rim lightens the colour of the object's outline (the housing of a light)
+            outer = dark_colour if kind == 3 else body_colour
+            white = _WHITE.to(rows.device)
+            white = canvas.add_layer(outer + self.rim_contrast * (white - outer))
             grown = self._kind_parts(kind, rows, cols, cx, cy, size, grow=1.0 / self.image_size)
             halo = grown[0][0]
             for mask, _ in grown[1:]:
