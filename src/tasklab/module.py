@@ -24,7 +24,20 @@ class NonFiniteLossError(FloatingPointError):
     """Raised when the training loss becomes NaN or infinite."""
 
 
+_PLAIN_TYPES = frozenset({int, float, str, bool, type(None)})
+
+
 class TaskLabModule(pl.LightningModule):
+    def __setattr__(self, name: str, value: object) -> None:
+        # Lightning sets bookkeeping attributes (the current hook's name, step counters) on the
+        # module dozens of times per step, and ``nn.Module.__setattr__`` checks each against
+        # parameters, buffers and submodules. A plain value replacing a plain attribute already
+        # in ``__dict__`` is none of those, so it skips the checks: a tiny model gains ~10%.
+        if type(value) in _PLAIN_TYPES and name in self.__dict__:
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
     def __init__(
         self,
         net: MultiHeadNet,
@@ -42,15 +55,28 @@ class TaskLabModule(pl.LightningModule):
         )
         self.latest: dict[str, float] = {}
         # Running sums over the logging window, on the device: [loss, per-task sums, counts].
+        # Manual optimisation: the per-step closure machinery of automatic optimisation costs a
+        # tiny model a tenth of its speed, and gradient-based loss weightings need it anyway.
+        self.automatic_optimization = False
         self._window = torch.zeros(1 + 2 * len(self.tasks))
         self._steps_in_window = 0
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(x)
 
+    def transfer_batch_to_device(
+        self, batch: dict[str, torch.Tensor], device: torch.device, dataloader_idx: int
+    ) -> dict[str, torch.Tensor]:
+        """Batches are flat dicts of tensors, usually rendered on the device already."""
+        return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        optimiser = self.optimizers()
         outputs = self.net(batch["x"])
         loss, sums, counts = masked_multitask_loss(self.tasks, outputs, batch["y"], batch["mask"])
+        optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+        self.manual_backward(loss)
+        optimiser.step()  # type: ignore[union-attr]
         self._accumulate(loss, sums, counts)
         if (self.global_step + 1) % self.log_every_n_steps == 0:
             self._flush_training_log()
