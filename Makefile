@@ -10,7 +10,7 @@ setup:
 # The reduced grid of conf/experiment/driving_mtl_vs_stl.yaml (about three minutes on 2 cores);
 # prints mean ± 95% CI per arm and the paired multi-task − single-task difference.
 demo: setup
-	$(BIN)/tasklab-train -m experiment=driving_mtl_vs_stl \
+	WANDB_SILENT=true $(BIN)/tasklab-train -m experiment=driving_mtl_vs_stl \
 		data.n_train=200 data.label_rate=0.5 seed=0,1,2 trainer.progress_bar=false
 
 test: setup
