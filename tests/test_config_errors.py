@@ -36,6 +36,9 @@ from .conftest import TINY
         ("logger.wandb_mode=cloud", "logger.wandb_mode='cloud' is unknown; allowed: offline"),
         ("optim.lr=0", "optim.lr=0.0 must be > 0"),
         ("data=vectors", "model.backbone=cnn needs images but data.world=vectors"),
+        ("data.driving.decoy_rate=1.2", "data.driving.decoy_rate=1.2 is outside [0, 1]"),
+        ("data.driving.n_clutter=99", "data.driving.n_clutter=99 is out of range; use 0 to 24"),
+        ("data.driving.max_object_size=0.1", "must satisfy 0 < min <= max <= 1"),
     ],
 )
 def test_bad_values_raise_one_line_errors(make_cfg, tmp_path, override, expected):

@@ -67,6 +67,22 @@ def check_config(
     for name, rate in data.label_rate_by_task.items():
         check_choice("data.label_rate_by_task", name, list(data.tasks))
         check_rate(f"data.label_rate_by_task.{name}", rate)
+    if data.world == "driving":
+        knobs = data.driving
+        for field in ("presence_prob", "decoy_rate", "rim_contrast"):
+            check_rate(f"data.driving.{field}", knobs[field])
+        _require(
+            0 <= knobs.n_clutter <= 24,
+            f"data.driving.n_clutter={knobs.n_clutter} is out of range; use 0 to 24",
+        )
+        _require(
+            8 <= knobs.image_size <= 256,
+            f"data.driving.image_size={knobs.image_size} is out of range; use 8 to 256",
+        )
+        _require(
+            0 < knobs.min_object_size <= knobs.max_object_size <= 1,
+            "data.driving.min_object_size/max_object_size must satisfy 0 < min <= max <= 1",
+        )
     for field in ("batch_size", "n_val", "n_test"):
         check_positive(f"data.{field}", data[field])
     check_positive("model.width", cfg.model.width)

@@ -68,6 +68,8 @@ class LayerCanvas:
 
     def add_layer(self, colour: torch.Tensor) -> int:
         """Register a (B, 3) colour for a new layer and return its number (background is 0)."""
+        if len(self.colours) >= 255:
+            raise ValueError("more than 255 layers in one scene; lower data.driving.n_clutter")
         self.colours.append(colour)
         return len(self.colours)
 
