@@ -22,8 +22,8 @@ from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
 from tasklab.report.stats import Interval, mean_interval, paired_difference
+from tasklab.results import RESULT_FILE
 
-RESULT_FILE = "result.json"
 _NOT_AXES = ("seed", "regime", "experiment")
 
 
