@@ -80,3 +80,27 @@ def test_a_step_budget_spans_passes_with_fresh_shuffles():
     assert len(firsts) == 5 and stream.passes == 3
     assert not torch.equal(torch.cat(firsts[0:2]), torch.cat(firsts[2:4]))
     assert torch.equal(torch.cat(firsts[0:2]).sort().values, torch.cat(firsts[2:4]).sort().values)
+
+
+def test_fits_of_one_run_share_the_rendered_evaluation_sets():
+    cache = {}
+    fits = [
+        WorldDataModule(
+            DrivingWorld(seed=0),
+            [TaskSpec(name)],
+            {name: TaskBudget(50, 1.0)},
+            seed=4,
+            n_val=40,
+            n_test=60,
+            eval_cache=cache,
+        )
+        for name in ("car", "stop_sign")
+    ]
+    for dm in fits:
+        dm.setup()
+    assert len(cache) == 2  # val and test, rendered once for both fits
+    car, stop = fits[0].splits["test"], fits[1].splits["test"]
+    assert car._x is stop._x
+    fresh = _dm({t.name: TaskBudget(50, 1.0) for t in TASKS}).splits["test"]
+    assert torch.equal(car._x, fresh._x)
+    assert torch.equal(car._y[:, 0], fresh._y[:, 1]) and torch.equal(stop._y[:, 0], fresh._y[:, 2])

@@ -25,8 +25,21 @@ Batch = dict[str, torch.Tensor]
 _RENDER_CHUNK = 4096
 
 
+EvalCache = dict[tuple[int, int, str], tuple[torch.Tensor, torch.Tensor]]
+
+
+def render_stream(
+    world: World, stream: int, index: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """All inputs and all labels of ``index`` in ``stream``, rendered in chunks (None if empty)."""
+    parts = [world.render(stream, chunk) for chunk in index.split(_RENDER_CHUNK)]
+    if not parts:
+        return None
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
 class RenderedSplit:
-    """Examples of one stream: either rendered in advance or rendered on demand."""
+    """Examples of one stream: rendered in advance (or handed over rendered), or on demand."""
 
     def __init__(
         self,
@@ -36,15 +49,16 @@ class RenderedSplit:
         columns: torch.Tensor,
         mask: torch.Tensor,
         materialise: bool,
+        rendered: tuple[torch.Tensor, torch.Tensor] | None = None,
     ) -> None:
         self.world, self.stream, self.columns = world, stream, columns
         self.index, self.mask = index, mask
         self._x: torch.Tensor | None = None
         self._y: torch.Tensor | None = None
-        if materialise:
-            parts = [world.render(stream, chunk) for chunk in index.split(_RENDER_CHUNK)]
-            self._x = torch.cat([p[0] for p in parts]) if parts else None
-            self._y = torch.cat([p[1] for p in parts])[:, columns] if parts else None
+        if rendered is None and materialise:
+            rendered = render_stream(world, stream, index)
+        if rendered is not None:
+            self._x, self._y = rendered[0], rendered[1][:, columns]
 
     def __len__(self) -> int:
         return int(self.index.shape[0])
@@ -130,9 +144,13 @@ class WorldDataModule(pl.LightningDataModule):
         n_test: int = 4000,
         materialise_max: int = 300_000,
         train_batches: int | None = None,
+        eval_cache: EvalCache | None = None,
     ) -> None:
         super().__init__()
         self.train_batches = train_batches
+        # Validation and test do not depend on the tasks or sizes of a fit, so the fits of one
+        # run (four in a single-task arm) can share one rendering through this cache.
+        self.eval_cache: EvalCache = eval_cache if eval_cache is not None else {}
         self.world, self.tasks, self.budgets, self.seed = world, list(tasks), budgets, seed
         self.batch_size, self.n_val, self.n_test = batch_size, n_val, n_test
         self.materialise_max = materialise_max
@@ -172,9 +190,13 @@ class WorldDataModule(pl.LightningDataModule):
             ("val", VAL_STREAM, self.n_val),
             ("test", TEST_STREAM, self.n_test),
         ):
+            index = torch.arange(n, device=device)
+            key = (stream, n, str(device))
+            if key not in self.eval_cache:
+                self.eval_cache[key] = render_stream(self.world, stream, index)  # type: ignore[assignment]
             full = torch.ones(n, len(self.tasks), dtype=torch.bool, device=device)
             self.splits[name] = RenderedSplit(
-                self.world, stream, torch.arange(n, device=device), columns, full, materialise=True
+                self.world, stream, index, columns, full, True, rendered=self.eval_cache[key]
             )
 
     def labelled_counts(self) -> dict[str, int]:

@@ -6,14 +6,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import TQDMProgressBar
 
-from tasklab.data.datamodule import WorldDataModule
+from tasklab.data.datamodule import EvalCache, WorldDataModule
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import World
@@ -31,6 +30,7 @@ class RunContext:
     budgets: dict[str, TaskBudget]
     output_dir: Path
     group: str
+    eval_cache: EvalCache = field(default_factory=dict)
 
 
 @dataclass
@@ -42,7 +42,6 @@ class FitOutcome:
     n_labelled: dict[str, int]
     steps: int
     wall_time_s: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path) -> pl.Trainer:
@@ -87,6 +86,7 @@ def fit_tasks(ctx: RunContext, tasks: Sequence[TaskSpec], fit_name: str) -> FitO
         n_test=cfg.data.n_test,
         materialise_max=cfg.data.materialise_max,
         train_batches=cfg.trainer.max_steps,
+        eval_cache=ctx.eval_cache,
     )
     net = build_net(
         cfg.model.backbone, ctx.world.input_shape, cfg.model.width, cfg.model.depth, tasks
