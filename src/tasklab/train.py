@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,6 @@ from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
 from tasklab.results import RunResult, git_state, package_versions, write_result
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
-log = logging.getLogger("tasklab")
 
 
 def _hydra_context() -> tuple[Path | None, list[str]]:
