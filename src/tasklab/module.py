@@ -32,7 +32,8 @@ class TaskLabModule(pl.LightningModule):
         # Lightning sets bookkeeping attributes (the current hook's name, step counters) on the
         # module dozens of times per step, and ``nn.Module.__setattr__`` checks each against
         # parameters, buffers and submodules. A plain value replacing a plain attribute already
-        # in ``__dict__`` is none of those, so it skips the checks: a tiny model gains ~10%.
+        # in ``__dict__`` is none of those, so it skips the checks (measured: a tiny MLP ~4%
+        # faster).
         if type(value) in _PLAIN_TYPES and name in self.__dict__:
             object.__setattr__(self, name, value)
         else:
@@ -54,10 +55,11 @@ class TaskLabModule(pl.LightningModule):
             {split: TaskMetrics(self.tasks) for split in ("val", "test")}
         )
         self.latest: dict[str, float] = {}
-        # Running sums over the logging window, on the device: [loss, per-task sums, counts].
-        # Manual optimisation: the per-step closure machinery of automatic optimisation costs a
-        # tiny model a tenth of its speed, and gradient-based loss weightings need it anyway.
+        # Manual optimisation skips automatic optimisation's per-step closure machinery (with
+        # the direct batch transfer below, a tiny MLP ~4% faster), and gradient-based loss
+        # weightings need it anyway.
         self.automatic_optimization = False
+        # Running sums over the logging window, on the device: [loss, per-task sums, counts].
         self._window = torch.zeros(1 + 2 * len(self.tasks))
         self._steps_in_window = 0
 
