@@ -56,8 +56,8 @@ class TaskLabModule(pl.LightningModule):
         )
         self.latest: dict[str, float] = {}
         # Manual optimisation skips automatic optimisation's per-step closure machinery (with
-        # the direct batch transfer below, a tiny MLP ~4% faster), and gradient-based loss
-        # weightings need it anyway.
+        # the DataModule's direct batch transfer, a tiny MLP ~4% faster), and gradient-based
+        # loss weightings need it anyway.
         self.automatic_optimization = False
         # Running sums over the logging window, on the device: [loss, per-task sums, counts].
         self._window = torch.zeros(1 + 2 * len(self.tasks))
@@ -65,12 +65,6 @@ class TaskLabModule(pl.LightningModule):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(x)
-
-    def transfer_batch_to_device(
-        self, batch: dict[str, torch.Tensor], device: torch.device, dataloader_idx: int
-    ) -> dict[str, torch.Tensor]:
-        """Batches are flat dicts of tensors, usually rendered on the device already."""
-        return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         optimiser = self.optimizers()

@@ -199,6 +199,13 @@ class WorldDataModule(pl.LightningDataModule):
                 self.world, stream, index, columns, full, True, rendered=self.eval_cache[key]
             )
 
+    def transfer_batch_to_device(
+        self, batch: Batch, device: torch.device, dataloader_idx: int
+    ) -> Batch:
+        """Batches are flat dicts of tensors, usually rendered on the device already; a dict
+        comprehension costs less per step than Lightning's generic collection walk."""
+        return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+
     def labelled_counts(self) -> dict[str, int]:
         """Known training labels per task, as actually drawn."""
         self.setup()
