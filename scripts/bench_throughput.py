@@ -25,6 +25,7 @@ from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.vectors import VectorWorld
 from tasklab.losses import masked_multitask_loss
+from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
 from tasklab.module import TaskLabModule
 
@@ -65,7 +66,7 @@ def _setup(case: str, steps: int, seed: int = 0):
     )
     dm.setup()
     torch.manual_seed(seed)
-    net = build_net(backbone, world.input_shape, width, depth, tasks)
+    net = build_net(backbone, world.input_shape, TrunkShape(width=width, depth=depth), tasks)
     return dm, net, tasks, batch
 
 

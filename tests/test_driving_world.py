@@ -34,10 +34,39 @@ def test_streams_and_world_seeds_differ():
 
 
 def test_labels_are_balanced_and_independent():
-    y = DrivingWorld(seed=0).labels(train_stream(0), torch.arange(20_000))
+    y = DrivingWorld(seed=0).labels(train_stream(0), torch.arange(20_000))[:, :4]
     assert torch.allclose(y.mean(0), torch.full((4,), 0.5), atol=0.02)
     corr = torch.corrcoef(y.T)
     assert (corr - torch.eye(4)).abs().max() < 0.03
+
+
+def test_relation_label_is_half_of_the_scenes_with_both_objects():
+    y = DrivingWorld(seed=0).labels(train_stream(0), torch.arange(20_000))
+    both = (y[:, 0] == 1) & (y[:, 1] == 1)
+    relation = y[:, TASK_NAMES.index("ped_left_of_car")]
+    assert torch.equal(relation * both, relation)  # positive only when both are present
+    assert abs(relation[both].mean().item() - 0.5) < 0.03
+
+
+def test_relation_label_follows_the_drawn_positions():
+    # no clutter, no noise: the orange (pedestrian) pixels lie left of the blue (car) pixels
+    world = DrivingWorld(seed=0, noise_std=0.0, n_clutter=0, presence_prob=1.0)
+    x, y = world.render(train_stream(0), torch.arange(300))
+    r, g, b = (x[:, c].float() for c in range(3))
+    cols = torch.arange(x.shape[-1], dtype=torch.float32)
+
+    def mean_column(mask: torch.Tensor) -> torch.Tensor:
+        weights = mask.float().sum(dim=1)  # (B, W)
+        return (weights * cols).sum(1) / weights.sum(1).clamp(min=1)
+
+    orange = (r > 180) & (g > 110) & (g < 200) & (b < 120)
+    blue = (b - r > 80) & (b - g > 40)
+    gap = mean_column(blue) - mean_column(orange)
+    # objects can overlap and hide each other; judge scenes where both are clearly apart
+    clear = (orange.sum((1, 2)) >= 8) & (blue.sum((1, 2)) >= 8) & (gap.abs() > 3)
+    label = y[:, TASK_NAMES.index("ped_left_of_car")] == 1
+    assert clear.sum() > 150
+    assert torch.equal((gap > 0)[clear], label[clear])
 
 
 def test_present_objects_change_the_image():
@@ -64,7 +93,7 @@ def test_real_objects_carry_the_shared_rim_and_decoys_do_not():
         return (x.min(dim=1).values > 240).sum(dim=(1, 2)), y
 
     rimmed, y = white_pixels(presence_prob=1.0, n_clutter=0)
-    assert bool(y.all()) and bool((rimmed > 0).all())
+    assert bool(y[:, :4].all()) and bool((rimmed > 0).all())
     decoys, y = white_pixels(presence_prob=0.0, n_clutter=4, decoy_rate=1.0)
     assert not y.any() and int(decoys.sum()) == 0  # four decoys per image, none rimmed, all "0"
     empty, _ = white_pixels(presence_prob=0.0, n_clutter=0)

@@ -3,6 +3,7 @@ import pytorch_lightning as pl
 import torch
 
 from tasklab.data.tasks import TaskSpec
+from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
 from tasklab.module import NonFiniteLossError, TaskLabModule
 
@@ -22,7 +23,11 @@ class _Batches:
 def _fit(x: torch.Tensor, steps: int = 3, log_every: int = 1) -> TaskLabModule:
     tasks = [TaskSpec("a")]
     torch.manual_seed(0)
-    module = TaskLabModule(build_net("mlp", (3,), 8, 1, tasks), tasks, log_every_n_steps=log_every)
+    module = TaskLabModule(
+        build_net("mlp", (3,), TrunkShape(width=8, depth=1), tasks),
+        tasks,
+        log_every_n_steps=log_every,
+    )
     trainer = pl.Trainer(
         max_steps=steps,
         logger=False,

@@ -8,6 +8,7 @@ cross-field checks (a label rate outside [0, 1], an unknown task) live in ``conf
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from hydra.core.config_store import ConfigStore
 
@@ -56,6 +57,8 @@ class ModelConfig:
     backbone: str = "cnn"
     width: int = 16
     depth: int = 3
+    pool: str = "avg"  # cnn only: avg (global) or grid (4x4 cells, keeps where things are)
+    fc_width: int = 0  # cnn only: units of a hidden fully connected block after pooling
 
 
 @dataclass
@@ -67,6 +70,31 @@ class OptimConfig:
 @dataclass
 class RegimeConfig:
     name: str = "multi_task"
+
+
+@dataclass
+class TransferRegimeConfig(RegimeConfig):
+    """Stage 1 pre-trains on ``source_tasks`` with ``n_source`` examples; stage 2 trains on
+    ``data.tasks`` with ``data.n_train`` examples (the target budget) from the stage-1 trunk."""
+
+    name: str = "transfer"
+    source_tasks: list[str] = field(
+        default_factory=lambda: ["pedestrian", "car", "stop_sign", "traffic_light"]
+    )
+    n_source: int = 100_000  # 0: no pre-training, the scratch arm
+    source: str = "related"  # related, or control: the same images with other images' labels
+    # Overrides of the data config for the source world only, e.g. {driving: {noise_std: 0.4}}
+    # for a source with other rendering statistics; its inputs must have the target's shape.
+    source_data: dict[str, Any] = field(default_factory=dict)
+    mode: str = "full"  # full, linear_probe (trunk frozen), partial (first frozen_blocks frozen)
+    frozen_blocks: int = 1
+    trunk_lr_scale: float = 1.0  # the fine-tuned trunk learns at optim.lr times this
+    # Stage-1 steps: source_epochs passes over n_source, at least source_min_steps, at most
+    # source_max_steps (0: no cap).
+    source_epochs: float = 1.0
+    source_min_steps: int = 500
+    source_max_steps: int = 0
+    cache_dir: str = "cache/stage1"
 
 
 @dataclass
@@ -111,5 +139,6 @@ def register_configs() -> None:
     store.store(group="data", name="data_schema", node=DataConfig)
     store.store(group="model", name="model_schema", node=ModelConfig)
     store.store(group="regime", name="regime_schema", node=RegimeConfig)
+    store.store(group="regime", name="transfer_schema", node=TransferRegimeConfig)
     store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
     store.store(group="logger", name="logger_schema", node=LoggerConfig)

@@ -5,37 +5,37 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from tasklab.data.world import MAX_INDEX
-from tasklab.models.backbones import BACKBONES
+from tasklab.models.backbones import BACKBONES, POOLS
 
 
 class ConfigError(ValueError):
     """A config value is out of range or unknown; the message names the field and the fix."""
 
 
-def _require(condition: bool, message: str) -> None:
+def require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
 
 
 def check_rate(field: str, value: float) -> None:
-    _require(
+    require(
         0.0 <= value <= 1.0, f"{field}={value} is outside [0, 1]; use a fraction of labels kept"
     )
 
 
 def check_n_train(field: str, value: int) -> None:
-    _require(
+    require(
         1 <= value <= MAX_INDEX,
         f"{field}={value} is out of range; use an integer in [1, {MAX_INDEX:,}]",
     )
 
 
 def check_choice(field: str, value: str, allowed: tuple[str, ...] | list[str]) -> None:
-    _require(value in allowed, f"{field}={value!r} is unknown; allowed: {', '.join(allowed)}")
+    require(value in allowed, f"{field}={value!r} is unknown; allowed: {', '.join(allowed)}")
 
 
 def check_positive(field: str, value: float) -> None:
-    _require(value > 0, f"{field}={value} must be > 0")
+    require(value > 0, f"{field}={value} must be > 0")
 
 
 def check_config(
@@ -48,15 +48,15 @@ def check_config(
     data = cfg.data
     check_choice("regime.name", cfg.regime.name, regimes)
     check_choice("model.backbone", cfg.model.backbone, BACKBONES)
-    _require(
+    require(
         cfg.model.backbone != "cnn" or len(input_shape) == 3,
         f"model.backbone=cnn needs images but data.world={data.world} gives inputs of shape "
         f"{tuple(input_shape)}; use model=mlp",
     )
     check_n_train("data.n_train", data.n_train)
     check_rate("data.label_rate", data.label_rate)
-    _require(len(data.tasks) > 0, "data.tasks is empty; name at least one task of the world")
-    _require(
+    require(len(data.tasks) > 0, "data.tasks is empty; name at least one task of the world")
+    require(
         len(set(data.tasks)) == len(data.tasks), f"data.tasks={list(data.tasks)} repeats a task"
     )
     for name in data.tasks:
@@ -71,24 +71,26 @@ def check_config(
         knobs = data.driving
         for field in ("presence_prob", "decoy_rate", "rim_contrast"):
             check_rate(f"data.driving.{field}", knobs[field])
-        _require(
+        require(
             0 <= knobs.n_clutter <= 24,
             f"data.driving.n_clutter={knobs.n_clutter} is out of range; use 0 to 24",
         )
-        _require(
+        require(
             8 <= knobs.image_size <= 256,
             f"data.driving.image_size={knobs.image_size} is out of range; use 8 to 256",
         )
-        _require(
+        require(
             0 < knobs.min_object_size <= knobs.max_object_size <= 1,
             "data.driving.min_object_size/max_object_size must satisfy 0 < min <= max <= 1",
         )
     for field in ("batch_size", "n_val", "n_test"):
         check_positive(f"data.{field}", data[field])
     check_positive("model.width", cfg.model.width)
-    _require(cfg.model.depth >= 0, f"model.depth={cfg.model.depth} must be >= 0")
+    require(cfg.model.depth >= 0, f"model.depth={cfg.model.depth} must be >= 0")
+    check_choice("model.pool", cfg.model.pool, POOLS)
+    require(cfg.model.fc_width >= 0, f"model.fc_width={cfg.model.fc_width} must be >= 0")
     check_positive("optim.lr", cfg.optim.lr)
-    _require(
+    require(
         cfg.optim.weight_decay >= 0, f"optim.weight_decay={cfg.optim.weight_decay} must be >= 0"
     )
     check_positive("trainer.max_steps", cfg.trainer.max_steps)

@@ -46,10 +46,19 @@ class TaskLabModule(pl.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         log_every_n_steps: int = 50,
+        lr_scales: Sequence[tuple[torch.nn.Module, float]] = (),
+        frozen: Sequence[torch.nn.Module] = (),
     ) -> None:
+        """``lr_scales`` trains the named submodules at ``lr`` times a factor (a gentler trunk
+        when fine-tuning); ``frozen`` submodules get no updates and stay in eval mode, so their
+        BatchNorm statistics do not drift either."""
         super().__init__()
         self.net, self.tasks = net, list(tasks)
         self.lr, self.weight_decay = lr, weight_decay
+        self._lr_scales = list(lr_scales)
+        self._frozen = list(frozen)
+        for module in self._frozen:
+            module.requires_grad_(False)
         self.log_every_n_steps = max(1, log_every_n_steps)
         self.split_metrics = torch.nn.ModuleDict(
             {split: TaskMetrics(self.tasks) for split in ("val", "test")}
@@ -140,5 +149,22 @@ class TaskLabModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._eval_epoch_end("test")
 
+    def train(self, mode: bool = True) -> TaskLabModule:
+        super().train(mode)
+        for module in self._frozen:
+            module.eval()
+        return self
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        scaled: dict[int, float] = {}
+        for module, scale in self._lr_scales:
+            scaled.update({id(p): scale for p in module.parameters()})
+        groups: dict[float, list[torch.nn.Parameter]] = {}
+        for param in self.net.parameters():
+            if param.requires_grad:
+                groups.setdefault(scaled.get(id(param), 1.0), []).append(param)
+        return torch.optim.AdamW(
+            [{"params": params, "lr": self.lr * scale} for scale, params in groups.items()],
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+        )

@@ -14,7 +14,7 @@ from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError, check_choice, check_config
 from tasklab.data.registry import WORLDS, build_world, task_budgets
 from tasklab.metrics import with_task_means
-from tasklab.regimes import REGIMES
+from tasklab.regimes import REGIME_CHECKS, REGIMES
 from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
 from tasklab.results import RunResult, git_state, package_versions, write_result
 
@@ -59,6 +59,8 @@ def train(
         check_choice("data.world", cfg.data.world, WORLDS)
         world = build_world(cfg.data)
         check_config(cfg, world.task_names, world.input_shape, tuple(REGIMES))
+        if cfg.regime.name in REGIME_CHECKS:
+            REGIME_CHECKS[cfg.regime.name](cfg, world)
         set_threads(cfg.trainer.threads)
         budgets = task_budgets(cfg.data)
         group = cfg.logger.group or cfg.name
@@ -78,6 +80,8 @@ def train(
                 "n_params": f.n_params,
                 "steps": f.steps,
                 "wall_time_s": round(f.wall_time_s, 3),
+                "train_digest": f.train_digest,
+                **f.notes,
             }
             for f in fits
         ]

@@ -10,6 +10,7 @@ unknown, ``mask`` (B, T) bool, columns in the order of ``tasks``.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator, Sequence
 
@@ -211,6 +212,16 @@ class WorldDataModule(pl.LightningDataModule):
         self.setup()
         counts = self.splits["train"].mask.sum(dim=0).tolist()
         return {t.name: int(c) for t, c in zip(self.tasks, counts, strict=True)}
+
+    def train_digest(self) -> str:
+        """A short hash of the training subset (stream, indices, label mask): two fits with the
+        same digest trained on exactly the same examples and labels."""
+        self.setup()
+        split = self.splits["train"]
+        digest = hashlib.sha256(str(split.stream).encode())
+        digest.update(split.index.cpu().numpy().tobytes())
+        digest.update(split.mask.cpu().numpy().tobytes())
+        return digest.hexdigest()[:16]
 
     def train_dataloader(self) -> BatchStream:
         return BatchStream(

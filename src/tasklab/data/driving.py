@@ -26,7 +26,11 @@ import torch
 from tasklab.data import shapes
 from tasklab.data.counter_rng import SampleRandomness, hash32
 
-TASK_NAMES: tuple[str, ...] = ("pedestrian", "car", "stop_sign", "traffic_light")
+PRESENCE_TASKS: tuple[str, ...] = ("pedestrian", "car", "stop_sign", "traffic_light")
+# A spatial relation on the same images: needs the pedestrian and car detectors of the presence
+# tasks, but a different answer (where they are), so it is the natural transfer target.
+RELATION_TASKS: tuple[str, ...] = ("ped_left_of_car",)
+TASK_NAMES: tuple[str, ...] = PRESENCE_TASKS + RELATION_TASKS
 
 # Colour families (RGB in [0, 1]); each object kind jitters around its own.
 _FAMILIES = torch.tensor(
@@ -73,12 +77,22 @@ class DrivingWorld:
         return (3, self.image_size, self.image_size)
 
     def labels(self, stream: int, index: torch.Tensor) -> torch.Tensor:
-        """Presence labels (B, 4) as float 0/1; cheap, as no image is drawn."""
+        """All labels (B, len(TASK_NAMES)) as float 0/1; cheap, as no image is drawn."""
         return self._labels(SampleRandomness(self.seed, stream, index))
 
     def _labels(self, rng: SampleRandomness) -> torch.Tensor:
-        cols = [rng.uniform(_F_PRESENT, k) < self.presence_prob for k in range(4)]
-        return torch.stack(cols, dim=1).to(torch.float32)
+        present = [rng.uniform(_F_PRESENT, k) < self.presence_prob for k in range(4)]
+        ped_x, car_x = self._centre_x(rng, _F_OBJECT, 0), self._centre_x(rng, _F_OBJECT, 1)
+        left_of = present[0] & present[1] & (ped_x < car_x)
+        return torch.stack([*present, left_of], dim=1).to(torch.float32)
+
+    def _size(self, rng: SampleRandomness, field: int, kind: int) -> torch.Tensor:
+        lo, hi = self.min_object_size, self.max_object_size
+        return lo + (hi - lo) * rng.uniform(field, kind, 0)
+
+    def _centre_x(self, rng: SampleRandomness, field: int, kind: int) -> torch.Tensor:
+        margin = 0.5 * self._size(rng, field, kind)
+        return margin + (1 - 2 * margin) * rng.uniform(field, kind, 1)
 
     def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (B, 3, H, W) as uint8 and labels (B, 4) as float, on ``index``'s device."""
@@ -88,7 +102,7 @@ class DrivingWorld:
         rng = SampleRandomness(self.seed, stream, index)
         self._clutter(rng, rows, cols, canvas)
         labels = self._labels(rng)
-        for kind in range(4):
+        for kind in range(len(PRESENCE_TASKS)):
             self._draw_object(rng, kind, labels[:, kind] > 0, rows, cols, canvas)
         images = canvas.compose(self._background(rng, rows))
         images = images + self.noise_std * self._pixel_noise(rng, images.shape)
@@ -148,10 +162,9 @@ class DrivingWorld:
 
     def _draw_kind(self, rng, field, kind, visible, rows, cols, canvas, rim: bool) -> None:
         """Draw object ``kind`` where ``visible``; real objects get the shared white rim."""
-        lo, hi = self.min_object_size, self.max_object_size
-        size = lo + (hi - lo) * rng.uniform(field, kind, 0)
+        size = self._size(rng, field, kind)
         margin = 0.5 * size
-        cx = margin + (1 - 2 * margin) * rng.uniform(field, kind, 1)
+        cx = self._centre_x(rng, field, kind)
         cy = margin + (1 - 2 * margin) * rng.uniform(field, kind, 2)
         body_colour = self._colour(rng, field + 1, kind, _FAMILIES[kind])
         dark_colour = _DARK.to(rows.device).expand(visible.shape[0], 3)

@@ -1,56 +1,85 @@
 """Trunks that map an input to a feature vector; heads live in ``multihead``.
 
-Each builder takes plain sizes (never a config) and returns (module, feature_dim).
+Each builder takes plain sizes (never a config) and returns (module, feature_dim). A trunk is
+an ``nn.Sequential`` of blocks, each a child holding parameters, so that transfer can freeze
+"the first k blocks" (see ``trunk_blocks``) without knowing which backbone it is.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from torch import nn
 
 BACKBONES: tuple[str, ...] = ("cnn", "mlp", "linear")
+POOLS: tuple[str, ...] = ("avg", "grid")
+_GRID = 4  # cells per side kept by pool=grid
 
 
-def cnn(input_shape: tuple[int, ...], width: int, depth: int) -> tuple[nn.Module, int]:
+@dataclass(frozen=True)
+class TrunkShape:
+    """What a trunk is built from: sizes only, so a config never reaches this module."""
+
+    width: int = 16
+    depth: int = 3
+    pool: str = "avg"
+    fc_width: int = 0
+
+
+def cnn(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
     """``depth`` conv blocks (3x3 conv, BatchNorm, ReLU, 2x2 max-pool), channels doubling from
-    ``width``, then global average pooling: translation-tolerant detection of small objects."""
+    ``width``, then pooling and an optional fully connected block.
+
+    ``pool=avg`` (global average) gives translation-tolerant detection of small objects but
+    forgets where they are; ``pool=grid`` keeps a 4x4 grid of cells, and with ``fc_width`` > 0
+    a hidden layer can then compare positions (a spatial relation between two objects).
+    """
     if len(input_shape) != 3:
         raise ValueError(f"model.backbone=cnn needs image inputs (C, H, W), got {input_shape}")
-    layers: list[nn.Module] = []
+    blocks: list[nn.Module] = []
     channels = input_shape[0]
-    for block in range(depth):
-        out = width * 2 ** min(block, 2)
-        layers += [
+    for block in range(shape.depth):
+        out = shape.width * 2 ** min(block, 2)
+        layers: list[nn.Module] = [
             nn.Conv2d(channels, out, 3, padding=1, bias=False),
             nn.BatchNorm2d(out),
             nn.ReLU(inplace=True),
         ]
-        if block < depth - 1:
+        if block < shape.depth - 1:
             layers.append(nn.MaxPool2d(2))
+        blocks.append(nn.Sequential(*layers))
         channels = out
-    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
-    return nn.Sequential(*layers), channels
+    if shape.pool == "grid":
+        blocks.append(nn.Sequential(nn.AdaptiveAvgPool2d(_GRID), nn.Flatten()))
+        features = channels * _GRID * _GRID
+    else:
+        blocks.append(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()))
+        features = channels
+    if shape.fc_width > 0:
+        blocks.append(nn.Sequential(nn.Linear(features, shape.fc_width), nn.ReLU(inplace=True)))
+        features = shape.fc_width
+    return nn.Sequential(*blocks), features
 
 
-def mlp(input_shape: tuple[int, ...], width: int, depth: int) -> tuple[nn.Module, int]:
+def mlp(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
     """``depth`` hidden layers of ``width`` units with ReLU, on the flattened input."""
-    layers: list[nn.Module] = [nn.Flatten()]
+    blocks: list[nn.Module] = [nn.Flatten()]
     features = math.prod(input_shape)
-    for _ in range(depth):
-        layers += [nn.Linear(features, width), nn.ReLU(inplace=True)]
-        features = width
-    return nn.Sequential(*layers), features
+    for _ in range(shape.depth):
+        blocks.append(nn.Sequential(nn.Linear(features, shape.width), nn.ReLU(inplace=True)))
+        features = shape.width
+    return nn.Sequential(*blocks), features
 
 
-def linear(input_shape: tuple[int, ...], width: int, depth: int) -> tuple[nn.Module, int]:
+def linear(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
     """No hidden layer: heads read the flattened input directly (a logistic-regression floor)."""
-    del width, depth
-    return nn.Flatten(), math.prod(input_shape)
+    del shape
+    return nn.Sequential(nn.Flatten()), math.prod(input_shape)
 
 
-_BUILDERS: dict[str, Callable[[tuple[int, ...], int, int], tuple[nn.Module, int]]] = {
+_BUILDERS: dict[str, Callable[[tuple[int, ...], TrunkShape], tuple[nn.Sequential, int]]] = {
     "cnn": cnn,
     "mlp": mlp,
     "linear": linear,
@@ -58,8 +87,15 @@ _BUILDERS: dict[str, Callable[[tuple[int, ...], int, int], tuple[nn.Module, int]
 
 
 def build_backbone(
-    name: str, input_shape: tuple[int, ...], width: int, depth: int
-) -> tuple[nn.Module, int]:
+    name: str, input_shape: tuple[int, ...], shape: TrunkShape
+) -> tuple[nn.Sequential, int]:
     if name not in _BUILDERS:
         raise ValueError(f"model.backbone={name!r} is unknown; allowed: {', '.join(BACKBONES)}")
-    return _BUILDERS[name](input_shape, width, depth)
+    if shape.pool not in POOLS:
+        raise ValueError(f"model.pool={shape.pool!r} is unknown; allowed: {', '.join(POOLS)}")
+    return _BUILDERS[name](input_shape, shape)
+
+
+def trunk_blocks(trunk: nn.Module) -> list[nn.Module]:
+    """The trunk's blocks that hold parameters, input side first (what ``partial`` freezes)."""
+    return [child for child in trunk.children() if any(True for _ in child.parameters())]

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from tasklab.data.tasks import TaskSpec
-from tasklab.models.backbones import build_backbone
+from tasklab.models.backbones import TrunkShape, build_backbone
 
 
 class MultiHeadNet(nn.Module):
@@ -30,9 +30,9 @@ class MultiHeadNet(nn.Module):
 
 
 def build_net(
-    backbone: str, input_shape: tuple[int, ...], width: int, depth: int, tasks: Sequence[TaskSpec]
+    backbone: str, input_shape: tuple[int, ...], shape: TrunkShape, tasks: Sequence[TaskSpec]
 ) -> MultiHeadNet:
-    trunk, feature_dim = build_backbone(backbone, input_shape, width, depth)
+    trunk, feature_dim = build_backbone(backbone, input_shape, shape)
     return MultiHeadNet(trunk, feature_dim, tasks)
 
 

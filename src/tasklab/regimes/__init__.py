@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tasklab.regimes import multi_task, single_task
+from omegaconf import DictConfig
+
+from tasklab.data.world import World
+from tasklab.regimes import multi_task, single_task, transfer
 from tasklab.regimes.fitting import FitOutcome, RunContext
 
 Regime = Callable[[RunContext], list[FitOutcome]]
@@ -12,4 +15,9 @@ Regime = Callable[[RunContext], list[FitOutcome]]
 REGIMES: dict[str, Regime] = {
     "single_task": single_task.run,
     "multi_task": multi_task.run,
+    "transfer": transfer.run,
 }
+
+# A regime's own settings, checked after the shared ones and before any training.
+RegimeCheck = Callable[[DictConfig, World], None]
+REGIME_CHECKS: dict[str, RegimeCheck] = {"transfer": transfer.check}

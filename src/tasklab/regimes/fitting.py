@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,9 @@ from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import World
 from tasklab.loggers import build_loggers, finish_wandb
-from tasklab.models.multihead import build_net, count_parameters
+from tasklab.models.backbones import TrunkShape
+from tasklab.models.handoff import FineTunePlan
+from tasklab.models.multihead import MultiHeadNet, build_net, count_parameters
 from tasklab.module import TaskLabModule
 
 
@@ -42,16 +44,32 @@ class FitOutcome:
     n_labelled: dict[str, int]
     steps: int
     wall_time_s: float
+    train_digest: str = ""
+    notes: dict = field(default_factory=dict)  # regime-specific facts for the run record
+    net: MultiHeadNet | None = field(default=None, repr=False)
 
 
-def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path) -> pl.Trainer:
+# Called on the freshly initialised network before training: may load weights into it and
+# returns what stays frozen and which parts learn at a scaled rate.
+PrepareNet = Callable[[MultiHeadNet], FineTunePlan]
+
+
+def trunk_shape(cfg: DictConfig) -> TrunkShape:
+    m = cfg.model
+    return TrunkShape(width=m.width, depth=m.depth, pool=m.pool, fc_width=m.fc_width)
+
+
+def build_trainer(
+    cfg: DictConfig, loggers: list, output_dir: Path, max_steps: int | None = None
+) -> pl.Trainer:
     tc = cfg.trainer
+    max_steps = max_steps or tc.max_steps
     callbacks = [TQDMProgressBar(refresh_rate=tc.progress_refresh_rate)] if tc.progress_bar else []
     # Step-based validation; without val_every_n_steps it never triggers inside fit and the
     # regime validates once after training.
-    val_interval = tc.val_every_n_steps or tc.max_steps + 1
+    val_interval = tc.val_every_n_steps or max_steps + 1
     return pl.Trainer(
-        max_steps=tc.max_steps,
+        max_steps=max_steps,
         max_epochs=-1,
         accelerator=tc.accelerator,
         devices=tc.devices,
@@ -70,9 +88,20 @@ def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path) -> pl.Traine
     )
 
 
-def fit_tasks(ctx: RunContext, tasks: Sequence[TaskSpec], fit_name: str) -> FitOutcome:
-    """Train one network with a head per task in ``tasks``; validate and test it."""
+def fit_tasks(
+    ctx: RunContext,
+    tasks: Sequence[TaskSpec],
+    fit_name: str,
+    max_steps: int | None = None,
+    prepare: PrepareNet | None = None,
+) -> FitOutcome:
+    """Train one network with a head per task in ``tasks``; validate and test it.
+
+    ``max_steps`` replaces ``trainer.max_steps`` (a pre-training stage has its own schedule);
+    ``prepare`` initialises the network from elsewhere and says what to freeze.
+    """
     cfg = ctx.cfg
+    max_steps = max_steps or cfg.trainer.max_steps
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     budgets = {t.name: ctx.budgets[t.name] for t in tasks}
@@ -85,18 +114,19 @@ def fit_tasks(ctx: RunContext, tasks: Sequence[TaskSpec], fit_name: str) -> FitO
         n_val=cfg.data.n_val,
         n_test=cfg.data.n_test,
         materialise_max=cfg.data.materialise_max,
-        train_batches=cfg.trainer.max_steps,
+        train_batches=max_steps,
         eval_cache=ctx.eval_cache,
     )
-    net = build_net(
-        cfg.model.backbone, ctx.world.input_shape, cfg.model.width, cfg.model.depth, tasks
-    )
+    net = build_net(cfg.model.backbone, ctx.world.input_shape, trunk_shape(cfg), tasks)
+    plan = prepare(net) if prepare is not None else FineTunePlan(frozen=[], lr_scales=[])
     module = TaskLabModule(
         net,
         tasks,
         lr=cfg.optim.lr,
         weight_decay=cfg.optim.weight_decay,
         log_every_n_steps=cfg.trainer.log_every_n_steps,
+        lr_scales=plan.lr_scales,
+        frozen=plan.frozen,
     )
     config = OmegaConf.to_container(cfg, resolve=True)
     run_name = f"{cfg.name}-{cfg.regime.name}-{fit_name}-s{cfg.seed}"
@@ -109,7 +139,7 @@ def fit_tasks(ctx: RunContext, tasks: Sequence[TaskSpec], fit_name: str) -> FitO
         config,  # type: ignore[arg-type]
     )
     try:
-        trainer = build_trainer(cfg, loggers, ctx.output_dir)
+        trainer = build_trainer(cfg, loggers, ctx.output_dir, max_steps)
         trainer.fit(module, datamodule=datamodule)
         trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.test(module, datamodule=datamodule, verbose=False)
@@ -123,6 +153,8 @@ def fit_tasks(ctx: RunContext, tasks: Sequence[TaskSpec], fit_name: str) -> FitO
         n_labelled=datamodule.labelled_counts(),
         steps=int(trainer.global_step),
         wall_time_s=time.perf_counter() - start,
+        train_digest=datamodule.train_digest(),
+        net=net,
     )
 
 

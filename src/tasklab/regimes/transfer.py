@@ -1,0 +1,176 @@
+"""Transfer A → B: pre-train a trunk on data-rich source tasks, train the target from it.
+
+Stage 1 is cached (``stage_cache``), so a sweep over target sizes and fine-tune modes
+pre-trains once per (source setting, seed). Stage 2 is the same fit as the scratch arm
+(``n_source=0``) in every respect but the trunk's initial weights and what is frozen: the same
+target subset, seed, validation set, head initialisation and number of steps.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from tasklab.config_checks import check_choice, check_positive, require
+from tasklab.data.label_masks import TaskBudget
+from tasklab.data.registry import WORLDS, build_world, selected_tasks
+from tasklab.data.shuffled_labels import ShuffledLabels
+from tasklab.data.tasks import TaskSpec
+from tasklab.data.world import MAX_INDEX, World
+from tasklab.models.backbones import build_backbone, trunk_blocks
+from tasklab.models.handoff import FINE_TUNE_MODES, fine_tune_plan, load_trunk, trunk_state
+from tasklab.models.multihead import MultiHeadNet
+from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, trunk_shape
+from tasklab.stage_cache import CachedTrunk, State, code_version, load_or_build
+
+SOURCES: tuple[str, ...] = ("related", "control")
+_log = logging.getLogger(__name__)
+
+
+def source_data_config(cfg: DictConfig) -> DictConfig:
+    """The data config of the source world: the target's, with ``regime.source_data`` on top."""
+    return OmegaConf.merge(cfg.data, cfg.regime.source_data)  # type: ignore[return-value]
+
+
+def build_source_world(cfg: DictConfig) -> World:
+    world = build_world(source_data_config(cfg))
+    return ShuffledLabels(world, cfg.seed) if cfg.regime.source == "control" else world
+
+
+def source_steps(regime: DictConfig, batch_size: int) -> int:
+    """``source_epochs`` passes over ``n_source``, clamped to [min, max] steps."""
+    steps = max(math.ceil(regime.source_epochs * regime.n_source / batch_size), 1)
+    steps = max(steps, regime.source_min_steps)
+    return min(steps, regime.source_max_steps) if regime.source_max_steps > 0 else steps
+
+
+def stage1_fields(cfg: DictConfig) -> dict[str, Any]:
+    """Everything that determines the stage-1 weights, and nothing that does not (the target
+    tasks, target size and fine-tune mode are absent, so those sweeps share one entry)."""
+    data, regime = source_data_config(cfg), cfg.regime
+    return {
+        "world": data.world,
+        "world_seed": data.world_seed,
+        "world_knobs": OmegaConf.to_container(data[data.world], resolve=True),
+        "source": regime.source,
+        "source_tasks": list(regime.source_tasks),
+        "n_source": regime.n_source,
+        "model": OmegaConf.to_container(cfg.model, resolve=True),
+        "optim": OmegaConf.to_container(cfg.optim, resolve=True),
+        "schedule": {
+            "steps": source_steps(regime, data.batch_size),
+            "batch_size": data.batch_size,
+            "precision": cfg.trainer.precision,
+        },
+        "seed": cfg.seed,
+        "code": code_version(),
+    }
+
+
+def _pretrain(ctx: RunContext) -> tuple[State, dict[str, Any]]:
+    cfg, regime = ctx.cfg, ctx.cfg.regime
+    tasks = [TaskSpec(name=name, kind="binary") for name in regime.source_tasks]
+    source_ctx = dataclasses.replace(
+        ctx,
+        world=build_source_world(cfg),
+        budgets={t.name: TaskBudget(n_train=regime.n_source) for t in tasks},
+        eval_cache={},  # a control world labels the same images differently
+    )
+    steps = source_steps(regime, cfg.data.batch_size)
+    fit = fit_tasks(source_ctx, tasks, fit_name="stage1", max_steps=steps)
+    assert fit.net is not None
+    record = {
+        "steps": fit.steps,
+        "wall_time_s": round(fit.wall_time_s, 3),
+        "n_labelled": fit.n_labelled,
+        "train_digest": fit.train_digest,
+        "metrics": fit.metrics,
+    }
+    return trunk_state(fit.net), record
+
+
+def pretrained_trunk(ctx: RunContext) -> CachedTrunk:
+    return load_or_build(
+        Path(ctx.cfg.regime.cache_dir), stage1_fields(ctx.cfg), lambda: _pretrain(ctx)
+    )
+
+
+def run(ctx: RunContext) -> list[FitOutcome]:
+    regime = ctx.cfg.regime
+    targets = selected_tasks(ctx.cfg.data)
+    if regime.n_source == 0:
+        fit = fit_tasks(ctx, targets, fit_name="scratch")
+        fit.notes = {"arm": "scratch", "n_source": 0}
+        return [fit]
+    trunk = pretrained_trunk(ctx)
+    handoff: dict[str, list[str]] = {}
+
+    def prepare(net: MultiHeadNet):
+        report = load_trunk(net, trunk.state)
+        if report.missing or report.unexpected:
+            _log.warning(
+                "stage-1 trunk hand-off: missing keys %s, unexpected keys %s",
+                report.missing,
+                report.unexpected,
+            )
+        handoff.update(missing=report.missing, unexpected=report.unexpected)
+        return fine_tune_plan(net, regime.mode, regime.frozen_blocks, regime.trunk_lr_scale)
+
+    fit = fit_tasks(ctx, targets, fit_name=regime.mode, prepare=prepare)
+    fit.notes = {
+        "arm": "transfer",
+        "n_source": regime.n_source,
+        "source": regime.source,
+        "mode": regime.mode,
+        "handoff": handoff,
+        "stage1": {
+            "key": trunk.key,
+            "cache_hit": trunk.hit,
+            "path": str(trunk.path),
+            **trunk.record,
+        },
+    }
+    return [fit]
+
+
+def check(cfg: DictConfig, world: World) -> None:
+    """Transfer's own settings, checked before any training; one line per problem."""
+    regime = cfg.regime
+    check_choice("regime.source", regime.source, SOURCES)
+    check_choice("regime.mode", regime.mode, FINE_TUNE_MODES)
+    require(
+        0 <= regime.n_source <= MAX_INDEX,
+        f"regime.n_source={regime.n_source} is out of range; use 0 (scratch) to {MAX_INDEX:,}",
+    )
+    check_positive("regime.trunk_lr_scale", regime.trunk_lr_scale)
+    check_positive("regime.source_epochs", regime.source_epochs)
+    check_positive("regime.source_min_steps", regime.source_min_steps)
+    require(
+        regime.source_max_steps >= 0,
+        f"regime.source_max_steps={regime.source_max_steps} must be >= 0 (0: no cap)",
+    )
+    source_data = source_data_config(cfg)
+    check_choice("regime.source_data.world", source_data.world, WORLDS)
+    source_world = build_world(source_data)
+    require(
+        tuple(source_world.input_shape) == tuple(world.input_shape),
+        f"regime.source_data gives source inputs of shape {tuple(source_world.input_shape)} but "
+        f"the target's are {tuple(world.input_shape)}; transfer needs the same input x",
+    )
+    require(len(regime.source_tasks) > 0, "regime.source_tasks is empty; name a source task")
+    for name in regime.source_tasks:
+        check_choice("regime.source_tasks", name, source_world.task_names)
+    blocks = trunk_blocks(
+        build_backbone(cfg.model.backbone, world.input_shape, trunk_shape(cfg))[0]
+    )
+    require(
+        regime.mode != "partial" or 0 <= regime.frozen_blocks <= len(blocks),
+        f"regime.frozen_blocks={regime.frozen_blocks} is out of range for mode=partial: "
+        f"model.backbone={cfg.model.backbone} has {len(blocks)} trunk blocks; use 0 to "
+        f"{len(blocks)}",
+    )

@@ -1,0 +1,106 @@
+"""A cache of pre-trained trunks: pre-train once per determining setting, fine-tune many times.
+
+An entry is a directory named by a hash of every field that determines the stage-1 weights
+(world, tasks, n_source, model, optimiser, schedule, seed, code version). It holds
+``trunk.pt`` (weights only, loaded with ``weights_only=True``) and ``config.json`` (those
+fields plus the stage-1 record). It is built in a private temporary directory and renamed into
+place, so a reader sees a complete entry or none; a file lock per key makes concurrent runs of
+a parallel sweep wait for the one that is pre-training instead of training the same trunk twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import torch
+from filelock import FileLock
+
+from tasklab.results import write_json_atomic
+
+TRUNK_FILE, CONFIG_FILE = "trunk.pt", "config.json"
+State = dict[str, torch.Tensor]
+
+
+class CacheEntryError(RuntimeError):
+    """A cache entry exists but cannot be read."""
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """A hash of the package's source files: any code change invalidates cached trunks."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cache_key(fields: dict[str, Any]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:24]
+
+
+@dataclass
+class CachedTrunk:
+    state: State
+    record: dict[str, Any]
+    key: str
+    path: Path
+    hit: bool
+
+
+def _read(entry: Path, key: str) -> CachedTrunk:
+    try:
+        state = torch.load(entry / TRUNK_FILE, map_location="cpu", weights_only=True)
+        record = json.loads((entry / CONFIG_FILE).read_text())
+    except Exception as error:
+        raise CacheEntryError(
+            f"stage-1 cache entry {entry} is unreadable ({type(error).__name__}: {error}); "
+            "delete that directory to pre-train again"
+        ) from error
+    return CachedTrunk(state, record.get("stage1", {}), key, entry, hit=True)
+
+
+def load_or_build(
+    cache_dir: Path,
+    fields: dict[str, Any],
+    build: Callable[[], tuple[State, dict[str, Any]]],
+) -> CachedTrunk:
+    """The trunk for ``fields``: read from ``cache_dir`` or, on a miss, ``build()`` and store it.
+
+    ``build`` returns the trunk's state dict and a JSON-able record of the stage-1 fit.
+    """
+    key = cache_key(fields)
+    entry = Path(cache_dir) / key
+    if entry.is_dir():
+        return _read(entry, key)
+    entry.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(entry.parent / f"{key}.lock")):
+        if entry.is_dir():  # another process built it while this one waited
+            return _read(entry, key)
+        state, record = build()
+        staging = entry.parent / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
+        staging.mkdir()
+        try:
+            with open(staging / TRUNK_FILE, "wb") as handle:
+                torch.save(state, handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            write_json_atomic(
+                staging / CONFIG_FILE, {"key": key, "fields": fields, "stage1": record}
+            )
+            os.rename(staging, entry)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+    return CachedTrunk(state, record, key, entry, hit=False)
