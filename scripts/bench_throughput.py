@@ -20,7 +20,7 @@ import torch
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 
 from tasklab.data.datamodule import WorldDataModule
-from tasklab.data.driving import TASK_NAMES, DrivingWorld
+from tasklab.data.driving import PRESENCE_TASKS, DrivingWorld
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.vectors import VectorWorld
@@ -46,14 +46,23 @@ class StepTimer(Callback):
         self.end = time.perf_counter()
 
 
+CASES = ("driving_cnn", "vector_mlp", "source_1m")
+
+
 def _setup(case: str, steps: int, seed: int = 0):
+    shape, n_train, rate = TrunkShape(width=16, depth=3), 4096, 0.7
     if case == "driving_cnn":
-        world, names, backbone, width, depth, batch = DrivingWorld(), TASK_NAMES, "cnn", 16, 3, 128
+        world, names, backbone, batch = DrivingWorld(), PRESENCE_TASKS, "cnn", 128
+    elif case == "source_1m":
+        # transfer's stage 1: 1,000,000 source examples rendered batch by batch, never stored
+        world, names, backbone, batch = DrivingWorld(), PRESENCE_TASKS, "cnn", 128
+        shape, n_train, rate = TrunkShape(16, 3, pool="grid", fc_width=64), 1_000_000, 1.0
     else:
         world = VectorWorld()
-        names, backbone, width, depth, batch = world.task_names, "mlp", 64, 2, 256
+        names, backbone, batch = world.task_names, "mlp", 256
+        shape = TrunkShape(width=64, depth=2)
     tasks = [TaskSpec(n) for n in names]
-    budgets = {n: TaskBudget(4096, 0.7) for n in names}
+    budgets = {n: TaskBudget(n_train, rate) for n in names}
     dm = WorldDataModule(
         world,
         tasks,
@@ -66,7 +75,7 @@ def _setup(case: str, steps: int, seed: int = 0):
     )
     dm.setup()
     torch.manual_seed(seed)
-    net = build_net(backbone, world.input_shape, TrunkShape(width=width, depth=depth), tasks)
+    net = build_net(backbone, world.input_shape, shape, tasks)
     return dm, net, tasks, batch
 
 
@@ -112,7 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--cases", nargs="+", default=["driving_cnn", "vector_mlp"])
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, steps={args.steps}")

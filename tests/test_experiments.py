@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from omegaconf import OmegaConf
 
 from tasklab.train import train
 
@@ -14,14 +15,39 @@ EXPERIMENTS = sorted(
 )
 
 
+def swept_regimes(name: str) -> list[str]:
+    """The regimes an experiment sweeps over, or the one it sets (each is tested)."""
+    raw = OmegaConf.load(EXPERIMENT_DIR / f"{name}.yaml")
+    swept = OmegaConf.select(raw, "hydra.sweeper.params.regime")
+    if swept:
+        return [r.strip() for r in str(swept).split(",")]
+    for entry in raw.get("defaults", []):
+        if isinstance(entry, dict) or OmegaConf.is_dict(entry):
+            for key, value in entry.items():
+                if key.endswith("/regime"):
+                    return [value]
+    return ["multi_task"]
+
+
+# Extra shrinking a regime needs beyond TINY (transfer's stage 1 has its own schedule).
+TINY_BY_REGIME = {"transfer": ["regime.n_source=64", "regime.source_min_steps=2"]}
+CASES = [(name, regime) for name in EXPERIMENTS for regime in swept_regimes(name)]
+
+
 def test_experiments_are_found():
     assert len(EXPERIMENTS) >= 1, f"no experiment configs under {EXPERIMENT_DIR}"
 
 
-@pytest.mark.parametrize("name", EXPERIMENTS)
-@pytest.mark.parametrize("regime", ["single_task", "multi_task"])
+@pytest.mark.parametrize(("name", "regime"), CASES)
 def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
-    cfg = make_cfg(f"experiment={name}", f"regime={regime}", *TINY)
+    cfg = make_cfg(
+        f"experiment={name}",
+        f"regime={regime}",
+        *TINY,
+        *TINY_BY_REGIME.get(regime, []),
+    )
+    if regime == "transfer":
+        cfg.regime.cache_dir = str(tmp_path / "cache")
     assert cfg.name == Path(name).name
     result = train(cfg, output_dir=tmp_path)
     assert result.status == "ok"

@@ -59,6 +59,7 @@ class TaskLabModule(pl.LightningModule):
         self._frozen = list(frozen)
         for module in self._frozen:
             module.requires_grad_(False)
+            module.eval()  # Lightning keeps the modes it finds at the start of a fit
         self.log_every_n_steps = max(1, log_every_n_steps)
         self.split_metrics = torch.nn.ModuleDict(
             {split: TaskMetrics(self.tasks) for split in ("val", "test")}
@@ -150,6 +151,7 @@ class TaskLabModule(pl.LightningModule):
         self._eval_epoch_end("test")
 
     def train(self, mode: bool = True) -> TaskLabModule:
+        # Lightning calls train() again after each validation run.
         super().train(mode)
         for module in self._frozen:
             module.eval()

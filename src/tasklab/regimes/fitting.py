@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,6 +120,8 @@ def fit_tasks(
     )
     net = build_net(cfg.model.backbone, ctx.world.input_shape, trunk_shape(cfg), tasks)
     plan = prepare(net) if prepare is not None else FineTunePlan(frozen=[], lr_scales=[])
+    if plan.frozen:  # frozen blocks are in eval mode on purpose (fixed BatchNorm statistics)
+        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start")
     module = TaskLabModule(
         net,
         tasks,
