@@ -54,3 +54,46 @@ def test_records_are_written_atomically(tmp_path):
 def test_missing_directory_is_a_one_line_error(tmp_path, capsys):
     assert main([str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_transfer_arms_are_compared_with_scratch_within_each_target_size(tmp_path, capsys):
+    axes = ["regime.n_source", "regime.source", "regime.mode"]
+    job = 0
+    # scratch, then related at two source sizes; values chosen so the diffs are exact
+    table = {0: [0.60, 0.70, 0.65], 1000: [0.62, 0.71, 0.69], 100000: [0.80, 0.90, 0.85]}
+    for n_target in (100, 1000):
+        for n_source, values in table.items():
+            for mode in ("full", "linear_probe") if n_source == 0 else ("full",):
+                for seed, value in enumerate(values):
+                    arm = "scratch" if n_source == 0 else f"related/full n_source={n_source}"
+                    overrides = [
+                        f"regime.n_source={n_source}",
+                        f"data.n_train={n_target}",
+                        f"regime.mode={mode}",
+                        "regime.source=related",
+                        f"seed={seed}",
+                    ]
+                    result = RunResult(
+                        status="ok",
+                        name="t",
+                        regime="transfer",
+                        seed=seed,
+                        arm=arm,
+                        arm_axes=axes,
+                        overrides=overrides,
+                        metrics={"test/mean/auroc": value + (n_target == 1000) * 0.1},
+                    )
+                    write_result(tmp_path / str(job), result)
+                    job += 1
+    main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "cell: data.n_train=100\n" in out and "cell: data.n_train=1000\n" in out
+    assert "regime.mode" not in out.split("cell:")[0]  # an arm key, neither axis nor fixed
+    lines = out.splitlines()
+    first_cell = lines.index("cell: data.n_train=100")
+    arms = [line.split()[0] for line in lines[first_cell + 1 : first_cell + 4]]
+    assert arms == ["related/full", "related/full", "scratch"]
+    assert "n_source=1000 " in lines[first_cell + 1] and "n_source=100000" in lines[first_cell + 2]
+    assert "related/full n_source=100000 − scratch: 0.200 ± 0.000" in out
+    assert "related/full n_source=1000 − scratch: 0.023 ± 0.038" in out
+    assert out.count("− scratch") == 4  # two arms against scratch in each of two cells

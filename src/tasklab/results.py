@@ -25,6 +25,10 @@ class RunResult:
     name: str
     regime: str
     seed: int
+    # The arm this run belongs to in a comparison, and the config keys that define arms (the
+    # summary treats every other swept key as a cell axis).
+    arm: str = ""
+    arm_axes: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)

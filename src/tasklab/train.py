@@ -14,7 +14,7 @@ from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError, check_choice, check_config
 from tasklab.data.registry import WORLDS, build_world, task_budgets
 from tasklab.metrics import with_task_means
-from tasklab.regimes import REGIME_CHECKS, REGIMES
+from tasklab.regimes import REGIME_CHECKS, REGIMES, describe_arm
 from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
 from tasklab.results import RunResult, git_state, package_versions, write_result
 
@@ -61,6 +61,7 @@ def train(
         check_config(cfg, world.task_names, world.input_shape, tuple(REGIMES))
         if cfg.regime.name in REGIME_CHECKS:
             REGIME_CHECKS[cfg.regime.name](cfg, world)
+        result.arm, result.arm_axes = describe_arm(cfg)
         set_threads(cfg.trainer.threads)
         budgets = task_budgets(cfg.data)
         group = cfg.logger.group or cfg.name

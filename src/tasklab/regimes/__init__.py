@@ -21,3 +21,10 @@ REGIMES: dict[str, Regime] = {
 # A regime's own settings, checked after the shared ones and before any training.
 RegimeCheck = Callable[[DictConfig, World], None]
 REGIME_CHECKS: dict[str, RegimeCheck] = {"transfer": transfer.check}
+
+
+def describe_arm(cfg: DictConfig) -> tuple[str, list[str]]:
+    """The run's arm in a comparison and the config keys that define arms."""
+    if cfg.regime.name == "transfer":
+        return transfer.arm(cfg), transfer.ARM_AXES
+    return cfg.regime.name, ["regime"]

@@ -29,6 +29,13 @@ from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, trunk_sha
 from tasklab.stage_cache import CachedTrunk, State, code_version, load_or_build
 
 SOURCES: tuple[str, ...] = ("related", "control")
+ARM_AXES: list[str] = [
+    "regime.n_source",
+    "regime.source",
+    "regime.mode",
+    "regime.frozen_blocks",
+    "regime.trunk_lr_scale",
+]
 _log = logging.getLogger(__name__)
 
 
@@ -40,6 +47,18 @@ def source_data_config(cfg: DictConfig) -> DictConfig:
 def build_source_world(cfg: DictConfig) -> World:
     world = build_world(source_data_config(cfg))
     return ShuffledLabels(world, cfg.seed) if cfg.regime.source == "control" else world
+
+
+def arm(cfg: DictConfig) -> str:
+    """``scratch``, or e.g. ``related/partial(k=2) n_source=100000``: what a comparison calls
+    this run. Scratch runs are one arm whatever mode or source they were given."""
+    regime = cfg.regime
+    if regime.n_source == 0:
+        return "scratch"
+    mode = f"partial(k={regime.frozen_blocks})" if regime.mode == "partial" else regime.mode
+    if regime.trunk_lr_scale != 1.0 and regime.mode != "linear_probe":
+        mode += f"(trunk_lr×{regime.trunk_lr_scale:g})"
+    return f"{regime.source}/{mode} n_source={regime.n_source}"
 
 
 def source_steps(regime: DictConfig, batch_size: int) -> int:

@@ -1,9 +1,11 @@
 """``tasklab-summary DIR``: a terminal table of a sweep — mean ± 95% CI per arm over seeds,
 and the paired difference between arms on matched seeds.
 
-Cells are found from the records: every override except ``seed`` and ``regime`` is an axis,
-``regime`` is the arm, seeds are replicates. Unreadable or failed records are listed, never
-fatal.
+Cells are found from the records: each record names its arm (the regime, or for transfer
+e.g. ``related/full n_source=100000``) and the config keys that define arms; every other swept
+override except ``seed`` is a cell axis, and seeds are replicates. Within a cell every arm is
+compared with ``scratch`` where there is one, else arms are compared pairwise. Unreadable or
+failed records are listed, never fatal.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -60,10 +63,21 @@ def _override_items(record: dict[str, Any]) -> dict[str, str]:
     return items
 
 
+def arm_of(record: dict[str, Any]) -> str:
+    return record.get("arm") or record["regime"]
+
+
+def _natural(text: str) -> list:
+    """Sort key that orders ``n_source=1000`` before ``n_source=100000``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
 def swept_axes(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
-    """Override keys whose values differ between records (the axes), and the constant rest."""
+    """Override keys whose values differ between records (the cell axes; keys that define arms
+    are not axes), and the constant rest."""
     items = [_override_items(r) for r in records]
-    keys = sorted({k for item in items for k in item})
+    arm_keys = {k for r in records for k in r.get("arm_axes", [])}
+    keys = sorted({k for item in items for k in item} - arm_keys)
     axes = [k for k in keys if len({item.get(k) for item in items}) > 1]
     fixed = {k: items[0][k] for k in keys if k not in axes and k in items[0]}
     return axes, fixed
@@ -84,18 +98,25 @@ def summary_lines(records: Records, metric: str) -> list[str]:
             continue
         items = _override_items(record)
         cell = tuple(f"{k}={items.get(k, '-')}" for k in axes)
-        by_cell[cell].setdefault(record["regime"], {})[record["seed"]] = value
+        by_cell[cell].setdefault(arm_of(record), {})[record["seed"]] = value
     lines = [f"metric: {metric} (mean ± 95% t-interval over seeds)"]
     if fixed:
         lines.append("fixed: " + " ".join(f"{k}={v}" for k, v in fixed.items()))
     for cell, arms in sorted(by_cell.items()):
         lines.append("")
         lines.append("cell: " + (" ".join(cell) or "(no swept axis)"))
-        for arm, seeds in sorted(arms.items()):
+        names = sorted(arms, key=_natural)
+        width = max(14, *(len(n) for n in names))
+        for arm in names:
+            seeds = arms[arm]
             lines.append(
-                f"  {arm:<14} {_fmt(mean_interval(list(seeds.values())))}  seeds={len(seeds)}"
+                f"  {arm:<{width}} {_fmt(mean_interval(list(seeds.values())))}  seeds={len(seeds)}"
             )
-        for first, second in combinations(sorted(arms), 2):
+        if "scratch" in arms:
+            pairs = [(arm, "scratch") for arm in names if arm != "scratch"]
+        else:
+            pairs = list(combinations(names, 2))
+        for first, second in pairs:
             diff, wins = paired_difference(arms[first], arms[second])
             verdict = _verdict(diff, first, second)
             lines.append(
