@@ -22,6 +22,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python scripts/bench_throughput.py
+	$(BIN)/python scripts/bench_transfer_memory.py
 
 clean:
 	rm -rf outputs multirun
