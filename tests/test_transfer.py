@@ -125,6 +125,7 @@ def test_cache_hits_on_an_identical_stage1(make_cfg, tmp_path):
     entry = Path(first.notes["stage1"]["path"])
     saved = json.loads((entry / "config.json").read_text())
     assert saved["fields"]["n_source"] == 128
+    assert saved["resolved_config"]["regime"]["n_source"] == 128
     assert saved["stage1"]["steps"] == 8  # one pass over 128 examples in batches of 16
     assert sorted(p.name for p in entry.parent.iterdir() if not p.name.endswith(".lock")) == [
         entry.name

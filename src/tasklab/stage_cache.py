@@ -75,10 +75,12 @@ def load_or_build(
     cache_dir: Path,
     fields: dict[str, Any],
     build: Callable[[], tuple[State, dict[str, Any]]],
+    resolved_config: dict[str, Any] | None = None,
 ) -> CachedTrunk:
     """The trunk for ``fields``: read from ``cache_dir`` or, on a miss, ``build()`` and store it.
 
-    ``build`` returns the trunk's state dict and a JSON-able record of the stage-1 fit.
+    ``build`` returns the trunk's state dict and a JSON-able record of the stage-1 fit;
+    ``resolved_config``, the full config of the run that built it, is kept beside the weights.
     """
     key = cache_key(fields)
     entry = Path(cache_dir) / key
@@ -97,7 +99,13 @@ def load_or_build(
                 handle.flush()
                 os.fsync(handle.fileno())
             write_json_atomic(
-                staging / CONFIG_FILE, {"key": key, "fields": fields, "stage1": record}
+                staging / CONFIG_FILE,
+                {
+                    "key": key,
+                    "fields": fields,
+                    "stage1": record,
+                    "resolved_config": resolved_config,
+                },
             )
             os.rename(staging, entry)
         except BaseException:

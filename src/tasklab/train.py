@@ -87,8 +87,8 @@ def train(
             for f in fits
         ]
         result.status = "ok"
-    except Exception as error:
-        result.error = f"{type(error).__name__}: {error}"
+    except BaseException as error:  # an interrupt is recorded too, not left as error: null
+        result.error = f"{type(error).__name__}: {error}".rstrip(": ")
         raise
     finally:
         result.wall_time_s = round(time.perf_counter() - start, 3)

@@ -115,7 +115,10 @@ def _pretrain(ctx: RunContext) -> tuple[State, dict[str, Any]]:
 
 def pretrained_trunk(ctx: RunContext) -> CachedTrunk:
     return load_or_build(
-        Path(ctx.cfg.regime.cache_dir), stage1_fields(ctx.cfg), lambda: _pretrain(ctx)
+        Path(ctx.cfg.regime.cache_dir),
+        stage1_fields(ctx.cfg),
+        lambda: _pretrain(ctx),
+        resolved_config=OmegaConf.to_container(ctx.cfg, resolve=True),  # type: ignore[arg-type]
     )
 
 
