@@ -38,6 +38,12 @@ def test_experiments_are_found():
     assert len(EXPERIMENTS) >= 1, f"no experiment configs under {EXPERIMENT_DIR}"
 
 
+@pytest.mark.parametrize("name", EXPERIMENTS)
+def test_each_experiment_is_tested_in_its_own_regime(make_cfg, name):
+    # guards swept_regimes: a parsing slip would otherwise test another regime silently
+    assert make_cfg(f"experiment={name}").regime.name in swept_regimes(name)
+
+
 @pytest.mark.parametrize(("name", "regime"), CASES)
 def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
     cfg = make_cfg(

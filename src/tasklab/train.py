@@ -88,7 +88,8 @@ def train(
         ]
         result.status = "ok"
     except BaseException as error:  # an interrupt is recorded too, not left as error: null
-        result.error = f"{type(error).__name__}: {error}".rstrip(": ")
+        name = type(error).__name__
+        result.error = f"{name}: {error}" if str(error) else name
         raise
     finally:
         result.wall_time_s = round(time.perf_counter() - start, 3)

@@ -120,8 +120,6 @@ def fit_tasks(
     )
     net = build_net(cfg.model.backbone, ctx.world.input_shape, trunk_shape(cfg), tasks)
     plan = prepare(net) if prepare is not None else FineTunePlan(frozen=[], lr_scales=[])
-    if plan.frozen:  # frozen blocks are in eval mode on purpose (fixed BatchNorm statistics)
-        warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start")
     module = TaskLabModule(
         net,
         tasks,
@@ -143,7 +141,10 @@ def fit_tasks(
     )
     try:
         trainer = build_trainer(cfg, loggers, ctx.output_dir, max_steps)
-        trainer.fit(module, datamodule=datamodule)
+        with warnings.catch_warnings():
+            # frozen blocks are in eval mode on purpose (fixed BatchNorm statistics)
+            warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start")
+            trainer.fit(module, datamodule=datamodule)
         trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.test(module, datamodule=datamodule, verbose=False)
     finally:
