@@ -97,3 +97,14 @@ def test_transfer_arms_are_compared_with_scratch_within_each_target_size(tmp_pat
     assert "related/full n_source=100000 − scratch: 0.200 ± 0.000" in out
     assert "related/full n_source=1000 − scratch: 0.023 ± 0.038" in out
     assert out.count("− scratch") == 4  # two arms against scratch in each of two cells
+
+
+def test_cells_are_ordered_by_number_not_by_text(tmp_path, capsys):
+    job = 0
+    for n_train in (1000, 200):
+        for seed in range(3):
+            _write(tmp_path, job, "multi_task", seed, 0.7 + 0.01 * seed, n_train=n_train)
+            job += 1
+    main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert out.index("cell: data.n_train=200") < out.index("cell: data.n_train=1000")

@@ -102,7 +102,7 @@ def summary_lines(records: Records, metric: str) -> list[str]:
     lines = [f"metric: {metric} (mean ± 95% t-interval over seeds)"]
     if fixed:
         lines.append("fixed: " + " ".join(f"{k}={v}" for k, v in fixed.items()))
-    for cell, arms in sorted(by_cell.items()):
+    for cell, arms in sorted(by_cell.items(), key=lambda item: _natural(" ".join(item[0]))):
         lines.append("")
         lines.append("cell: " + (" ".join(cell) or "(no swept axis)"))
         names = sorted(arms, key=_natural)
