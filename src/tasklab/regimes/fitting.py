@@ -23,6 +23,10 @@ from tasklab.models.handoff import FineTunePlan
 from tasklab.models.multihead import MultiHeadNet, build_net, count_parameters
 from tasklab.module import TaskLabModule
 
+# The only modules in eval mode when a fit starts are frozen transfer blocks, on purpose
+# (fixed BatchNorm statistics); Lightning would warn about them on every such fit.
+warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start")
+
 
 @dataclass
 class RunContext:
@@ -141,10 +145,7 @@ def fit_tasks(
     )
     try:
         trainer = build_trainer(cfg, loggers, ctx.output_dir, max_steps)
-        with warnings.catch_warnings():
-            # frozen blocks are in eval mode on purpose (fixed BatchNorm statistics)
-            warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start")
-            trainer.fit(module, datamodule=datamodule)
+        trainer.fit(module, datamodule=datamodule)
         trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.test(module, datamodule=datamodule, verbose=False)
     finally:
