@@ -97,6 +97,34 @@ def test_transfer_arms_are_compared_with_scratch_within_each_target_size(tmp_pat
     assert "related/full n_source=100000 − scratch: 0.200 ± 0.000" in out
     assert "related/full n_source=1000 − scratch: 0.023 ± 0.038" in out
     assert out.count("− scratch") == 4  # two arms against scratch in each of two cells
+    # more source data: each size against the next smaller one, same seeds
+    step = "related/full n_source=100000 − related/full n_source=1000: 0.177 ± 0.038"
+    assert out.count(step) == 2
+
+
+def test_cells_follow_resolved_values_not_how_the_command_spelt_them(tmp_path, capsys):
+    job = 0
+    for decoy_rate, spelt in ((0.5, True), (0.5, False), (0.0, True)):
+        for seed in range(3):
+            overrides = [f"seed={seed}", "regime=multi_task"]
+            if spelt:
+                overrides.append(f"data.driving.decoy_rate={decoy_rate}")
+            result = RunResult(
+                status="ok",
+                name="x",
+                regime="multi_task",
+                seed=seed,
+                overrides=overrides,
+                metrics={"test/mean/auroc": 0.6 + decoy_rate * seed / 10},
+                config={"data": {"driving": {"decoy_rate": decoy_rate}}},
+            )
+            write_result(tmp_path / str(job), result)
+            job += 1
+    main([str(tmp_path)])
+    out = capsys.readouterr().out
+    assert "cell: data.driving.decoy_rate=0.5\n  multi_task     0.650 ± 0.124  seeds=3" in out
+    assert "cell: data.driving.decoy_rate=0.0\n" in out
+    assert out.count("cell:") == 2
 
 
 def test_cells_are_ordered_by_number_not_by_text(tmp_path, capsys):

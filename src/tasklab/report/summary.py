@@ -4,8 +4,13 @@ and the paired difference between arms on matched seeds.
 Cells are found from the records: each record names its arm (the regime, or for transfer
 e.g. ``related/full n_source=100000``) and the config keys that define arms; every other swept
 override except ``seed`` is a cell axis, and seeds are replicates. Within a cell every arm is
-compared with ``scratch`` where there is one, else arms are compared pairwise. Unreadable or
-failed records are listed, never fatal.
+compared with ``scratch`` where there is one, else arms are compared pairwise; transfer arms
+that differ only in ``n_source`` are also compared step by step up the source sizes, which is
+what "does more source data help?" needs. Unreadable or failed records are listed, never fatal.
+
+A cell is defined by resolved config values, not by how a command line spelt them: a run that
+set ``data.driving.decoy_rate=0.5`` by override and one that got it from its experiment file
+share a cell.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import re
 import sys
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import combinations
+from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +58,10 @@ def load_records(roots: list[Path]) -> Records:
     return records
 
 
+_SOURCE_SIZE = re.compile(r"^(?P<family>.*) n_source=(?P<n>\d+)$")
+_MISSING = object()
+
+
 def _override_items(record: dict[str, Any]) -> dict[str, str]:
     items = {}
     for override in record.get("overrides", []):
@@ -61,6 +70,23 @@ def _override_items(record: dict[str, Any]) -> dict[str, str]:
         if key not in _NOT_AXES:
             items[key] = value
     return items
+
+
+def _resolved(config: Any, key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(config, dict) or part not in config:
+            return _MISSING
+        config = config[part]
+    return config
+
+
+def _axis_value(record: dict[str, Any], key: str) -> str | None:
+    """The value ``key`` had in this run: from the resolved config where the record has it
+    (so equal settings match however they were given), else as the override spelt it."""
+    value = _resolved(record.get("config") or {}, key)
+    if value is _MISSING:
+        return _override_items(record).get(key)
+    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
 
 
 def arm_of(record: dict[str, Any]) -> str:
@@ -75,11 +101,11 @@ def _natural(text: str) -> list:
 def swept_axes(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
     """Override keys whose values differ between records (the cell axes; keys that define arms
     are not axes), and the constant rest."""
-    items = [_override_items(r) for r in records]
     arm_keys = {k for r in records for k in r.get("arm_axes", [])}
-    keys = sorted({k for item in items for k in item} - arm_keys)
-    axes = [k for k in keys if len({item.get(k) for item in items}) > 1]
-    fixed = {k: items[0][k] for k in keys if k not in axes and k in items[0]}
+    keys = sorted({k for r in records for k in _override_items(r)} - arm_keys)
+    values = {k: [_axis_value(r, k) for r in records] for k in keys}
+    axes = [k for k in keys if len(set(values[k])) > 1]
+    fixed = {k: str(values[k][0]) for k in keys if k not in axes and values[k][0] is not None}
     return axes, fixed
 
 
@@ -96,8 +122,7 @@ def summary_lines(records: Records, metric: str) -> list[str]:
         value = record.get("metrics", {}).get(metric)
         if value is None:
             continue
-        items = _override_items(record)
-        cell = tuple(f"{k}={items.get(k, '-')}" for k in axes)
+        cell = tuple(f"{k}={_axis_value(record, k) or '-'}" for k in axes)
         by_cell[cell].setdefault(arm_of(record), {})[record["seed"]] = value
     lines = [f"metric: {metric} (mean ± 95% t-interval over seeds)"]
     if fixed:
@@ -116,6 +141,7 @@ def summary_lines(records: Records, metric: str) -> list[str]:
             pairs = [(arm, "scratch") for arm in names if arm != "scratch"]
         else:
             pairs = list(combinations(names, 2))
+        pairs += _source_size_steps(names)
         for first, second in pairs:
             diff, wins = paired_difference(arms[first], arms[second])
             verdict = _verdict(diff, first, second)
@@ -125,6 +151,20 @@ def summary_lines(records: Records, metric: str) -> list[str]:
     for path, reason in records.problems:
         lines.append(f"skipped {path}: {reason}")
     return lines
+
+
+def _source_size_steps(names: list[str]) -> list[tuple[str, str]]:
+    """(larger, next smaller) source size for arms that differ only in ``n_source``."""
+    families: dict[str, list[tuple[int, str]]] = defaultdict(list)
+    for name in names:
+        match = _SOURCE_SIZE.match(name)
+        if match:
+            families[match["family"]].append((int(match["n"]), name))
+    steps = []
+    for sizes in families.values():
+        ordered = [name for _, name in sorted(sizes)]
+        steps += [(larger, smaller) for smaller, larger in pairwise(ordered)]
+    return steps
 
 
 def _verdict(diff: Interval, first: str, second: str) -> str:
