@@ -106,7 +106,7 @@ def test_cells_follow_resolved_values_not_how_the_command_spelt_them(tmp_path, c
     job = 0
     for decoy_rate, spelt in ((0.5, True), (0.5, False), (0.0, True)):
         for seed in range(3):
-            overrides = [f"seed={seed}", "regime=multi_task"]
+            overrides = [f"seed={seed}", "regime=multi_task", "logger=none"]
             if spelt:
                 overrides.append(f"data.driving.decoy_rate={decoy_rate}")
             result = RunResult(
@@ -116,7 +116,7 @@ def test_cells_follow_resolved_values_not_how_the_command_spelt_them(tmp_path, c
                 seed=seed,
                 overrides=overrides,
                 metrics={"test/mean/auroc": 0.6 + decoy_rate * seed / 10},
-                config={"data": {"driving": {"decoy_rate": decoy_rate}}},
+                config={"data": {"driving": {"decoy_rate": decoy_rate}}, "logger": {"csv": 0}},
             )
             write_result(tmp_path / str(job), result)
             job += 1
@@ -125,6 +125,7 @@ def test_cells_follow_resolved_values_not_how_the_command_spelt_them(tmp_path, c
     assert "cell: data.driving.decoy_rate=0.5\n  multi_task     0.650 ± 0.124  seeds=3" in out
     assert "cell: data.driving.decoy_rate=0.0\n" in out
     assert out.count("cell:") == 2
+    assert "fixed: logger=none\n" in out  # a config group is named as chosen, not dumped
 
 
 def test_cells_are_ordered_by_number_not_by_text(tmp_path, capsys):

@@ -84,9 +84,9 @@ def _axis_value(record: dict[str, Any], key: str) -> str | None:
     """The value ``key`` had in this run: from the resolved config where the record has it
     (so equal settings match however they were given), else as the override spelt it."""
     value = _resolved(record.get("config") or {}, key)
-    if value is _MISSING:
+    if value is _MISSING or isinstance(value, dict):  # a dict: a config group, named as chosen
         return _override_items(record).get(key)
-    return json.dumps(value) if isinstance(value, (dict, list)) else str(value)
+    return json.dumps(value) if isinstance(value, list) else str(value)
 
 
 def arm_of(record: dict[str, Any]) -> str:
