@@ -137,3 +137,13 @@ def test_cells_are_ordered_by_number_not_by_text(tmp_path, capsys):
     main([str(tmp_path)])
     out = capsys.readouterr().out
     assert out.index("cell: data.n_train=200") < out.index("cell: data.n_train=1000")
+
+
+def test_replicas_that_disagree_are_flagged(tmp_path, capsys):
+    _write(tmp_path, 0, "multi_task", 0, 0.70)
+    _write(tmp_path, 1, "multi_task", 0, 0.70)  # an exact replica: fine
+    main([str(tmp_path)])
+    assert "disagree" not in capsys.readouterr().out
+    _write(tmp_path, 2, "multi_task", 0, 0.71)
+    main([str(tmp_path)])
+    assert "warning: replicated runs disagree (multi_task seed=0)" in capsys.readouterr().out

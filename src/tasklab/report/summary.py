@@ -118,12 +118,16 @@ def _fmt(interval: Interval, digits: int = 3) -> str:
 def summary_lines(records: Records, metric: str) -> list[str]:
     axes, fixed = swept_axes(records.ok)
     by_cell: dict[tuple[str, ...], dict[str, dict[int, float]]] = defaultdict(dict)
+    disagreeing: list[str] = []  # replicas (same cell, arm and seed) with different values
     for record in records.ok:
         value = record.get("metrics", {}).get(metric)
         if value is None:
             continue
         cell = tuple(f"{k}={_axis_value(record, k) or '-'}" for k in axes)
-        by_cell[cell].setdefault(arm_of(record), {})[record["seed"]] = value
+        seeds = by_cell[cell].setdefault(arm_of(record), {})
+        if record["seed"] in seeds and seeds[record["seed"]] != value:
+            disagreeing.append(" ".join([*cell, arm_of(record), f"seed={record['seed']}"]))
+        seeds[record["seed"]] = value
     lines = [f"metric: {metric} (mean ± 95% t-interval over seeds)"]
     if fixed:
         lines.append("fixed: " + " ".join(f"{k}={v}" for k, v in fixed.items()))
@@ -150,6 +154,8 @@ def summary_lines(records: Records, metric: str) -> list[str]:
             )
     for path, reason in records.problems:
         lines.append(f"skipped {path}: {reason}")
+    for replica in disagreeing:
+        lines.append(f"warning: replicated runs disagree ({replica}); the last one read is used")
     return lines
 
 
