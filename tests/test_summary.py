@@ -147,3 +147,33 @@ def test_replicas_that_disagree_are_flagged(tmp_path, capsys):
     _write(tmp_path, 2, "multi_task", 0, 0.71)
     main([str(tmp_path)])
     assert "warning: replicated runs disagree (multi_task seed=0)" in capsys.readouterr().out
+
+
+def test_source_sizes_are_compared_step_by_step_and_end_to_end(tmp_path, capsys):
+    axes = ["regime.n_source", "regime.mode"]
+    values = {0: [0.60, 0.61, 0.62], 1000: [0.70, 0.72, 0.71], 10000: [0.75, 0.78, 0.76]}
+    values[1000000] = [0.80, 0.81, 0.84]
+    job = 0
+    for n_source, per_seed in values.items():
+        for seed, value in enumerate(per_seed):
+            arm = "scratch" if n_source == 0 else f"related/linear_probe n_source={n_source}"
+            result = RunResult(
+                status="ok",
+                name="t",
+                regime="transfer",
+                seed=seed,
+                arm=arm,
+                arm_axes=axes,
+                overrides=[f"regime.n_source={n_source}", f"seed={seed}"],
+                metrics={"test/mean/auroc": value},
+            )
+            write_result(tmp_path / str(job), result)
+            job += 1
+    main([str(tmp_path)])
+    out = capsys.readouterr().out
+    arm = "related/linear_probe n_source="
+    # per-seed differences 10k-1k: .05 .06 .05; 1M-10k: .05 .03 .08; 1M-1k: .10 .09 .13
+    assert f"{arm}10000 − {arm}1000: 0.053 ± 0.014 (paired, 3/3 seeds > 0)" in out
+    assert f"{arm}1000000 − {arm}10000: 0.053 ± 0.063 (paired, 3/3 seeds > 0)" in out
+    assert f"{arm}1000000 − {arm}1000: 0.107 ± 0.052 (paired, 3/3 seeds > 0)" in out
+    assert f"{arm}10000 − {arm}1000000" not in out

@@ -160,7 +160,8 @@ def summary_lines(records: Records, metric: str) -> list[str]:
 
 
 def _source_size_steps(names: list[str]) -> list[tuple[str, str]]:
-    """(larger, next smaller) source size for arms that differ only in ``n_source``."""
+    """(larger, next smaller) source size for arms that differ only in ``n_source``, and with
+    three sizes or more, (largest, smallest): the whole effect of the source size."""
     families: dict[str, list[tuple[int, str]]] = defaultdict(list)
     for name in names:
         match = _SOURCE_SIZE.match(name)
@@ -170,6 +171,8 @@ def _source_size_steps(names: list[str]) -> list[tuple[str, str]]:
     for sizes in families.values():
         ordered = [name for _, name in sorted(sizes)]
         steps += [(larger, smaller) for smaller, larger in pairwise(ordered)]
+        if len(ordered) > 2:
+            steps.append((ordered[-1], ordered[0]))
     return steps
 
 
