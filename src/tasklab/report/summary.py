@@ -80,13 +80,19 @@ def _resolved(config: Any, key: str) -> Any:
     return config
 
 
-def _axis_value(record: dict[str, Any], key: str) -> str | None:
-    """The value ``key`` had in this run: from the resolved config where the record has it
+def _axis_values(record: dict[str, Any], keys: list[str]) -> dict[str, str | None]:
+    """The value each key had in this run: from the resolved config where the record has it
     (so equal settings match however they were given), else as the override spelt it."""
-    value = _resolved(record.get("config") or {}, key)
-    if value is _MISSING or isinstance(value, dict):  # a dict: a config group, named as chosen
-        return _override_items(record).get(key)
-    return json.dumps(value) if isinstance(value, list) else str(value)
+    spelt = _override_items(record)
+    config = record.get("config") or {}
+    values: dict[str, str | None] = {}
+    for key in keys:
+        value = _resolved(config, key)
+        if value is _MISSING or isinstance(value, dict):  # a dict: a config group, as chosen
+            values[key] = spelt.get(key)
+        else:
+            values[key] = json.dumps(value) if isinstance(value, list) else str(value)
+    return values
 
 
 def arm_of(record: dict[str, Any]) -> str:
@@ -98,15 +104,19 @@ def _natural(text: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
-def swept_axes(records: list[dict[str, Any]]) -> tuple[list[str], dict[str, str]]:
+def swept_axes(
+    records: list[dict[str, Any]],
+) -> tuple[list[str], dict[str, str], list[tuple[str, ...]]]:
     """Override keys whose values differ between records (the cell axes; keys that define arms
-    are not axes), and the constant rest."""
+    are not axes), the constant rest, and each record's cell (``key=value`` per axis)."""
     arm_keys = {k for r in records for k in r.get("arm_axes", [])}
     keys = sorted({k for r in records for k in _override_items(r)} - arm_keys)
-    values = {k: [_axis_value(r, k) for r in records] for k in keys}
-    axes = [k for k in keys if len(set(values[k])) > 1]
-    fixed = {k: str(values[k][0]) for k in keys if k not in axes and values[k][0] is not None}
-    return axes, fixed
+    per_record = [_axis_values(r, keys) for r in records]
+    axes = [k for k in keys if len({values[k] for values in per_record}) > 1]
+    first = per_record[0] if per_record else {}
+    fixed = {k: str(first[k]) for k in keys if k not in axes and first[k] is not None}
+    cells = [tuple(f"{k}={values[k] or '-'}" for k in axes) for values in per_record]
+    return axes, fixed, cells
 
 
 def _fmt(interval: Interval, digits: int = 3) -> str:
@@ -116,14 +126,13 @@ def _fmt(interval: Interval, digits: int = 3) -> str:
 
 
 def summary_lines(records: Records, metric: str) -> list[str]:
-    axes, fixed = swept_axes(records.ok)
+    _, fixed, cells = swept_axes(records.ok)
     by_cell: dict[tuple[str, ...], dict[str, dict[int, float]]] = defaultdict(dict)
     disagreeing: list[str] = []  # replicas (same cell, arm and seed) with different values
-    for record in records.ok:
+    for record, cell in zip(records.ok, cells, strict=True):
         value = record.get("metrics", {}).get(metric)
         if value is None:
             continue
-        cell = tuple(f"{k}={_axis_value(record, k) or '-'}" for k in axes)
         seeds = by_cell[cell].setdefault(arm_of(record), {})
         if record["seed"] in seeds and seeds[record["seed"]] != value:
             disagreeing.append(" ".join([*cell, arm_of(record), f"seed={record['seed']}"]))
