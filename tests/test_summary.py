@@ -17,6 +17,21 @@ def _write(root, job, regime, seed, value, n_train=100):
     write_result(root / str(job), result)
 
 
+def _write_transfer(root, job, arm, axes, overrides, seed, value):
+    """A transfer record: its arm and arm-defining keys as ``train`` records them."""
+    result = RunResult(
+        status="ok",
+        name="t",
+        regime="transfer",
+        seed=seed,
+        arm=arm,
+        arm_axes=axes,
+        overrides=[*overrides, f"seed={seed}"],
+        metrics={"test/mean/auroc": value},
+    )
+    write_result(root / str(job), result)
+
+
 def test_summary_table_pairs_seeds_and_names_failures(tmp_path, capsys):
     job = 0
     for seed, (stl, mtl) in enumerate([(0.70, 0.75), (0.80, 0.84), (0.60, 0.66)]):
@@ -71,19 +86,9 @@ def test_transfer_arms_are_compared_with_scratch_within_each_target_size(tmp_pat
                         f"data.n_train={n_target}",
                         f"regime.mode={mode}",
                         "regime.source=related",
-                        f"seed={seed}",
                     ]
-                    result = RunResult(
-                        status="ok",
-                        name="t",
-                        regime="transfer",
-                        seed=seed,
-                        arm=arm,
-                        arm_axes=axes,
-                        overrides=overrides,
-                        metrics={"test/mean/auroc": value + (n_target == 1000) * 0.1},
-                    )
-                    write_result(tmp_path / str(job), result)
+                    value_here = value + (n_target == 1000) * 0.1
+                    _write_transfer(tmp_path, job, arm, axes, overrides, seed, value_here)
                     job += 1
     main([str(tmp_path)])
     out = capsys.readouterr().out
@@ -157,17 +162,8 @@ def test_source_sizes_are_compared_step_by_step_and_end_to_end(tmp_path, capsys)
     for n_source, per_seed in values.items():
         for seed, value in enumerate(per_seed):
             arm = "scratch" if n_source == 0 else f"related/linear_probe n_source={n_source}"
-            result = RunResult(
-                status="ok",
-                name="t",
-                regime="transfer",
-                seed=seed,
-                arm=arm,
-                arm_axes=axes,
-                overrides=[f"regime.n_source={n_source}", f"seed={seed}"],
-                metrics={"test/mean/auroc": value},
-            )
-            write_result(tmp_path / str(job), result)
+            overrides = [f"regime.n_source={n_source}"]
+            _write_transfer(tmp_path, job, arm, axes, overrides, seed, value)
             job += 1
     main([str(tmp_path)])
     out = capsys.readouterr().out
