@@ -64,11 +64,8 @@ def trunk_shape(cfg: DictConfig) -> TrunkShape:
     return TrunkShape(width=m.width, depth=m.depth, pool=m.pool, fc_width=m.fc_width)
 
 
-def build_trainer(
-    cfg: DictConfig, loggers: list, output_dir: Path, max_steps: int | None = None
-) -> pl.Trainer:
+def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path, max_steps: int) -> pl.Trainer:
     tc = cfg.trainer
-    max_steps = max_steps or tc.max_steps
     callbacks = [TQDMProgressBar(refresh_rate=tc.progress_refresh_rate)] if tc.progress_bar else []
     # Step-based validation; without val_every_n_steps it never triggers inside fit and the
     # regime validates once after training.
