@@ -16,12 +16,10 @@ share a cell.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import sys
 from collections import defaultdict
-from dataclasses import dataclass, field
 from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any
@@ -29,79 +27,11 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from tasklab.report.records import Records, arm_of, find_axes, load_records, natural_key
 from tasklab.report.stats import Interval, mean_interval, paired_difference
 from tasklab.results import RESULT_FILE
 
-_NOT_AXES = ("seed", "regime", "experiment")
-
-
-@dataclass
-class Records:
-    ok: list[dict[str, Any]] = field(default_factory=list)
-    problems: list[tuple[Path, str]] = field(default_factory=list)
-
-
-def load_records(roots: list[Path]) -> Records:
-    records = Records()
-    for root in roots:
-        paths = [root] if root.is_file() else sorted(root.rglob(RESULT_FILE))
-        for path in paths:
-            try:
-                record = json.loads(path.read_text())
-            except (OSError, json.JSONDecodeError) as error:
-                records.problems.append((path, f"unreadable: {error}"))
-                continue
-            if record.get("status") != "ok":
-                records.problems.append((path, f"failed: {record.get('error')}"))
-            else:
-                records.ok.append(record)
-    return records
-
-
 _SOURCE_SIZE = re.compile(r"^(?P<family>.*) n_source=(?P<n>\d+)$")
-_MISSING = object()
-
-
-def _override_items(record: dict[str, Any]) -> dict[str, str]:
-    items = {}
-    for override in record.get("overrides", []):
-        key, _, value = override.partition("=")
-        key = key.lstrip("+~")
-        if key not in _NOT_AXES:
-            items[key] = value
-    return items
-
-
-def _resolved(config: Any, key: str) -> Any:
-    for part in key.split("."):
-        if not isinstance(config, dict) or part not in config:
-            return _MISSING
-        config = config[part]
-    return config
-
-
-def _axis_values(record: dict[str, Any], keys: list[str]) -> dict[str, str | None]:
-    """The value each key had in this run: from the resolved config where the record has it
-    (so equal settings match however they were given), else as the override spelt it."""
-    spelt = _override_items(record)
-    config = record.get("config") or {}
-    values: dict[str, str | None] = {}
-    for key in keys:
-        value = _resolved(config, key)
-        if value is _MISSING or isinstance(value, dict):  # a dict: a config group, as chosen
-            values[key] = spelt.get(key)
-        else:
-            values[key] = json.dumps(value) if isinstance(value, list) else str(value)
-    return values
-
-
-def arm_of(record: dict[str, Any]) -> str:
-    return record.get("arm") or record["regime"]
-
-
-def _natural(text: str) -> list:
-    """Sort key that orders ``n_source=1000`` before ``n_source=100000``."""
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
 
 
 def swept_axes(
@@ -109,14 +39,9 @@ def swept_axes(
 ) -> tuple[list[str], dict[str, str], list[tuple[str, ...]]]:
     """Override keys whose values differ between records (the cell axes; keys that define arms
     are not axes), the constant rest, and each record's cell (``key=value`` per axis)."""
-    arm_keys = {k for r in records for k in r.get("arm_axes", [])}
-    keys = sorted({k for r in records for k in _override_items(r)} - arm_keys)
-    per_record = [_axis_values(r, keys) for r in records]
-    axes = [k for k in keys if len({values[k] for values in per_record}) > 1]
-    first = per_record[0] if per_record else {}
-    fixed = {k: str(first[k]) for k in keys if k not in axes and first[k] is not None}
-    cells = [tuple(f"{k}={values[k] or '-'}" for k in axes) for values in per_record]
-    return axes, fixed, cells
+    axes = find_axes(records)
+    cells = [tuple(f"{k}={values[k] or '-'}" for k in axes.swept) for values in axes.per_record]
+    return axes.swept, axes.fixed, cells
 
 
 def _fmt(interval: Interval, digits: int = 3) -> str:
@@ -140,10 +65,10 @@ def summary_lines(records: Records, metric: str) -> list[str]:
     lines = [f"metric: {metric} (mean ± 95% t-interval over seeds)"]
     if fixed:
         lines.append("fixed: " + " ".join(f"{k}={v}" for k, v in fixed.items()))
-    for cell, arms in sorted(by_cell.items(), key=lambda item: _natural(" ".join(item[0]))):
+    for cell, arms in sorted(by_cell.items(), key=lambda item: natural_key(" ".join(item[0]))):
         lines.append("")
         lines.append("cell: " + (" ".join(cell) or "(no swept axis)"))
-        names = sorted(arms, key=_natural)
+        names = sorted(arms, key=natural_key)
         width = max(14, *(len(n) for n in names))
         for arm in names:
             seeds = arms[arm]

@@ -1,0 +1,137 @@
+"""Reading run records and finding what varies between them.
+
+A sweep directory may hold finished records, failed ones, files cut short by a crash, and job
+folders whose run never wrote a record at all. Every one of them is either used or listed
+with its reason; none stops a report.
+
+Axes are found from the records, not hard-coded: a key that some record overrides and whose
+resolved value differs between records is an axis, unless it defines the arm (``arm_axes``)
+or is the seed (seeds are replicates). Values are read from each record's resolved config, so
+a run that set ``data.driving.decoy_rate=0.5`` by override and one that got it from its
+experiment file agree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tasklab.results import RESULT_FILE
+
+_NOT_AXES = ("seed", "regime", "experiment")
+_REQUIRED = ("status", "name", "regime", "seed")
+_MISSING = object()
+
+
+@dataclass
+class Records:
+    ok: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _job_dirs_without_record(root: Path) -> list[Path]:
+    """Hydra job folders (``.hydra/config.yaml``) that hold no record: killed or running."""
+    return sorted(
+        hydra.parent.parent
+        for hydra in root.rglob(".hydra/config.yaml")
+        if not (hydra.parent.parent / RESULT_FILE).exists()
+    )
+
+
+def _problem_with(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return "unreadable: not a JSON object"
+    missing = [key for key in _REQUIRED if key not in record]
+    if missing:
+        return f"partial: missing {', '.join(missing)}"
+    if record["status"] != "ok":
+        return f"{record['status']}: {record.get('error')}"
+    if not isinstance(record.get("metrics"), dict) or not record["metrics"]:
+        return "partial: status ok but no metrics"
+    return None
+
+
+def load_records(roots: list[Path]) -> Records:
+    records = Records()
+    for root in roots:
+        paths = [root] if root.is_file() else sorted(root.rglob(RESULT_FILE))
+        for path in paths:
+            try:
+                record = json.loads(path.read_text())
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+                records.problems.append((path, f"unreadable: {error}"))
+                continue
+            problem = _problem_with(record)
+            if problem:
+                records.problems.append((path, problem))
+            else:
+                records.ok.append(record)
+        if root.is_dir():
+            for job in _job_dirs_without_record(root):
+                records.problems.append((job, f"no {RESULT_FILE}: the run did not finish"))
+    return records
+
+
+def arm_of(record: dict[str, Any]) -> str:
+    return record.get("arm") or record["regime"]
+
+
+def natural_key(text: str) -> list:
+    """Sort key that orders ``n_source=1000`` before ``n_source=100000``."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text)]
+
+
+def override_items(record: dict[str, Any]) -> dict[str, str]:
+    items = {}
+    for override in record.get("overrides", []):
+        key, _, value = override.partition("=")
+        key = key.lstrip("+~")
+        if key not in _NOT_AXES:
+            items[key] = value
+    return items
+
+
+def _resolved(config: Any, key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(config, dict) or part not in config:
+            return _MISSING
+        config = config[part]
+    return config
+
+
+def axis_values(record: dict[str, Any], keys: list[str]) -> dict[str, str | None]:
+    """The value each key had in this run: from the resolved config where the record has it
+    (so equal settings match however they were given), else as the override spelt it."""
+    spelt = override_items(record)
+    config = record.get("config") or {}
+    values: dict[str, str | None] = {}
+    for key in keys:
+        value = _resolved(config, key)
+        if value is _MISSING or isinstance(value, dict):  # a dict: a config group, as chosen
+            values[key] = spelt.get(key)
+        else:
+            values[key] = json.dumps(value) if isinstance(value, list) else str(value)
+    return values
+
+
+@dataclass(frozen=True)
+class Axes:
+    """What varies between records: the swept keys, the constant rest, and per record its
+    value on every swept key."""
+
+    swept: list[str]
+    fixed: dict[str, str]
+    per_record: list[dict[str, str | None]]
+
+
+def find_axes(records: list[dict[str, Any]]) -> Axes:
+    arm_keys = {k for r in records for k in r.get("arm_axes", [])}
+    keys = sorted({k for r in records for k in override_items(r)} - arm_keys)
+    per_record = [axis_values(r, keys) for r in records]
+    swept = [k for k in keys if len({values[k] for values in per_record}) > 1]
+    first = per_record[0] if per_record else {}
+    fixed = {k: str(first[k]) for k in keys if k not in swept and first[k] is not None}
+    return Axes(swept, fixed, [{k: values[k] for k in swept} for values in per_record])
