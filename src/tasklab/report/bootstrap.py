@@ -115,9 +115,9 @@ def _first_crossing(sizes: np.ndarray, gaps: np.ndarray) -> np.ndarray:
     first = np.argmax(changes, axis=1)
     rows = np.arange(gaps.shape[0])
     g0, g1 = left[rows, first], right[rows, first]
-    with np.errstate(invalid="ignore", divide="ignore"):  # rows without a change: unused
-        fraction = g0 / (g0 - g1)
-    crossing = np.exp(logs[first] + fraction * (logs[first + 1] - logs[first]))
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):  # rows without a
+        fraction = g0 / (g0 - g1)  # change give NaN or inf here, and are masked out below
+        crossing = np.exp(logs[first] + fraction * (logs[first + 1] - logs[first]))
     return np.where(found, crossing, np.nan)
 
 

@@ -12,6 +12,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from tasklab.report.bootstrap import LEVEL, RESAMPLES
 
 
 def delta_m(
@@ -30,3 +35,61 @@ def delta_m(
         sign = -1.0 if lower.get(task, False) else 1.0
         total += sign * (multi_task[task] - single_task[task]) / single_task[task]
     return 100.0 * total / len(tasks)
+
+
+# Metric names (the last part of ``split/task/name``) where a smaller value is better.
+LOWER_IS_BETTER_NAMES = frozenset({"mae", "mse", "rmse", "loss", "nll", "error", "err"})
+
+
+def lower_is_better(metric: str) -> bool:
+    """Whether a metric key such as ``test/age/mae`` improves downwards."""
+    return metric.rsplit("/", 1)[-1].lower() in LOWER_IS_BETTER_NAMES
+
+
+@dataclass(frozen=True)
+class DeltaMInterval:
+    value: float  # Δm of the per-task means over the seeds both arms have
+    low: float
+    high: float
+    per_seed: tuple[float, ...]  # Δm seed by seed (for a t-interval and for counting)
+    tasks: tuple[str, ...]
+
+
+def delta_m_interval(
+    multi_task: Mapping[int, Mapping[str, float]],
+    single_task: Mapping[int, Mapping[str, float]],
+    lower: Mapping[str, bool] | None = None,
+    resamples: int = RESAMPLES,
+    seed: int = 0,
+    level: float = LEVEL,
+) -> DeltaMInterval:
+    """Δm with a bootstrap interval over matched seeds ({seed: {task: metric}} per arm).
+
+    Each resample draws whole seeds, takes per-task means of both arms over them and computes
+    Δm from those means; the resampled values are expanded by sqrt(n/(n-1)) about the observed
+    Δm as in ``bootstrap``. Tasks are those every matched seed of both arms reports.
+    """
+    seeds = sorted(set(multi_task) & set(single_task))
+    task_sets = [set(multi_task[s]) & set(single_task[s]) for s in seeds]
+    tasks = tuple(sorted(set.intersection(*task_sets))) if task_sets else ()
+    if not tasks:
+        return DeltaMInterval(math.nan, math.nan, math.nan, (), ())
+    a = np.asarray([[multi_task[s][t] for t in tasks] for s in seeds], dtype=np.float64)
+    b = np.asarray([[single_task[s][t] for t in tasks] for s in seeds], dtype=np.float64)
+    signs = np.asarray([-1.0 if (lower or {}).get(t, False) else 1.0 for t in tasks])
+
+    def dm(mean_a: np.ndarray, mean_b: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 100.0 * np.mean(signs * (mean_a - mean_b) / mean_b, axis=-1)
+
+    value = float(dm(a.mean(axis=0), b.mean(axis=0)))
+    per_seed = tuple(float(v) for v in dm(a, b))
+    if len(seeds) < 2 or not math.isfinite(value):
+        return DeltaMInterval(value, math.nan, math.nan, per_seed, tasks)
+    n = len(seeds)
+    picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    resampled = dm(a[picks].mean(axis=1), b[picks].mean(axis=1))
+    expanded = value + math.sqrt(n / (n - 1)) * (resampled - value)
+    tail = (1.0 - level) / 2.0
+    low, high = np.quantile(expanded, [tail, 1.0 - tail])
+    return DeltaMInterval(value, float(low), float(high), per_seed, tasks)

@@ -17,21 +17,18 @@ from __future__ import annotations
 
 import argparse
 import math
-import re
 import sys
 from collections import defaultdict
-from itertools import combinations, pairwise
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from tasklab.report.pairs import comparison_pairs
 from tasklab.report.records import Records, arm_of, find_axes, load_records, natural_key
 from tasklab.report.stats import Interval, mean_interval, paired_difference
 from tasklab.results import RESULT_FILE
-
-_SOURCE_SIZE = re.compile(r"^(?P<family>.*) n_source=(?P<n>\d+)$")
 
 
 def swept_axes(
@@ -75,12 +72,7 @@ def summary_lines(records: Records, metric: str) -> list[str]:
             lines.append(
                 f"  {arm:<{width}} {_fmt(mean_interval(list(seeds.values())))}  seeds={len(seeds)}"
             )
-        if "scratch" in arms:
-            pairs = [(arm, "scratch") for arm in names if arm != "scratch"]
-        else:
-            pairs = list(combinations(names, 2))
-        pairs += _source_size_steps(names)
-        for first, second in pairs:
+        for first, second in comparison_pairs(names):
             diff, wins = paired_difference(arms[first], arms[second])
             verdict = _verdict(diff, first, second)
             lines.append(
@@ -91,23 +83,6 @@ def summary_lines(records: Records, metric: str) -> list[str]:
     for replica in disagreeing:
         lines.append(f"warning: replicated runs disagree ({replica}); the last one read is used")
     return lines
-
-
-def _source_size_steps(names: list[str]) -> list[tuple[str, str]]:
-    """(larger, next smaller) source size for arms that differ only in ``n_source``, and with
-    three sizes or more, (largest, smallest): the whole effect of the source size."""
-    families: dict[str, list[tuple[int, str]]] = defaultdict(list)
-    for name in names:
-        match = _SOURCE_SIZE.match(name)
-        if match:
-            families[match["family"]].append((int(match["n"]), name))
-    steps = []
-    for sizes in families.values():
-        ordered = [name for _, name in sorted(sizes)]
-        steps += [(larger, smaller) for smaller, larger in pairwise(ordered)]
-        if len(ordered) > 2:
-            steps.append((ordered[-1], ordered[0]))
-    return steps
 
 
 def _verdict(diff: Interval, first: str, second: str) -> str:

@@ -1,0 +1,227 @@
+"""``tasklab-compare DIR [DIR…]``: a sweep's records → tables, plots and a report.
+
+Reads every ``result.json`` under the given run or multirun folders (failed, partial and
+unreadable records are listed, never fatal), groups them by experiment, arm and every swept
+axis, and writes next to each other in one folder: ``summary.csv`` (one row per cell),
+``comparisons.csv``, ``transfer.csv``, ``delta_m.csv``, ``crossovers.csv``, ``summary.md``,
+one PNG of learning curves per experiment and metric, and a self-contained ``report.html``.
+With W&B on, the same tables and plots are logged to a run in the experiment's group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tasklab.report.analysis import Analysis, analyse
+from tasklab.report.bootstrap import RESAMPLES
+from tasklab.report.grouping import group_records
+from tasklab.report.records import Records, load_records
+from tasklab.results import RESULT_FILE, write_bytes_atomic
+
+PROG = "tasklab-compare"
+DEFAULT_METRICS = ["test/mean/*"]
+
+
+class CompareError(Exception):
+    """Bad input to the command: reported as one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    parser.add_argument("dirs", nargs="+", type=Path, help="run or multirun folders (or files)")
+    parser.add_argument("--out", type=Path, help="output folder (default: FIRST_DIR/compare)")
+    parser.add_argument(
+        "--metric",
+        action="append",
+        dest="metrics",
+        metavar="PATTERN",
+        help="metric keys to report, glob patterns, repeatable (default: test/mean/*)",
+    )
+    parser.add_argument("--x", dest="x_axis", metavar="KEY", help="the data-size axis")
+    parser.add_argument("--reference", metavar="ARM", help="the arm every other is compared to")
+    parser.add_argument("--resamples", type=int, default=RESAMPLES, help="bootstrap resamples")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument(
+        "--wandb",
+        choices=("auto", "off", "offline", "online"),
+        default="auto",
+        help="log tables and plots to W&B (auto: as the runs did; offline unless they were online)",
+    )
+    return parser
+
+
+def _selected_metrics(records: list[dict[str, Any]], patterns: list[str]) -> list[str]:
+    available = sorted({key for record in records for key in record["metrics"]})
+    selected = [key for key in available if any(fnmatch.fnmatchcase(key, p) for p in patterns)]
+    if not selected:
+        shown = ", ".join(available[:8]) + (" …" if len(available) > 8 else "")
+        raise CompareError(
+            f"--metric {' '.join(patterns)} matches no metric in the records; choose from: {shown}"
+        )
+    return selected
+
+
+def _task_metrics(records: list[dict[str, Any]], selected: list[str]) -> list[str]:
+    """Per-task metrics behind each ``split/mean/name`` one, which Δm needs."""
+    means = {(m.split("/")[0], m.split("/")[-1]) for m in selected if m.count("/") == 2}
+    keys = {key for record in records for key in record["metrics"]}
+    return sorted(
+        key
+        for key in keys
+        if key.count("/") == 2 and (key.split("/")[0], key.split("/")[-1]) in means
+    )
+
+
+def _wandb_settings(records: list[dict[str, Any]], choice: str) -> tuple[str | None, str]:
+    """(mode or None for off, project) following the runs' own logger settings."""
+    loggers = [(r.get("config") or {}).get("logger") or {} for r in records]
+    project = next((lg["project"] for lg in loggers if lg.get("project")), "tasklab")
+    if choice == "off" or os.environ.get("WANDB_MODE") == "disabled":
+        return None, project
+    if choice != "auto":
+        return choice, project
+    used = [lg for lg in loggers if lg.get("wandb") and lg.get("wandb_mode") != "disabled"]
+    if not used:
+        return None, project
+    online = any(lg.get("wandb_mode") == "online" for lg in used)
+    return ("online" if online else "offline"), project
+
+
+def _groups(records: list[dict[str, Any]]) -> dict[str, str]:
+    groups = {}
+    for record in records:
+        logger = (record.get("config") or {}).get("logger") or {}
+        groups.setdefault(str(record["name"]), logger.get("group") or str(record["name"]))
+    return groups
+
+
+def _output_dir(args: argparse.Namespace) -> Path:
+    if args.out is not None:
+        return args.out
+    first = args.dirs[0]
+    return (first.parent if first.is_file() else first) / "compare"
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    missing = [d for d in args.dirs if not d.exists()]
+    if missing:
+        raise CompareError(f"no such file or folder: {missing[0]}")
+    if args.resamples < RESAMPLES:
+        raise CompareError(
+            f"--resamples={args.resamples} is too few for stable 95% intervals; use ≥ {RESAMPLES}"
+        )
+
+
+def run_compare(args: argparse.Namespace) -> tuple[Path, list[Analysis], Records]:
+    _check_args(args)
+    records = load_records(args.dirs)
+    if not records.ok and not records.problems:
+        raise CompareError(f"no {RESULT_FILE} under {', '.join(map(str, args.dirs))}")
+    out = _output_dir(args)
+    analyses: list[Analysis] = []
+    if records.ok:
+        selected = _selected_metrics(records.ok, args.metrics or DEFAULT_METRICS)
+        grouped = selected + [m for m in _task_metrics(records.ok, selected) if m not in selected]
+        experiments = group_records(records.ok, grouped, args.x_axis)
+        if args.x_axis and all(e.x_axis is None for e in experiments):
+            swept = sorted({a for e in experiments for a in e.swept})
+            raise CompareError(
+                f"--x {args.x_axis} is not a swept axis of these records; "
+                f"swept axes: {', '.join(swept) or 'none'}"
+            )
+        analyses = [
+            analyse(e, selected, args.resamples, args.seed, args.reference) for e in experiments
+        ]
+    write_outputs(out, analyses, records, args)
+    return out, analyses, records
+
+
+def write_outputs(
+    out: Path, analyses: list[Analysis], records: Records, args: argparse.Namespace
+) -> None:
+    # Plotting pulls in matplotlib: imported here so that the statistics stay light to import.
+    from tasklab.report.html_report import render_html
+    from tasklab.report.markdown_report import render_markdown
+    from tasklab.report.plots import learning_curve_plots
+    from tasklab.report.tables import build_tables, to_csv
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise CompareError(
+            f"cannot write to --out {out}: {error.strerror}; choose another folder"
+        ) from error
+    tables = build_tables(analyses)
+    plots = {a.experiment.name: learning_curve_plots(a) for a in analyses}
+    written = {f"{t.name}.csv" for t in tables}
+    for table in tables:
+        write_bytes_atomic(out / f"{table.name}.csv", to_csv(table).encode())
+    plot_files = {}
+    for name, experiment_plots in plots.items():
+        plot_files[name] = []
+        for plot in experiment_plots:
+            write_bytes_atomic(out / plot.filename, plot.png)
+            plot_files[name].append((plot, out / plot.filename))
+            written.add(plot.filename)
+    for stale in out.glob("*.png"):  # plots of an earlier comparison in the same folder
+        if stale.name not in written:
+            stale.unlink()
+    markdown = render_markdown(analyses, tables, plots, records.problems)
+    write_bytes_atomic(out / "summary.md", markdown.encode())
+    page = render_html(analyses, tables, plots, records.problems, list(args.dirs))
+    write_bytes_atomic(out / "report.html", page.encode())
+    mode, project = _wandb_settings(records.ok, args.wandb)
+    if mode is not None and analyses:
+        from tasklab.report.wandb_report import log_to_wandb
+
+        log_to_wandb(analyses, tables, plot_files, out, mode, project, _groups(records.ok))
+
+
+def _print_summary(out: Path, analyses: list[Analysis], records: Records, seconds: float) -> None:
+    for analysis in analyses:
+        experiment = analysis.experiment
+        decided = [c for c in analysis.comparisons if c.verdict.endswith("better")]
+        print(
+            f"{experiment.name}: {experiment.n_records} records, "
+            f"size axis {experiment.x_axis or 'none'}, {len(analysis.comparisons)} comparisons "
+            f"({len(decided)} with a verdict), {len(analysis.warnings)} warnings"
+        )
+        for comparison in decided[:10]:
+            print(
+                f"  {comparison.metric} {comparison.cell.label(experiment.x_axis)}: "
+                f"{comparison.arm_a} − {comparison.arm_b} = {comparison.diff:+.3f} "
+                f"[{comparison.low:+.3f}, {comparison.high:+.3f}] → {comparison.verdict}"
+            )
+        if len(decided) > 10:
+            print(f"  … {len(decided) - 10} more in comparisons.csv")
+    for path, reason in records.problems:
+        print(f"skipped {path}: {reason}")
+    print(f"wrote {out}/report.html, summary.md, summary.csv and plots in {seconds:.1f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    started = time.perf_counter()
+    try:
+        out, analyses, records = run_compare(args)
+    except CompareError as error:
+        print(f"{PROG}: error: {error}", file=sys.stderr)
+        return 2
+    _print_summary(out, analyses, records, time.perf_counter() - started)
+    if not records.ok:
+        print(f"{PROG}: error: no successful record; the report lists why", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cli() -> None:
+    sys.exit(main())

@@ -1,0 +1,138 @@
+"""From records to cells: experiment → facet → data size → arm → {seed: value}.
+
+Within an experiment, the swept axes come from the records (``records.find_axes``). One of
+them is the data-size axis that learning curves are drawn against: the one the user names, or
+else a numeric axis whose key names a size (a component starting with ``n_``, such as
+``data.n_train``), else any positive numeric axis. Every other swept axis splits the curves
+into facets. Seeds are replicates.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from tasklab.report.records import arm_of, find_axes, natural_key
+
+Facet = tuple[tuple[str, str], ...]  # (axis, value) for every swept axis but the size axis
+SeedValues = dict[int, float]
+
+
+@dataclass(frozen=True)
+class Cell:
+    facet: Facet
+    x: float | None  # the data size; None where there is no size axis
+
+    def label(self, x_axis: str | None) -> str:
+        parts = [f"{key}={value}" for key, value in self.facet]
+        if x_axis is not None and self.x is not None:
+            parts.append(f"{x_axis}={self.x:g}")
+        return " ".join(parts) or "(no swept axis)"
+
+
+@dataclass
+class Experiment:
+    name: str
+    n_records: int
+    swept: list[str]
+    fixed: dict[str, str]
+    x_axis: str | None
+    metrics: list[str]
+    # metric → cell → arm → seed → value
+    values: dict[str, dict[Cell, dict[str, SeedValues]]] = field(default_factory=dict)
+    disagreeing: list[str] = field(default_factory=list)
+
+    @property
+    def facet_axes(self) -> list[str]:
+        return [axis for axis in self.swept if axis != self.x_axis]
+
+    def cells(self, metric: str) -> list[Cell]:
+        return sorted(self.values.get(metric, {}), key=cell_order)
+
+    def facets(self, metric: str) -> list[Facet]:
+        return sorted({cell.facet for cell in self.values.get(metric, {})}, key=_facet_order)
+
+    def curves(self, metric: str, facet: Facet) -> dict[str, dict[float, SeedValues]]:
+        """arm → size → seed → value, for the learning curves of one facet."""
+        curves: dict[str, dict[float, SeedValues]] = defaultdict(dict)
+        for cell, arms in self.values.get(metric, {}).items():
+            if cell.facet == facet and cell.x is not None:
+                for arm, seeds in arms.items():
+                    curves[arm][cell.x] = seeds
+        return dict(curves)
+
+
+def _facet_order(facet: Facet) -> list:
+    return natural_key(" ".join(f"{k}={v}" for k, v in facet))
+
+
+def cell_order(cell: Cell) -> tuple:
+    return (_facet_order(cell.facet), -math.inf if cell.x is None else cell.x)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        number = float(value) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _names_a_size(key: str) -> bool:
+    return any(part.startswith("n_") or part in ("n", "size") for part in key.split("."))
+
+
+def choose_x_axis(
+    swept: list[str], per_record: list[dict[str, str | None]], requested: str | None = None
+) -> str | None:
+    """The axis to draw learning curves against (see the module docstring)."""
+    if requested is not None:
+        return requested if requested in swept else None
+    positive = [
+        key
+        for key in swept
+        if all((n := _number(values[key])) is not None and n > 0 for values in per_record)
+    ]
+    sizes = [key for key in positive if _names_a_size(key)] or positive
+    if not sizes:
+        return None
+    return max(sizes, key=lambda key: (len({values[key] for values in per_record}), key))
+
+
+def group_experiment(
+    name: str, records: list[dict[str, Any]], metrics: list[str], x_axis: str | None = None
+) -> Experiment:
+    axes = find_axes(records)
+    chosen = choose_x_axis(axes.swept, axes.per_record, x_axis)
+    experiment = Experiment(name, len(records), axes.swept, axes.fixed, chosen, metrics)
+    for record, values in zip(records, axes.per_record, strict=True):
+        facet = tuple((k, values[k] or "-") for k in axes.swept if k != chosen)
+        cell = Cell(facet, _number(values[chosen]) if chosen else None)
+        arm, seed = arm_of(record), int(record["seed"])
+        for metric in metrics:
+            value = record["metrics"].get(metric)
+            if value is None:
+                continue
+            seeds = experiment.values.setdefault(metric, {}).setdefault(cell, {})
+            seeds = seeds.setdefault(arm, {})
+            if seed in seeds and seeds[seed] != value:
+                experiment.disagreeing.append(
+                    f"{name}: {cell.label(chosen)} {arm} seed={seed} {metric}"
+                )
+            seeds[seed] = float(value)
+    return experiment
+
+
+def group_records(
+    records: list[dict[str, Any]], metrics: list[str], x_axis: str | None = None
+) -> list[Experiment]:
+    """One ``Experiment`` per experiment name, in name order."""
+    by_name: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for record in records:
+        by_name[str(record["name"])].append(record)
+    return [
+        group_experiment(name, by_name[name], metrics, x_axis)
+        for name in sorted(by_name, key=natural_key)
+    ]

@@ -1,0 +1,144 @@
+"""Learning curves as PNG: a metric against data size on a log axis, one line per arm with its
+95% bootstrap band, crossovers marked (dashed line at the crossing, shaded CI).
+
+One figure per experiment and metric, with a panel per facet (the other swept axes), so facets
+sit side by side on the same scale; past ``PANELS_PER_FIGURE`` panels the figure continues on
+another page. An experiment without a size axis gets points with CI bars per arm instead.
+Figures are drawn with matplotlib's object API on the Agg canvas: no display, no global state.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from tasklab.report.analysis import Analysis, CellStat
+from tasklab.report.effects import lower_is_better
+from tasklab.report.grouping import Facet
+from tasklab.report.records import natural_key
+
+PANELS_PER_FIGURE = 12
+_COLUMNS = 3
+
+
+@dataclass(frozen=True)
+class Plot:
+    filename: str
+    caption: str
+    png: bytes
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
+
+
+def _facet_title(facet: Facet) -> str:
+    return " ".join(f"{k}={v}" for k, v in facet) or "all runs"
+
+
+def arm_colours(arms: list[str]) -> dict[str, tuple]:
+    """One colour per arm, the same in every panel of a figure (tab20 past ten arms)."""
+    palette = colormaps["tab10" if len(arms) <= 10 else "tab20"]
+    return {arm: palette(i % palette.N) for i, arm in enumerate(sorted(arms, key=natural_key))}
+
+
+def _draw_curves(
+    ax, stats: list[CellStat], crossings: list, x_axis: str, colours: dict[str, tuple]
+) -> None:
+    by_arm: dict[str, list[CellStat]] = defaultdict(list)
+    for stat in stats:
+        if stat.cell.x is not None:
+            by_arm[stat.arm].append(stat)
+    for arm in sorted(by_arm, key=natural_key):
+        points = sorted(by_arm[arm], key=lambda s: s.cell.x)
+        xs = [p.cell.x for p in points]
+        means = [p.mean for p in points]
+        (line,) = ax.plot(
+            xs, means, marker="o", markersize=3, linewidth=1.5, label=arm, color=colours[arm]
+        )
+        lows = [p.low if math.isfinite(p.low) else p.mean for p in points]
+        highs = [p.high if math.isfinite(p.high) else p.mean for p in points]
+        ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.18, linewidth=0)
+    for row in crossings:
+        ax.axvline(row.size, color="black", linestyle="--", linewidth=0.8, label="crossover")
+        if row.low is not None and row.high is not None:
+            ax.axvspan(row.low, row.high, color="grey", alpha=0.12, linewidth=0)
+    ax.set_xscale("log")
+    ax.set_xlabel(x_axis + " (log scale)")
+
+
+def _draw_points(ax, stats: list[CellStat]) -> None:
+    arms = [s.arm for s in stats]
+    for i, stat in enumerate(stats):
+        low = stat.mean - stat.low if math.isfinite(stat.low) else 0.0
+        high = stat.high - stat.mean if math.isfinite(stat.high) else 0.0
+        ax.errorbar([i], [stat.mean], yerr=[[low], [high]], marker="o", capsize=3)
+    ax.set_xticks(range(len(arms)), arms, rotation=30, ha="right", fontsize=7)
+
+
+def learning_curve_plots(analysis: Analysis) -> list[Plot]:
+    experiment = analysis.experiment
+    plots = []
+    for metric in analysis.metrics:
+        stats = [s for s in analysis.cells if s.metric == metric]
+        if not stats:
+            continue
+        facets = experiment.facets(metric)
+        crossings = [c for c in analysis.crossovers if c.metric == metric and c.size is not None]
+        colours = arm_colours(list({s.arm for s in stats}))
+        pages = [
+            facets[i : i + PANELS_PER_FIGURE] for i in range(0, len(facets), PANELS_PER_FIGURE)
+        ]
+        for page, page_facets in enumerate(pages, start=1):
+            columns = min(_COLUMNS, len(page_facets))
+            rows = math.ceil(len(page_facets) / columns)
+            figure = Figure(figsize=(4.2 * columns + 3.2, 3.2 * rows + 0.6), layout="constrained")
+            axes = figure.subplots(rows, columns, squeeze=False).ravel()
+            for ax, facet in zip(axes, page_facets, strict=False):
+                in_facet = [s for s in stats if s.cell.facet == facet]
+                if experiment.x_axis is not None:
+                    marked = [c for c in crossings if c.facet == facet]
+                    _draw_curves(ax, in_facet, marked, experiment.x_axis, colours)
+                else:
+                    _draw_points(ax, in_facet)
+                ax.set_title(_facet_title(facet), fontsize=8)
+                ax.set_ylabel(metric + (" (lower is better)" if lower_is_better(metric) else ""))
+                ax.grid(True, alpha=0.3)
+            for ax in axes[len(page_facets) :]:
+                ax.set_visible(False)
+            handles: dict[str, object] = {}
+            for ax in axes[: len(page_facets)]:
+                for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+                    handles.setdefault(label, handle)
+            if handles:
+                labels = sorted(handles, key=lambda label: (label == "crossover", label))
+                legend_labels = [
+                    "crossover (table: crossovers)" if label == "crossover" else label
+                    for label in labels
+                ]
+                figure.legend(
+                    [handles[label] for label in labels],
+                    legend_labels,
+                    loc="outside right upper",
+                    fontsize=7,
+                )
+            suffix = f" (page {page} of {len(pages)})" if len(pages) > 1 else ""
+            figure.suptitle(f"{experiment.name}: {metric}{suffix}", fontsize=10)
+            buffer = io.BytesIO()
+            figure.savefig(buffer, format="png", dpi=110)
+            name = f"{_slug(experiment.name)}__{_slug(metric)}"
+            plots.append(
+                Plot(
+                    f"{name}__p{page}.png" if len(pages) > 1 else f"{name}.png",
+                    f"{experiment.name}: {metric} against "
+                    f"{experiment.x_axis or 'arm'}, mean and 95% bootstrap CI over seeds{suffix}",
+                    buffer.getvalue(),
+                )
+            )
+    return plots

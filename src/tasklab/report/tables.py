@@ -1,0 +1,256 @@
+"""The comparison as tables: one list of rows per kind, shared by CSV, Markdown, HTML and W&B.
+
+Rows are tidy — one per cell (experiment, metric, arm and a value on every swept axis) — and
+carry raw numbers; ``display`` formats them for people. Every swept axis of every experiment
+is a column of its own, empty where an experiment does not sweep it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from tasklab.report.analysis import Analysis
+from tasklab.report.effects import lower_is_better
+from tasklab.report.grouping import Cell, Facet
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str  # file stem and anchor: summary, comparisons, ...
+    title: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+    def for_experiment(self, experiment: str) -> Table:
+        rows = [row for row in self.rows if row["experiment"] == experiment]
+        return Table(self.name, self.title, self.columns, rows)
+
+    def shown_columns(self) -> list[str]:
+        """Columns worth showing people: not the experiment, not ones empty in every row."""
+        return [
+            c
+            for c in self.columns
+            if c != "experiment" and any(row.get(c) not in (None, "") for row in self.rows)
+        ]
+
+
+def _axes_of(facet: Facet, x: float | None, x_axis: str | None) -> dict[str, Any]:
+    axes: dict[str, Any] = dict(facet)
+    if x_axis is not None:
+        axes[x_axis] = x
+    return axes
+
+
+def _cell_axes(cell: Cell, x_axis: str | None) -> dict[str, Any]:
+    return _axes_of(cell.facet, cell.x, x_axis)
+
+
+def build_tables(analyses: list[Analysis]) -> list[Table]:
+    axes = sorted({axis for a in analyses for axis in a.experiment.swept})
+    summary, comparisons, transfer, delta_m, crossovers = [], [], [], [], []
+    for analysis in analyses:
+        x_axis = analysis.experiment.x_axis
+        for s in analysis.cells:
+            summary.append(
+                {
+                    "experiment": s.experiment,
+                    "metric": s.metric,
+                    "arm": s.arm,
+                    **_cell_axes(s.cell, x_axis),
+                    "n_seeds": s.n,
+                    "mean": s.mean,
+                    "std": s.std,
+                    "ci_low": s.low,
+                    "ci_high": s.high,
+                    "seeds": " ".join(map(str, s.seeds)),
+                    "lower_is_better": lower_is_better(s.metric),
+                }
+            )
+        for c in analysis.comparisons:
+            comparisons.append(
+                {
+                    "experiment": c.experiment,
+                    "metric": c.metric,
+                    "arm_a": c.arm_a,
+                    "arm_b": c.arm_b,
+                    **_cell_axes(c.cell, x_axis),
+                    "n_seeds": c.n,
+                    "diff": c.diff,
+                    "ci_low": c.low,
+                    "ci_high": c.high,
+                    "t_low": c.t_low,
+                    "t_high": c.t_high,
+                    "p_a_better": c.prob_a_better,
+                    "verdict": c.verdict,
+                }
+            )
+        for g in analysis.transfer:
+            transfer.append(
+                {
+                    "experiment": g.experiment,
+                    "metric": g.metric,
+                    "arm": g.arm,
+                    **_cell_axes(g.cell, x_axis),
+                    "n_seeds": g.n,
+                    "scratch": g.scratch_mean,
+                    "transfer": g.arm_mean,
+                    "gain": g.gain,
+                    "ci_low": g.low,
+                    "ci_high": g.high,
+                    "gain_pct": g.relative_gain_pct,
+                    "negative_transfer_gap": g.negative_transfer_gap,
+                    "verdict": g.verdict,
+                }
+            )
+        for d in analysis.delta_m:
+            delta_m.append(
+                {
+                    "experiment": d.experiment,
+                    "metric": d.metric_name,
+                    "arm": d.arm,
+                    "reference": d.reference,
+                    **_cell_axes(d.cell, x_axis),
+                    "n_seeds": d.n,
+                    "tasks": " ".join(d.tasks),
+                    "delta_m_pct": d.value,
+                    "ci_low": d.low,
+                    "ci_high": d.high,
+                    "verdict": d.verdict,
+                }
+            )
+        for x in analysis.crossovers:
+            crossovers.append(
+                {
+                    "experiment": x.experiment,
+                    "metric": x.metric,
+                    "arm_a": x.arm_a,
+                    "arm_b": x.arm_b,
+                    **dict(x.facet),
+                    "size_axis": x_axis,
+                    "sizes": " ".join(f"{s:g}" for s in x.sizes),
+                    "n_seeds": x.n,
+                    "crossover": x.size,
+                    "ci_low": x.low,
+                    "ci_high": x.high,
+                    "share_crossing": x.share_crossing,
+                    "summary": x.summary,
+                }
+            )
+    rows = {
+        "summary": summary,
+        "comparisons": comparisons,
+        "transfer": transfer,
+        "delta_m": delta_m,
+        "crossovers": crossovers,
+    }
+    return [
+        Table(name, title, [*lead, *axes, *tail], rows[name])
+        for name, (title, lead, tail) in _LAYOUT.items()
+    ]
+
+
+# name: (title, columns before the axis columns, columns after them)
+_LAYOUT: dict[str, tuple[str, list[str], list[str]]] = {
+    "summary": (
+        "Cells: mean, sd and 95% bootstrap CI over seeds",
+        ["experiment", "metric", "arm"],
+        ["n_seeds", "mean", "std", "ci_low", "ci_high", "seeds", "lower_is_better"],
+    ),
+    "comparisons": (
+        "Paired differences a − b on matched seeds (bootstrap and t intervals)",
+        ["experiment", "metric", "arm_a", "arm_b"],
+        ["n_seeds", "diff", "ci_low", "ci_high", "t_low", "t_high", "p_a_better", "verdict"],
+    ),
+    "transfer": (
+        "Transfer gain over scratch (positive = better) and negative-transfer gap",
+        ["experiment", "metric", "arm"],
+        [
+            "n_seeds",
+            "scratch",
+            "transfer",
+            "gain",
+            "ci_low",
+            "ci_high",
+            "gain_pct",
+            "negative_transfer_gap",
+            "verdict",
+        ],
+    ),
+    "delta_m": (
+        "Δm: mean relative improvement over tasks against single-task, in %",
+        ["experiment", "metric", "arm", "reference"],
+        ["n_seeds", "tasks", "delta_m_pct", "ci_low", "ci_high", "verdict"],
+    ),
+    "crossovers": (
+        "Where learning curves cross",
+        ["experiment", "metric", "arm_a", "arm_b"],
+        [
+            "size_axis",
+            "sizes",
+            "n_seeds",
+            "crossover",
+            "ci_low",
+            "ci_high",
+            "share_crossing",
+            "summary",
+        ],
+    ),
+}
+
+
+_PROBABILITIES = {"p_a_better", "share_crossing"}
+_PERCENTS = {"gain_pct", "delta_m_pct"}
+_SIZES = {"crossover"}
+
+
+def display(column: str, value: Any) -> str:
+    """A cell as people read it: 3 decimals for metrics, % and sizes spelt as such."""
+    if value is None or value == "":
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "–"
+        if column in _PROBABILITIES:
+            return f"{value:.2f}"
+        if column in _PERCENTS:
+            return f"{value:+.2f}"
+        if column in _SIZES or (column in ("ci_low", "ci_high") and abs(value) >= 100):
+            return f"{value:,.0f}"
+        if value.is_integer() and abs(value) >= 2:
+            return f"{value:.0f}"
+        return f"{value:.4f}" if abs(value) < 0.01 and value != 0 else f"{value:.3f}"
+    return str(value)
+
+
+def to_csv(table: Table) -> str:
+    """Raw values, full precision; empty where a row has no value for a column."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=table.columns, lineterminator="\n")
+    writer.writeheader()
+    for row in table.rows:
+        writer.writerow({c: _raw(row.get(c)) for c in table.columns})
+    return buffer.getvalue()
+
+
+def _raw(value: Any) -> Any:
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else value
+
+
+def to_markdown(table: Table) -> str:
+    columns = table.shown_columns()
+    lines = [
+        "| " + " | ".join(columns) + " |",
+        "|" + "|".join("---" for _ in columns) + "|",
+    ]
+    for row in table.rows:
+        cells = [display(c, row.get(c)).replace("|", "\\|") for c in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
