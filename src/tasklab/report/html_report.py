@@ -41,7 +41,8 @@ th[aria-sort=ascending]::after { content: " ▲"; } th[aria-sort=descending]::af
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1rem 0; } figure img { max-width: 100%; border: 1px solid #eee; }
 figcaption { font-size: .8rem; color: #555; }
-.warnings li { color: #8a4b00; } .problems td { color: #a00; }
+.scroll { overflow-x: auto; } .warnings { color: #8a4b00; margin: .5rem 0; }
+.warnings summary { cursor: pointer; font-weight: 600; } .problems td { color: #a00; }
 .meta { font-size: .88rem; color: #444; } .conventions { font-size: .85rem; color: #444; }
 """
 
@@ -94,8 +95,8 @@ def _table_html(table: Table, table_id: str) -> str:
             )
         rows.append("<tr>" + "".join(cells) + "</tr>")
     return (
-        f"<table class='sortable' id='{table_id}'><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f"<div class='scroll'><table class='sortable' id='{table_id}'><thead><tr>{head}</tr>"
+        f"</thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -140,7 +141,11 @@ def render_html(
         )
         if analysis.warnings:
             items = "".join(f"<li>{html.escape(w)}</li>" for w in analysis.warnings)
-            parts.append(f"<h3>Warnings</h3><ul class='warnings'>{items}</ul>")
+            parts.append(
+                f"<details class='warnings'><summary>{len(analysis.warnings)} warnings "
+                "(too few seeds, differences whose CI contains 0, disagreeing replicas)"
+                f"</summary><ul>{items}</ul></details>"
+            )
         parts += [_figure_html(plot) for plot in plots.get(experiment.name, [])]
         for table in tables:
             rows = table.for_experiment(experiment.name)

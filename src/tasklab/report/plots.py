@@ -1,5 +1,6 @@
 """Learning curves as PNG: a metric against data size on a log axis, one line per arm with its
-95% bootstrap band, crossovers marked (dashed line at the crossing, shaded CI).
+95% bootstrap band, crossovers marked (dashed line at the crossing, shaded CI) where at least
+half of the bootstrap resamples cross as well.
 
 One figure per experiment and metric, with a panel per facet (the other swept axes), so facets
 sit side by side on the same scale; past ``PANELS_PER_FIGURE`` panels the figure continues on
@@ -24,6 +25,7 @@ from tasklab.report.grouping import Facet
 from tasklab.report.records import natural_key
 
 PANELS_PER_FIGURE = 12
+MARK_SHARE = 0.5  # mark a crossover only where most bootstrap resamples cross too
 _COLUMNS = 3
 
 
@@ -129,7 +131,7 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
                     fontsize=7,
                 )
             suffix = f" (page {page} of {len(pages)})" if len(pages) > 1 else ""
-            figure.suptitle(f"{experiment.name}: {metric}{suffix}", fontsize=10)
+            figure.suptitle(f"{experiment.name}: {metric}{suffix}", fontsize=10, x=0.02, ha="left")
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=110)
             name = f"{_slug(experiment.name)}__{_slug(metric)}"

@@ -1,0 +1,189 @@
+"""tasklab-compare on a fixture sweep with known numbers: every table against a hand
+computation, every broken record listed, and the one-line errors."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tasklab.report.compare import main
+from tasklab.report.stats import t_critical
+from tests.compare_fixtures import MTL_VALUES, SEEDS, TRANSFER_VALUES, mtl_sweep, transfer_sweep
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def _hand_bootstrap(values: list[float], resamples: int = 2000, seed: int = 0) -> tuple:
+    """The expanded-percentile bootstrap written out: resample seeds, spread the means by
+    sqrt(n/(n-1)) about the sample mean, take the 2.5% and 97.5% quantiles."""
+    data = np.asarray(values)
+    n = data.size
+    picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    means = data.mean() + math.sqrt(n / (n - 1)) * (data[picks].mean(axis=1) - data.mean())
+    return tuple(np.quantile(means, [0.025, 0.975]))
+
+
+def _mean_auroc(size: int, arm: str) -> list[float]:
+    tasks = MTL_VALUES[size][arm]
+    return [(tasks["a"][i] + tasks["b"][i]) / 2 for i in range(len(SEEDS))]
+
+
+@pytest.fixture(scope="module")
+def mtl_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    root = mtl_sweep(tmp_path_factory.mktemp("mtl"))
+    out = root / "compare"
+    return out, main([str(root), "--out", str(out), "--wandb", "off"])
+
+
+def test_cells_have_mean_sd_seeds_and_the_bootstrap_interval(mtl_report):
+    out, code = mtl_report
+    assert code == 0
+    rows = _rows(out / "summary.csv")
+    assert len(rows) == 6  # 2 arms x 3 sizes, metric test/mean/auroc
+    for row in rows:
+        values = _mean_auroc(int(float(row["data.n_train"])), row["arm"])
+        assert float(row["mean"]) == pytest.approx(np.mean(values))
+        assert float(row["std"]) == pytest.approx(np.std(values, ddof=1))
+        assert row["n_seeds"] == "4" and row["seeds"] == "0 1 2 3"
+        low, high = _hand_bootstrap(values)
+        assert (float(row["ci_low"]), float(row["ci_high"])) == pytest.approx((low, high))
+
+
+def test_paired_differences_match_a_hand_computation(mtl_report):
+    out, _ = mtl_report
+    rows = {int(float(r["data.n_train"])): r for r in _rows(out / "comparisons.csv")}
+    assert set(rows) == {100, 1000, 10000}
+    for size, row in rows.items():
+        assert (row["arm_a"], row["arm_b"]) == ("multi_task", "single_task")
+        diffs = np.subtract(_mean_auroc(size, "multi_task"), _mean_auroc(size, "single_task"))
+        half = t_critical(3) * diffs.std(ddof=1) / 2
+        assert float(row["diff"]) == pytest.approx(diffs.mean())
+        assert float(row["t_low"]) == pytest.approx(diffs.mean() - half)
+        assert float(row["t_high"]) == pytest.approx(diffs.mean() + half)
+        assert (float(row["ci_low"]), float(row["ci_high"])) == pytest.approx(
+            _hand_bootstrap(list(diffs))
+        )
+    assert rows[100]["verdict"] == "multi_task better" and rows[100]["p_a_better"] == "1.0"
+    assert rows[10000]["verdict"] == "single_task better" and rows[10000]["p_a_better"] == "0.0"
+
+
+def test_delta_m_is_the_mean_relative_gain_over_tasks(mtl_report):
+    out, _ = mtl_report
+    rows = {int(float(r["data.n_train"])): r for r in _rows(out / "delta_m.csv")}
+    for size, row in rows.items():
+        mtl, stl = MTL_VALUES[size]["multi_task"], MTL_VALUES[size]["single_task"]
+        by_hand = 100 / 2 * sum((np.mean(mtl[t]) - np.mean(stl[t])) / np.mean(stl[t]) for t in "ab")
+        assert float(row["delta_m_pct"]) == pytest.approx(by_hand)
+        assert row["tasks"] == "a b" and row["reference"] == "single_task"
+        assert float(row["ci_low"]) < float(row["delta_m_pct"]) < float(row["ci_high"])
+    assert float(rows[100]["delta_m_pct"]) > 0 > float(rows[10000]["delta_m_pct"])
+
+
+def test_crossover_is_found_between_the_sizes_where_the_order_flips(mtl_report):
+    out, _ = mtl_report
+    (row,) = _rows(out / "crossovers.csv")
+    gap = {
+        s: np.mean(_mean_auroc(s, "multi_task")) - np.mean(_mean_auroc(s, "single_task"))
+        for s in (1000, 10000)
+    }
+    fraction = gap[1000] / (gap[1000] - gap[10000])  # linear in log size
+    by_hand = math.exp(math.log(1000) + fraction * (math.log(10000) - math.log(1000)))
+    assert float(row["crossover"]) == pytest.approx(by_hand)
+    assert 1000 <= float(row["ci_low"]) <= float(row["crossover"]) <= float(row["ci_high"]) <= 10000
+    assert float(row["share_crossing"]) == 1.0
+    assert "multi_task better below, single_task better above" in row["summary"]
+
+
+def test_broken_failed_partial_and_unfinished_records_are_listed_not_fatal(mtl_report):
+    out, _ = mtl_report
+    markdown = (out / "summary.md").read_text()
+    assert "broken/result.json`: unreadable" in markdown
+    assert "failed/result.json`: failed: ConfigError: data.label_rate=7.0" in markdown
+    assert "partial/result.json`: partial: missing regime, seed" in markdown
+    assert "killed`: no result.json: the run did not finish" in markdown
+    assert "| multi_task | single_task | 100 | 4 |" in markdown
+
+
+def test_plots_are_pngs_of_every_metric(mtl_report):
+    out, _ = mtl_report
+    (png,) = out.glob("*.png")
+    assert png.name == "mtl_curve__test_mean_auroc.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_transfer_gain_and_negative_transfer_gap(tmp_path):
+    root = transfer_sweep(tmp_path / "sweep")
+    assert main([str(root), "--out", str(tmp_path / "out"), "--wandb", "off"]) == 0
+    rows = {
+        (r["arm"], int(float(r["data.n_train"]))): r for r in _rows(tmp_path / "out/transfer.csv")
+    }
+    assert len(rows) == 4
+    for (arm, size), row in rows.items():
+        gain = np.mean(TRANSFER_VALUES[size][arm]) - np.mean(TRANSFER_VALUES[size]["scratch"])
+        assert float(row["gain"]) == pytest.approx(gain)
+        assert float(row["negative_transfer_gap"]) == pytest.approx(-gain)
+        assert float(row["gain_pct"]) == pytest.approx(
+            100 * gain / np.mean(TRANSFER_VALUES[size]["scratch"])
+        )
+    assert rows[("related/full n_source=10000", 100)]["verdict"] == "positive transfer"
+    assert rows[("control/full n_source=10000", 100)]["verdict"] == "negative transfer"
+
+
+def test_fewer_than_three_seeds_is_a_warning(tmp_path):
+    root = transfer_sweep(tmp_path / "sweep")
+    for job in root.iterdir():
+        if (
+            '"seed": 3' in (job / "result.json").read_text()
+            or '"seed": 2' in (job / "result.json").read_text()
+        ):
+            (job / "result.json").unlink()
+            job.rmdir()
+    assert main([str(root), "--out", str(tmp_path / "out"), "--wandb", "off"]) == 0
+    markdown = (tmp_path / "out/summary.md").read_text()
+    assert "fewer than 3 seeds, no interval to trust: data.n_train=100 scratch: 2 seed(s)" in (
+        markdown
+    )
+    assert "too few seeds (2 < 3)" in (tmp_path / "out/comparisons.csv").read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{missing}"], "no such file or folder"),
+        (["{empty}"], "no result.json under"),
+        (["{sweep}", "--metric", "val/*/mae"], "matches no metric in the records; choose from"),
+        (["{sweep}", "--resamples", "500"], "--resamples=500 is too few"),
+        (["{sweep}", "--x", "model.width"], "--x model.width is not a swept axis"),
+        (["{sweep}", "--out", "{file}"], "cannot write to --out"),
+    ],
+)
+def test_bad_input_is_a_one_line_error(tmp_path, capsys, args, message):
+    sweep = transfer_sweep(tmp_path / "sweep")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "file").write_text("not a folder")
+    paths = {
+        "missing": tmp_path / "nope",
+        "empty": tmp_path / "empty",
+        "sweep": sweep,
+        "file": tmp_path / "file" / "out",
+    }
+    argv = [a.format(**paths) for a in args] + ["--wandb", "off"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("tasklab-compare: error:")
+
+
+def test_a_sweep_of_failures_still_gets_its_report(tmp_path, capsys):
+    from tasklab.results import RunResult, write_result
+
+    write_result(tmp_path / "0", RunResult(status="failed", name="x", regime="r", seed=0))
+    assert main([str(tmp_path), "--wandb", "off"]) == 1
+    assert "skipped" in capsys.readouterr().out
+    assert "Skipped records" in (tmp_path / "compare" / "report.html").read_text()
