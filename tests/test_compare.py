@@ -4,6 +4,7 @@ computation, every broken record listed, and the one-line errors."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -187,3 +188,31 @@ def test_a_sweep_of_failures_still_gets_its_report(tmp_path, capsys):
     assert main([str(tmp_path), "--wandb", "off"]) == 1
     assert "skipped" in capsys.readouterr().out
     assert "Skipped records" in (tmp_path / "compare" / "report.html").read_text()
+
+
+def test_wandb_gets_the_same_tables_and_plots_offline(tmp_path):
+    root = mtl_sweep(tmp_path / "sweep", logger_wandb=True)  # the runs logged to W&B
+    out = tmp_path / "out"
+    assert main([str(root), "--out", str(out)]) == 0  # --wandb auto follows the runs
+    (run,) = (out / "wandb").glob("offline-run-*")
+    media = run / "files" / "media"
+    tables = {p.name.split("_")[0] for p in (media / "table" / "compare").glob("*.table.json")}
+    assert {"summary", "comparisons", "crossovers"} <= tables
+    (summary,) = (media / "table" / "compare").glob("summary_*.table.json")
+    logged = json.loads(summary.read_text())
+    mean = logged["columns"].index("mean")
+    assert sorted(row[mean] for row in logged["data"]) == pytest.approx(
+        sorted(float(r["mean"]) for r in _rows(out / "summary.csv"))
+    )
+    assert {row[logged["columns"].index("data.n_train")] for row in logged["data"]} == {
+        "100",
+        "1000",
+        "10000",
+    }
+    (plot,) = (media / "images" / "compare" / "plots").glob("*.png")
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_wandb_stays_off_when_the_runs_did_not_log_to_it(mtl_report):
+    out, _ = mtl_report
+    assert not (out / "wandb").exists()

@@ -21,6 +21,12 @@ def _cell(value: Any) -> Any:
     return value
 
 
+def _axis(value: Any) -> str | None:
+    if value is None:
+        return None
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def log_to_wandb(
     analyses: list[Analysis],
     tables: list[Table],
@@ -55,14 +61,7 @@ def log_to_wandb(
                 columns = table.columns
                 axis_columns = set(analysis.experiment.swept)
                 data = [
-                    [
-                        None
-                        if row.get(c) is None
-                        else str(row[c])
-                        if c in axis_columns
-                        else _cell(row[c])
-                        for c in columns
-                    ]
+                    [_axis(row.get(c)) if c in axis_columns else _cell(row.get(c)) for c in columns]
                     for row in rows
                 ]
                 payload[f"compare/{table.name}"] = wandb.Table(
