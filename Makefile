@@ -23,6 +23,7 @@ lint: setup
 bench: setup
 	$(BIN)/python scripts/bench_throughput.py
 	$(BIN)/python scripts/bench_transfer_memory.py
+	$(BIN)/python scripts/bench_compare.py
 
 clean:
 	rm -rf outputs multirun

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -63,12 +64,20 @@ def _percentiles(samples: np.ndarray, level: float) -> tuple[float, float]:
     return float(low), float(high)
 
 
+@lru_cache(maxsize=256)
+def resample_picks(n: int, resamples: int, seed: int) -> np.ndarray:
+    """Indices of ``resamples`` bootstrap samples of n items. They depend only on (n,
+    resamples, seed), so they are drawn once and shared by every cell with n seeds — the
+    numbers are those of drawing them afresh, at a fraction of the cost on a large sweep."""
+    picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    picks.setflags(write=False)
+    return picks
+
+
 def _resampled_means(values: np.ndarray, resamples: int, seed: int) -> np.ndarray:
     """Means of ``resamples`` bootstrap samples, expanded by sqrt(n/(n-1)) about the mean."""
     n = values.shape[0]
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, n, size=(resamples, n))
-    means = values[picks].mean(axis=1)
+    means = values[resample_picks(n, resamples, seed)].mean(axis=1)
     return values.mean() + math.sqrt(n / (n - 1)) * (means - values.mean())
 
 
@@ -96,10 +105,11 @@ def paired_comparison(
     subset and initialisation under one seed)."""
     seeds = tuple(sorted(set(a) & set(b)))
     diffs = np.asarray([a[s] - b[s] for s in seeds], dtype=np.float64)
-    interval = bootstrap_interval(diffs, resamples, seed, level)
     if diffs.size < 2:
-        return PairedComparison(interval, math.nan, seeds)
+        return PairedComparison(bootstrap_interval(diffs, resamples, seed, level), math.nan, seeds)
     means = _resampled_means(diffs, resamples, seed)
+    low, high = _percentiles(means, level)
+    interval = BootstrapInterval(float(diffs.mean()), low, high, int(diffs.size))
     prob = float(np.mean(means > 0) + 0.5 * np.mean(means == 0))
     return PairedComparison(interval, prob, seeds)
 
@@ -144,8 +154,7 @@ def crossover(
     )
     size_axis = np.asarray(sizes, dtype=np.float64)
     observed = _first_crossing(size_axis, gaps.mean(axis=0, keepdims=True))[0]
-    rng = np.random.default_rng(seed)
-    picks = rng.integers(0, len(seeds), size=(resamples, len(seeds)))
+    picks = resample_picks(len(seeds), resamples, seed)
     resampled = _first_crossing(size_axis, gaps[picks].mean(axis=1))
     crossing = resampled[~np.isnan(resampled)]
     share = crossing.size / resamples

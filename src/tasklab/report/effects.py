@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasklab.report.bootstrap import LEVEL, RESAMPLES
+from tasklab.report.bootstrap import LEVEL, RESAMPLES, resample_picks
 
 
 def delta_m(
@@ -87,7 +87,7 @@ def delta_m_interval(
     if len(seeds) < 2 or not math.isfinite(value):
         return DeltaMInterval(value, math.nan, math.nan, per_seed, tasks)
     n = len(seeds)
-    picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    picks = resample_picks(n, resamples, seed)
     resampled = dm(a[picks].mean(axis=1), b[picks].mean(axis=1))
     expanded = value + math.sqrt(n / (n - 1)) * (resampled - value)
     tail = (1.0 - level) / 2.0

@@ -65,7 +65,11 @@ class Experiment:
 
 
 def _facet_order(facet: Facet) -> list:
-    return natural_key(" ".join(f"{k}={v}" for k, v in facet))
+    """Numbers by value (0.0002 before 0.019), anything else in natural order."""
+    return [
+        (key, (0, _number(value), "") if _number(value) is not None else (1, 0.0, value))
+        for key, value in facet
+    ]
 
 
 def cell_order(cell: Cell) -> tuple:
