@@ -122,6 +122,9 @@ class PrintSummaryOnMultirunEnd(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         if sweep_dir.exists():
             print("\n".join(summary_lines(load_records([sweep_dir]), "test/mean/auroc")))
+            print(
+                f"full report (bootstrap CIs, learning curves, HTML): tasklab-compare {sweep_dir}"
+            )
 
 
 def cli() -> None:
