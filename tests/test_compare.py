@@ -216,3 +216,30 @@ def test_wandb_gets_the_same_tables_and_plots_offline(tmp_path):
 def test_wandb_stays_off_when_the_runs_did_not_log_to_it(mtl_report):
     out, _ = mtl_report
     assert not (out / "wandb").exists()
+
+
+def test_lower_is_better_metrics_turn_the_verdict_and_the_probability(tmp_path):
+    from tasklab.results import RunResult, write_result
+
+    errors = {"staged": [1.0, 1.2, 1.1, 0.9], "end_to_end": [2.0, 2.1, 2.3, 1.9]}
+    job = 0
+    for arm, values in errors.items():
+        for seed, value in enumerate(values):
+            result = RunResult(
+                status="ok",
+                name="pipelines",
+                regime=arm,
+                seed=seed,
+                arm=arm,
+                overrides=[f"regime={arm}", f"seed={seed}"],
+                metrics={"test/mean/mae": value},
+            )
+            write_result(tmp_path / "sweep" / str(job), result)
+            job += 1
+    assert main([str(tmp_path / "sweep"), "--wandb", "off"]) == 0
+    (row,) = _rows(tmp_path / "sweep" / "compare" / "comparisons.csv")
+    assert (row["arm_a"], row["arm_b"]) == ("staged", "end_to_end")  # end_to_end: the reference
+    assert float(row["diff"]) == pytest.approx(-1.025)
+    assert row["verdict"] == "staged better" and float(row["p_a_better"]) == 1.0
+    (cell,) = [r for r in _rows(tmp_path / "sweep/compare/summary.csv") if r["arm"] == "staged"]
+    assert cell["lower_is_better"] == "True"

@@ -1,10 +1,13 @@
 """A real multirun through the CLI: the file's sweep axes are overridden on the command line,
 every job writes its record, and the sweep ends with the comparison table."""
 
+import csv
 import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 
 def test_multirun_prints_the_comparison_table(tmp_path):
@@ -43,3 +46,35 @@ def test_multirun_prints_the_comparison_table(tmp_path):
     assert all(r["data"]["n_train"]["car"] == 32 for r in records)
     assert "multi_task − single_task:" in proc.stdout
     assert "too few seeds to conclude" in proc.stdout  # 2 seeds: no verdict
+    assert f"tasklab-compare {sweep_dir}" in proc.stdout
+
+    # The same sweep through tasklab-compare: Δm of the real records against a hand computation.
+    compare = subprocess.run(
+        [sys.executable, "-m", "tasklab.report.compare", str(sweep_dir), "--metric", "test/*"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert compare.returncode == 0, compare.stderr[-2000:]
+    with (sweep_dir / "compare" / "delta_m.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["metric"] == "auroc"]
+    (row,) = rows
+    tasks = ("car", "pedestrian", "stop_sign", "traffic_light")
+    assert row["tasks"] == " ".join(tasks) and row["n_seeds"] == "2"
+
+    def mean_of(regime: str, task: str) -> float:
+        values = [r["metrics"][f"test/{task}/auroc"] for r in records if r["regime"] == regime]
+        return sum(values) / len(values)
+
+    by_hand = (
+        100
+        / 4
+        * sum(
+            (mean_of("multi_task", t) - mean_of("single_task", t)) / mean_of("single_task", t)
+            for t in tasks
+        )
+    )
+    assert float(row["delta_m_pct"]) == pytest.approx(by_hand)
+    assert row["verdict"] == "too few seeds (2 < 3)"
+    assert (sweep_dir / "compare" / "report.html").stat().st_size > 10_000

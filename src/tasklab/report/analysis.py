@@ -365,11 +365,14 @@ def analyse(
 ) -> Analysis:
     analysis = Analysis(experiment, metrics)
     few: set[str] = set()
+    delta_m_done: set[tuple[str, str]] = set()
     for metric in metrics:
         if metric not in experiment.values:
             continue
         analysis.cells += _cell_stats(experiment, metric, resamples, seed)
         curve_pairs: set[tuple[str, str]] = set()
+        # Δm spans the tasks, so test/car/auroc and test/mean/auroc give the same one: once.
+        family = (metric.split("/", 1)[0], metric.rsplit("/", 1)[-1])
         for cell in experiment.cells(metric):
             arms = experiment.values[metric][cell]
             for a, b in comparison_pairs(list(arms), reference):
@@ -378,10 +381,13 @@ def analyse(
                 curve_pairs.add((a, b))
                 if b == "scratch" and comparison.n > 0:
                     analysis.transfer.append(_transfer_gain(comparison, experiment))
-                if b == "single_task" and (
-                    dm := _delta_m(experiment, metric, cell, a, resamples, seed)
+                if (
+                    b == "single_task"
+                    and family not in delta_m_done
+                    and (dm := _delta_m(experiment, metric, cell, a, resamples, seed))
                 ):
                     analysis.delta_m.append(dm)
+        delta_m_done.add(family)
         if experiment.x_axis is not None:
             analysis.crossovers += _crossovers(experiment, metric, curve_pairs, resamples, seed)
     for stat in analysis.cells:
