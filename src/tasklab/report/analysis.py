@@ -141,7 +141,7 @@ def _verdict(n: int, intervals: list[tuple[float, float]], positive: str, negati
         return positive
     if all(_excludes_zero(*i) and i[1] < 0 for i in intervals):
         return negative
-    return "no conclusion (CI contains 0)"
+    return "no conclusion (bootstrap or t CI contains 0)"
 
 
 def _cell_stats(experiment: Experiment, metric: str, resamples: int, seed: int) -> list[CellStat]:
@@ -398,9 +398,9 @@ def analyse(
         for text in sorted(few, key=natural_key)
     ]
     analysis.warnings += [
-        f"no conclusion, CI of the difference contains 0: {c.metric} "
-        f"{c.cell.label(experiment.x_axis)} {c.arm_a} − {c.arm_b} = {c.diff:+.3f} "
-        f"[{c.low:+.3f}, {c.high:+.3f}]"
+        f"no conclusion, the bootstrap or t CI of the difference contains 0: {c.metric} "
+        f"{c.cell.label(experiment.x_axis)} {c.arm_a} − {c.arm_b} = {c.diff:+.3f}, "
+        f"bootstrap [{c.low:+.3f}, {c.high:+.3f}], t [{c.t_low:+.3f}, {c.t_high:+.3f}]"
         for c in analysis.comparisons
         if c.verdict.startswith("no conclusion")
     ]
