@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from tasklab.report.bootstrap import (
     RESAMPLES,
+    Crossover,
     bootstrap_interval,
     crossover,
     paired_comparison,
@@ -107,15 +108,29 @@ class CrossoverRow:
     facet: Facet
     arm_a: str
     arm_b: str
-    n: int  # seeds present at every size of both curves
-    sizes: tuple[float, ...]
-    size: float | None
-    low: float | None
-    high: float | None
-    share_crossing: float
+    found: Crossover
     better_first: str | None  # the better arm at the smallest size
     better_last: str | None  # ... and at the largest
-    summary: str
+
+    @property
+    def summary(self) -> str:
+        found, first, last = self.found, self.better_first, self.better_last
+        if not found.seeds:
+            return "no seed at every size of both curves"
+        if found.size is None:
+            lead = f"; {first} better throughout" if first and first == last else ""
+            return (
+                f"no crossover in the range{lead} ({found.share_crossing:.0%} of resamples cross)"
+            )
+        span = (
+            f"{found.low:,.0f}–{found.high:,.0f}"
+            if found.low is not None and found.high is not None
+            else "n/a"
+        )
+        return (
+            f"crosses at {found.size:,.0f} (95% CI {span}, {found.share_crossing:.0%} of "
+            f"resamples cross): {first} better below, {last} better above"
+        )
 
 
 @dataclass
@@ -281,42 +296,14 @@ def _crossovers(
         for a, b in sorted(pairs, key=lambda p: natural_key(" ".join(p))):
             if a not in curves or b not in curves:
                 continue
-            sizes = sorted(set(curves[a]) & set(curves[b]))
-            if len(sizes) < 2:
-                continue
-            common = set.intersection(*(set(curves[a][x]) & set(curves[b][x]) for x in sizes))
             found = crossover(curves[a], curves[b], resamples, seed)
-
+            if len(found.sizes) < 2:
+                continue
             first, last = (
-                _better_at(curves[a][x], curves[b][x], common, a, b, lower)
-                for x in (sizes[0], sizes[-1])
+                _better_at(curves[a][x], curves[b][x], set(found.seeds), a, b, lower)
+                for x in (found.sizes[0], found.sizes[-1])
             )
-            rows.append(
-                CrossoverRow(
-                    experiment.name,
-                    metric,
-                    facet,
-                    a,
-                    b,
-                    len(common),
-                    tuple(sizes),
-                    found.size,
-                    found.low,
-                    found.high,
-                    found.share_crossing,
-                    first,
-                    last,
-                    _crossover_text(
-                        found.size,
-                        found.low,
-                        found.high,
-                        found.share_crossing,
-                        first,
-                        last,
-                        len(common),
-                    ),
-                )
-            )
+            rows.append(CrossoverRow(experiment.name, metric, facet, a, b, found, first, last))
     return rows
 
 
@@ -333,27 +320,6 @@ def _better_at(
     if not seeds or gap == 0:
         return None
     return a if (gap > 0) != lower else b
-
-
-def _crossover_text(
-    size: float | None,
-    low: float | None,
-    high: float | None,
-    share: float,
-    first: str | None,
-    last: str | None,
-    n: int,
-) -> str:
-    if n == 0:
-        return "no seed at every size of both curves"
-    if size is None:
-        lead = f"; {first} better throughout" if first and first == last else ""
-        return f"no crossover in the range{lead} ({share:.0%} of resamples cross)"
-    span = f"{low:,.0f}–{high:,.0f}" if low is not None and high is not None else "n/a"
-    return (
-        f"crosses at {size:,.0f} (95% CI {span}, {share:.0%} of resamples cross): "
-        f"{first} better below, {last} better above"
-    )
 
 
 def analyse(

@@ -56,6 +56,8 @@ class Crossover:
     low: float | None
     high: float | None
     share_crossing: float
+    sizes: tuple[float, ...] = ()  # the sizes both curves have
+    seeds: tuple[int, ...] = ()  # the seeds present at every one of them
 
 
 def _percentiles(samples: np.ndarray, level: float) -> tuple[float, float]:
@@ -145,10 +147,10 @@ def crossover(
     """
     sizes = sorted(set(curve_a) & set(curve_b))
     if len(sizes) < 2:
-        return Crossover(None, None, None, 0.0)
+        return Crossover(None, None, None, 0.0, tuple(sizes))
     seeds = sorted(set.intersection(*(set(curve_a[s]) & set(curve_b[s]) for s in sizes)))
     if not seeds:
-        return Crossover(None, None, None, 0.0)
+        return Crossover(None, None, None, 0.0, tuple(sizes))
     gaps = np.asarray(
         [[curve_a[s][k] - curve_b[s][k] for s in sizes] for k in seeds], dtype=np.float64
     )
@@ -164,4 +166,6 @@ def crossover(
         low=None if low is None else float(math.exp(low)),
         high=None if high is None else float(math.exp(high)),
         share_crossing=share,
+        sizes=tuple(sizes),
+        seeds=tuple(seeds),
     )

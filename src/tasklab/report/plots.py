@@ -96,9 +96,10 @@ def _draw_curves(
         highs = [p.high if math.isfinite(p.high) else p.mean for p in points]
         ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.18, linewidth=0)
     for row in crossings:
-        ax.axvline(row.size, color="black", linestyle="--", linewidth=0.8, label="crossover")
-        if row.low is not None and row.high is not None:
-            ax.axvspan(row.low, row.high, color="grey", alpha=0.12, linewidth=0)
+        found = row.found
+        ax.axvline(found.size, color="black", linestyle="--", linewidth=0.8, label="crossover")
+        if found.low is not None and found.high is not None:
+            ax.axvspan(found.low, found.high, color="grey", alpha=0.12, linewidth=0)
     ax.set_xscale("log")
     # Ticks at the measured sizes only: they are what was run, and matplotlib's default log
     # ticks (with minor ticks) were half the drawing time of a figure.
@@ -152,8 +153,8 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
             c
             for c in analysis.crossovers
             if c.metric == metric
-            and c.size is not None
-            and c.share_crossing >= MARK_SHARE
+            and c.found.size is not None
+            and c.found.share_crossing >= MARK_SHARE
             and (reference is None or c.arm_b == reference)
         ]
         colours = arm_colours(list({s.arm for s in stats}))

@@ -131,12 +131,12 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
                     "arm_b": x.arm_b,
                     **dict(x.facet),
                     "size_axis": x_axis,
-                    "sizes": " ".join(f"{s:g}" for s in x.sizes),
-                    "n_seeds": x.n,
-                    "crossover": x.size,
-                    "ci_low": x.low,
-                    "ci_high": x.high,
-                    "share_crossing": x.share_crossing,
+                    "sizes": " ".join(f"{s:g}" for s in x.found.sizes),
+                    "n_seeds": len(x.found.seeds),
+                    "crossover": x.found.size,
+                    "ci_low": x.found.low,
+                    "ci_high": x.found.high,
+                    "share_crossing": x.found.share_crossing,
                     "summary": x.summary,
                 }
             )
