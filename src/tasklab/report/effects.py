@@ -11,7 +11,7 @@ positive always means "the multi-task arm is better":
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,22 +19,30 @@ import numpy as np
 from tasklab.report.bootstrap import LEVEL, RESAMPLES, resample_picks
 
 
+def _delta_m_array(multi: np.ndarray, single: np.ndarray, signs: np.ndarray) -> np.ndarray:
+    """Δm over the last axis (tasks), in percent; NaN where a single-task value is 0 (a
+    relative change from 0 is undefined). The one formula behind every Δm here."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = 100.0 * np.mean(signs * (multi - single) / single, axis=-1)
+    return np.where(np.isfinite(value), value, np.nan)
+
+
+def _signs(tasks: Sequence[str], lower: Mapping[str, bool] | None) -> np.ndarray:
+    return np.asarray([-1.0 if (lower or {}).get(t, False) else 1.0 for t in tasks])
+
+
 def delta_m(
     multi_task: Mapping[str, float],
     single_task: Mapping[str, float],
     lower_is_better: Mapping[str, bool] | None = None,
 ) -> float:
-    """Δm in percent over the tasks both arms report; NaN if they share none or a single-task
-    value is 0 (a relative change from 0 is undefined)."""
-    lower = lower_is_better or {}
+    """Δm in percent over the tasks both arms report; NaN if they share none."""
     tasks = sorted(set(multi_task) & set(single_task))
-    if not tasks or any(single_task[t] == 0 for t in tasks):
+    if not tasks:
         return math.nan
-    total = 0.0
-    for task in tasks:
-        sign = -1.0 if lower.get(task, False) else 1.0
-        total += sign * (multi_task[task] - single_task[task]) / single_task[task]
-    return 100.0 * total / len(tasks)
+    multi = np.asarray([multi_task[t] for t in tasks], dtype=np.float64)
+    single = np.asarray([single_task[t] for t in tasks], dtype=np.float64)
+    return float(_delta_m_array(multi, single, _signs(tasks, lower_is_better)))
 
 
 # Metric names (the last part of ``split/task/name``) where a smaller value is better.
@@ -76,11 +84,10 @@ def delta_m_interval(
         return DeltaMInterval(math.nan, math.nan, math.nan, (), ())
     a = np.asarray([[multi_task[s][t] for t in tasks] for s in seeds], dtype=np.float64)
     b = np.asarray([[single_task[s][t] for t in tasks] for s in seeds], dtype=np.float64)
-    signs = np.asarray([-1.0 if (lower or {}).get(t, False) else 1.0 for t in tasks])
+    signs = _signs(tasks, lower)
 
     def dm(mean_a: np.ndarray, mean_b: np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return 100.0 * np.mean(signs * (mean_a - mean_b) / mean_b, axis=-1)
+        return _delta_m_array(mean_a, mean_b, signs)
 
     value = float(dm(a.mean(axis=0), b.mean(axis=0)))
     per_seed = tuple(float(v) for v in dm(a, b))
