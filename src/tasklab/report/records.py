@@ -14,6 +14,7 @@ experiment file agree.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,13 +33,18 @@ class Records:
     problems: list[tuple[Path, str]] = field(default_factory=list)
 
 
-def _job_dirs_without_record(root: Path) -> list[Path]:
-    """Hydra job folders (``.hydra/config.yaml``) that hold no record: killed or running."""
-    return sorted(
-        hydra.parent.parent
-        for hydra in root.rglob(".hydra/config.yaml")
-        if not (hydra.parent.parent / RESULT_FILE).exists()
-    )
+def _walk(root: Path) -> tuple[list[Path], list[Path]]:
+    """One pass over a folder: its record files, and the Hydra job folders (``.hydra/``) that
+    hold no record — killed or still running."""
+    if root.is_file():
+        return [root], []
+    found, unfinished = [], []
+    for folder, subfolders, files in os.walk(root):
+        if RESULT_FILE in files:
+            found.append(Path(folder) / RESULT_FILE)
+        elif ".hydra" in subfolders:
+            unfinished.append(Path(folder))
+    return sorted(found), sorted(unfinished)
 
 
 def _problem_with(record: Any) -> str | None:
@@ -57,7 +63,7 @@ def _problem_with(record: Any) -> str | None:
 def load_records(roots: list[Path]) -> Records:
     records = Records()
     for root in roots:
-        paths = [root] if root.is_file() else sorted(root.rglob(RESULT_FILE))
+        paths, unfinished = _walk(root)
         for path in paths:
             try:
                 record = json.loads(path.read_text())
@@ -69,9 +75,8 @@ def load_records(roots: list[Path]) -> Records:
                 records.problems.append((path, problem))
             else:
                 records.ok.append(record)
-        if root.is_dir():
-            for job in _job_dirs_without_record(root):
-                records.problems.append((job, f"no {RESULT_FILE}: the run did not finish"))
+        for job in unfinished:
+            records.problems.append((job, f"no {RESULT_FILE}: the run did not finish"))
     return records
 
 
