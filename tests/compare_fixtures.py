@@ -52,6 +52,20 @@ def _config(n_train: int, logger_wandb: bool = False) -> dict:
     }
 
 
+def write_ok(folder: Path, name: str, arm: str, seed: int, overrides: list[str], **fields) -> None:
+    """A finished run's record: ``arm`` is also its regime unless ``regime`` is given."""
+    fields.setdefault("regime", arm)
+    result = RunResult(
+        status="ok",
+        name=name,
+        seed=seed,
+        arm=arm,
+        overrides=[*overrides, f"seed={seed}"],
+        **fields,
+    )
+    write_result(folder, result)
+
+
 def mtl_sweep(root: Path, logger_wandb: bool = False) -> Path:
     job = 0
     for size, arms in MTL_VALUES.items():
@@ -59,18 +73,16 @@ def mtl_sweep(root: Path, logger_wandb: bool = False) -> Path:
             for i, seed in enumerate(SEEDS):
                 metrics = {f"test/{task}/auroc": values[i] for task, values in tasks.items()}
                 metrics["test/mean/auroc"] = sum(metrics.values()) / len(tasks)
-                result = RunResult(
-                    status="ok",
-                    name="mtl_curve",
-                    regime=arm,
-                    seed=seed,
-                    arm=arm,
+                write_ok(
+                    root / str(job),
+                    "mtl_curve",
+                    arm,
+                    seed,
+                    [f"regime={arm}", f"data.n_train={size}"],
                     arm_axes=["regime"],
-                    overrides=[f"regime={arm}", f"data.n_train={size}", f"seed={seed}"],
                     metrics=metrics,
                     config=_config(size, logger_wandb),
                 )
-                write_result(root / str(job), result)
                 job += 1
     (root / "broken").mkdir()
     (root / "broken" / "result.json").write_text('{"status": "ok", "metr')
@@ -92,22 +104,21 @@ def transfer_sweep(root: Path) -> Path:
             for seed, value in zip(SEEDS, values, strict=True):
                 source = arm.split("/")[0] if arm != "scratch" else "related"
                 n_source = 0 if arm == "scratch" else 10000
-                result = RunResult(
-                    status="ok",
-                    name="transfer_curve",
+                overrides = [
+                    f"regime.n_source={n_source}",
+                    f"regime.source={source}",
+                    f"data.n_train={n_target}",
+                ]
+                write_ok(
+                    root / str(job),
+                    "transfer_curve",
+                    arm,
+                    seed,
+                    overrides,
                     regime="transfer",
-                    seed=seed,
-                    arm=arm,
                     arm_axes=axes,
-                    overrides=[
-                        f"regime.n_source={n_source}",
-                        f"regime.source={source}",
-                        f"data.n_train={n_target}",
-                        f"seed={seed}",
-                    ],
                     metrics={"test/mean/auroc": value, "test/t/auroc": value},
                     config=_config(n_target),
                 )
-                write_result(root / str(job), result)
                 job += 1
     return root

@@ -13,7 +13,14 @@ import pytest
 
 from tasklab.report.compare import main
 from tasklab.report.stats import t_critical
-from tests.compare_fixtures import MTL_VALUES, SEEDS, TRANSFER_VALUES, mtl_sweep, transfer_sweep
+from tests.compare_fixtures import (
+    MTL_VALUES,
+    SEEDS,
+    TRANSFER_VALUES,
+    mtl_sweep,
+    transfer_sweep,
+    write_ok,
+)
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -219,22 +226,14 @@ def test_wandb_stays_off_when_the_runs_did_not_log_to_it(mtl_report):
 
 
 def test_lower_is_better_metrics_turn_the_verdict_and_the_probability(tmp_path):
-    from tasklab.results import RunResult, write_result
-
     errors = {"staged": [1.0, 1.2, 1.1, 0.9], "end_to_end": [2.0, 2.1, 2.3, 1.9]}
     job = 0
     for arm, values in errors.items():
         for seed, value in enumerate(values):
-            result = RunResult(
-                status="ok",
-                name="pipelines",
-                regime=arm,
-                seed=seed,
-                arm=arm,
-                overrides=[f"regime={arm}", f"seed={seed}"],
-                metrics={"test/mean/mae": value},
+            folder = tmp_path / "sweep" / str(job)
+            write_ok(
+                folder, "pipelines", arm, seed, [f"regime={arm}"], metrics={"test/mean/mae": value}
             )
-            write_result(tmp_path / "sweep" / str(job), result)
             job += 1
     assert main([str(tmp_path / "sweep"), "--wandb", "off"]) == 0
     (row,) = _rows(tmp_path / "sweep" / "compare" / "comparisons.csv")
