@@ -4,9 +4,10 @@
 
 ``m`` is the number of examples in the batch (every row of a training batch has at least one
 known label); ℓ_j is the logistic loss for binary tasks, cross-entropy for multiclass and squared
-error for regression. Unknown entries are *selected out* (``pred[mask]``), never multiplied by
-zero, so they contribute exactly zero loss and zero gradient and a NaN or garbage target in
-them cannot leak. A task with no label in the batch adds nothing and produces no NaN.
+error for regression, divided by the task's ``scale``² so that targets in other units weigh
+alike. Unknown entries are *selected out* (``pred[mask]``), never multiplied by zero, so they
+contribute exactly zero loss and zero gradient and a NaN or garbage target in them cannot
+leak. A task with no label in the batch adds nothing and produces no NaN.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ def task_loss_sum(spec: TaskSpec, output: torch.Tensor, target: torch.Tensor) ->
         return F.binary_cross_entropy_with_logits(output, target, reduction="sum")
     if spec.kind == "multiclass":
         return F.cross_entropy(output, target.long(), reduction="sum")
-    return F.mse_loss(output, target, reduction="sum")
+    return F.mse_loss(output / spec.scale, target / spec.scale, reduction="sum")
 
 
 def masked_multitask_loss(

@@ -25,6 +25,7 @@ import torch
 
 from tasklab.data import shapes
 from tasklab.data.counter_rng import SampleRandomness, hash32
+from tasklab.data.tasks import TaskSpec, binary_specs
 
 PRESENCE_TASKS: tuple[str, ...] = ("pedestrian", "car", "stop_sign", "traffic_light")
 # A spatial relation on the same images: needs the pedestrian and car detectors of the presence
@@ -75,6 +76,10 @@ class DrivingWorld:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return (3, self.image_size, self.image_size)
+
+    @property
+    def task_specs(self) -> dict[str, TaskSpec]:
+        return binary_specs(self.task_names)
 
     def labels(self, stream: int, index: torch.Tensor) -> torch.Tensor:
         """All labels (B, len(TASK_NAMES)) as float 0/1; cheap, as no image is drawn."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from omegaconf import DictConfig
 
 from tasklab.data.driving import DrivingWorld
@@ -21,9 +23,10 @@ def build_world(data: DictConfig) -> World:
     raise ValueError(f"data.world={data.world!r} is unknown; allowed: {', '.join(WORLDS)}")
 
 
-def selected_tasks(data: DictConfig) -> list[TaskSpec]:
-    """The tasks named in ``data.tasks``, in the config's order (all binary in these worlds)."""
-    return [TaskSpec(name=name, kind="binary") for name in data.tasks]
+def selected_tasks(world: World, names: Sequence[str]) -> list[TaskSpec]:
+    """The world's specs of the tasks ``names``, in that order."""
+    specs = world.task_specs
+    return [specs[name] for name in names]
 
 
 def task_budgets(data: DictConfig) -> dict[str, TaskBudget]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 
 from tasklab.data.counter_rng import hash_keys
+from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import MAX_INDEX, World
 
 _DONOR_STREAM = 0x534855  # keeps the donor draw apart from every other hash of the project
@@ -29,6 +30,10 @@ class ShuffledLabels:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return self.world.input_shape
+
+    @property
+    def task_specs(self) -> dict[str, TaskSpec]:
+        return self.world.task_specs
 
     def donor(self, stream: int, index: torch.Tensor) -> torch.Tensor:
         return hash_keys(self.seed, _DONOR_STREAM, stream, index.to(torch.int64)) % MAX_INDEX

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import torch
 
 from tasklab.data.counter_rng import SampleRandomness, normal
+from tasklab.data.tasks import TaskSpec, binary_specs
 
 _F_X, _F_FLIP = 1, 2
 _WEIGHT_STREAM = 0x57454947
@@ -50,6 +51,10 @@ class VectorWorld:
     @property
     def input_shape(self) -> tuple[int, ...]:
         return (self.n_features,)
+
+    @property
+    def task_specs(self) -> dict[str, TaskSpec]:
+        return binary_specs(self.task_names)
 
     def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Features (B, d) float32 and labels (B, n_tasks) float 0/1."""

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import torch
+
+from tasklab.data.tasks import TaskSpec
 
 VAL_STREAM, TEST_STREAM = 1, 2
 _TRAIN_STREAM_BASE = 1000
@@ -29,8 +31,37 @@ class World(Protocol):
     @property
     def input_shape(self) -> tuple[int, ...]: ...
 
+    @property
+    def task_specs(self) -> dict[str, TaskSpec]:
+        """Each task's kind (binary, multiclass, regression) and scale, by name."""
+        ...
+
     def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs (B, *input_shape) and labels (B, len(task_names)) on ``index``'s device."""
+        ...
+
+
+@runtime_checkable
+class StagedWorld(World, Protocol):
+    """A world with an intermediate representation z between input x and target y.
+
+    A pipeline learns x → z (``intermediate_tasks``) and then y (``target_task``) from what
+    ``stage2_input`` makes of the input and z: z itself (bone measurements → age), or the part
+    of x that z points at (a face's location → the crop that is identified).
+    """
+
+    @property
+    def intermediate_tasks(self) -> tuple[str, ...]: ...
+
+    @property
+    def target_task(self) -> str: ...
+
+    @property
+    def stage2_input_shape(self) -> tuple[int, ...]: ...
+
+    def stage2_input(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """Stage 2's input (B, *stage2_input_shape) from model inputs x and z (B, len(z));
+        differentiable in both, so a composed pipeline can be fine-tuned end to end."""
         ...
 
 

@@ -7,4 +7,4 @@ from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
 
 
 def run(ctx: RunContext) -> list[FitOutcome]:
-    return [fit_tasks(ctx, selected_tasks(ctx.cfg.data), fit_name="all")]
+    return [fit_tasks(ctx, selected_tasks(ctx.world, ctx.cfg.data.tasks), fit_name="all")]

@@ -7,4 +7,7 @@ from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
 
 
 def run(ctx: RunContext) -> list[FitOutcome]:
-    return [fit_tasks(ctx, [task], fit_name=task.name) for task in selected_tasks(ctx.cfg.data)]
+    return [
+        fit_tasks(ctx, [task], fit_name=task.name)
+        for task in selected_tasks(ctx.world, ctx.cfg.data.tasks)
+    ]

@@ -20,7 +20,6 @@ from tasklab.config_checks import check_choice, check_positive, require
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import WORLDS, build_world, selected_tasks
 from tasklab.data.shuffled_labels import ShuffledLabels
-from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import MAX_INDEX, World
 from tasklab.models.backbones import build_backbone, trunk_blocks
 from tasklab.models.handoff import FINE_TUNE_MODES, fine_tune_plan, load_trunk, trunk_state
@@ -93,10 +92,11 @@ def stage1_fields(cfg: DictConfig) -> dict[str, Any]:
 
 def _pretrain(ctx: RunContext) -> tuple[State, dict[str, Any]]:
     cfg, regime = ctx.cfg, ctx.cfg.regime
-    tasks = [TaskSpec(name=name, kind="binary") for name in regime.source_tasks]
+    source_world = build_source_world(cfg)
+    tasks = selected_tasks(source_world, regime.source_tasks)
     source_ctx = dataclasses.replace(
         ctx,
-        world=build_source_world(cfg),
+        world=source_world,
         budgets={t.name: TaskBudget(n_train=regime.n_source) for t in tasks},
         eval_cache={},  # a control world labels the same images differently
     )
@@ -124,7 +124,7 @@ def pretrained_trunk(ctx: RunContext) -> CachedTrunk:
 
 def run(ctx: RunContext) -> list[FitOutcome]:
     regime = ctx.cfg.regime
-    targets = selected_tasks(ctx.cfg.data)
+    targets = selected_tasks(ctx.world, ctx.cfg.data.tasks)
     if regime.n_source == 0:
         fit = fit_tasks(ctx, targets, fit_name="scratch")
         fit.notes = {"arm": "scratch", "n_source": 0}
