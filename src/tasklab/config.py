@@ -35,6 +35,30 @@ class VectorWorldConfig:
 
 
 @dataclass
+class BoneAgeWorldConfig:
+    image_size: int = 32
+    noise_std: float = 0.08
+    age_min: float = 1.0
+    age_max: float = 18.0
+    size_sd: float = 0.15
+    bone_sd: float = 0.02
+    plate_gap: float = 0.05
+    plate_closure_age: float = 15.0
+
+
+@dataclass
+class FaceIdWorldConfig:
+    image_size: int = 48
+    n_identities: int = 10
+    min_face: float = 0.22
+    max_face: float = 0.30
+    identity_jitter: float = 0.06
+    n_clutter: int = 8
+    noise_std: float = 0.06
+    crop_size: int = 16
+
+
+@dataclass
 class DataConfig:
     world: str = "driving"
     world_seed: int = 0
@@ -50,6 +74,8 @@ class DataConfig:
     materialise_max: int = 300_000
     driving: DrivingWorldConfig = field(default_factory=DrivingWorldConfig)
     vectors: VectorWorldConfig = field(default_factory=VectorWorldConfig)
+    bone_age: BoneAgeWorldConfig = field(default_factory=BoneAgeWorldConfig)
+    face_id: FaceIdWorldConfig = field(default_factory=FaceIdWorldConfig)
 
 
 @dataclass
@@ -98,6 +124,29 @@ class TransferRegimeConfig(RegimeConfig):
 
 
 @dataclass
+class PipelineRegimeConfig(RegimeConfig):
+    """x → y learned directly, or through an intermediate z (``regimes/pipeline.py``).
+
+    ``data.n_train`` is the number of end-to-end (x, y) pairs; the sub-steps have their own,
+    usually larger, amounts: ``n_stage1`` inputs labelled with z, ``n_stage2`` (z, y) records.
+    """
+
+    name: str = "pipeline"
+    arm: str = "end_to_end"  # end_to_end, staged, hybrid, staged_finetune, oracle_z
+    n_stage1: int = 20_000
+    n_stage2: int = 20_000
+    stage1_steps: int = 2000
+    stage2_steps: int = 2000
+    # Stage 2's network (z → y, or crop → y); stage 1 and end-to-end networks use model.*
+    stage2_model: ModelConfig = field(
+        default_factory=lambda: ModelConfig(backbone="mlp", width=64, depth=2)
+    )
+    aux_weight: float = 1.0  # hybrid: weight of the auxiliary z loss against the target's
+    finetune_lr_scale: float = 0.1  # staged_finetune: the composed stages learn at lr × this
+    cache_dir: str = "cache/stages"
+
+
+@dataclass
 class TrainerConfig:
     max_steps: int = 300
     accelerator: str = "auto"
@@ -140,5 +189,6 @@ def register_configs() -> None:
     store.store(group="model", name="model_schema", node=ModelConfig)
     store.store(group="regime", name="regime_schema", node=RegimeConfig)
     store.store(group="regime", name="transfer_schema", node=TransferRegimeConfig)
+    store.store(group="regime", name="pipeline_schema", node=PipelineRegimeConfig)
     store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
     store.store(group="logger", name="logger_schema", node=LoggerConfig)

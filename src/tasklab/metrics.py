@@ -93,11 +93,14 @@ def with_task_means(values: dict[str, float]) -> dict[str, float]:
     """Per-task ``{split}/{task}/{metric}`` values plus freshly computed ``{split}/mean/{metric}``.
 
     Used to merge fits that each saw only some tasks (single-task arms): their own means are
-    dropped and the mean over all tasks is recomputed.
+    dropped and the mean over all tasks is recomputed. Keys of another shape (a pipeline
+    stage's ``x_to_z/test/bone_0/mae``) pass through unchanged.
     """
-    per_task = {k: v for k, v in values.items() if k.split("/")[1] != "mean"}
+    plain = {k: v for k, v in values.items() if k.count("/") == 2}
+    other = {k: v for k, v in values.items() if k not in plain}
+    per_task = {k: v for k, v in plain.items() if k.split("/")[1] != "mean"}
     groups: dict[str, list[float]] = {}
     for key, value in per_task.items():
         split, _, metric = key.split("/", 2)
         groups.setdefault(f"{split}/mean/{metric}", []).append(value)
-    return per_task | {key: sum(vals) / len(vals) for key, vals in groups.items()}
+    return other | per_task | {key: sum(vals) / len(vals) for key, vals in groups.items()}

@@ -17,7 +17,6 @@ import torch
 from tasklab.data.tasks import TaskSpec
 from tasklab.losses import masked_multitask_loss
 from tasklab.metrics import TaskMetrics
-from tasklab.models.multihead import MultiHeadNet
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -41,19 +40,22 @@ class TaskLabModule(pl.LightningModule):
 
     def __init__(
         self,
-        net: MultiHeadNet,
+        net: torch.nn.Module,
         tasks: Sequence[TaskSpec],
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         log_every_n_steps: int = 50,
         lr_scales: Sequence[tuple[torch.nn.Module, float]] = (),
         frozen: Sequence[torch.nn.Module] = (),
+        task_weights: dict[str, float] | None = None,
     ) -> None:
         """``lr_scales`` trains the named submodules at ``lr`` times a factor (a gentler trunk
         when fine-tuning); ``frozen`` submodules get no updates and stay in eval mode, so their
-        BatchNorm statistics do not drift either."""
+        BatchNorm statistics do not drift either. ``task_weights`` scales each task's loss
+        (default 1: an auxiliary task can count for less than the target)."""
         super().__init__()
         self.net, self.tasks = net, list(tasks)
+        self.task_weights = task_weights
         self.lr, self.weight_decay = lr, weight_decay
         self._lr_scales = list(lr_scales)
         self._frozen = list(frozen)
@@ -79,7 +81,9 @@ class TaskLabModule(pl.LightningModule):
     def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
         optimiser = self.optimizers()
         outputs = self.net(batch["x"])
-        loss, sums, counts = masked_multitask_loss(self.tasks, outputs, batch["y"], batch["mask"])
+        loss, sums, counts = masked_multitask_loss(
+            self.tasks, outputs, batch["y"], batch["mask"], self.task_weights
+        )
         optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
         self.manual_backward(loss)
         optimiser.step()  # type: ignore[union-attr]

@@ -32,7 +32,10 @@ def _summarise(fits: list[FitOutcome]) -> tuple[dict, dict, dict]:
     metrics: dict[str, float] = {}
     for fit in fits:
         metrics.update(fit.metrics)
-    params = {"total": sum(f.n_params for f in fits), "per_fit": {f.name: f.n_params for f in fits}}
+    params = {
+        "total": sum(f.n_params for f in fits if f.in_predictor),
+        "per_fit": {f.name: f.n_params for f in fits},
+    }
     labelled = {task: n for f in fits for task, n in f.n_labelled.items()}
     return with_task_means(metrics), params, labelled
 

@@ -11,6 +11,8 @@ into 16-bit halves, so the results are bit-identical on CPU and GPU.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 _MASK32 = 0xFFFFFFFF
@@ -95,3 +97,19 @@ class SampleRandomness:
     def uniform(self, *fields: int) -> torch.Tensor:
         """Uniform float32 in [0, 1) per sample."""
         return (self.bits(*fields) >> 8).to(torch.float32) / _TWO_POW_24
+
+    def normal(self, *fields: int) -> torch.Tensor:
+        """Standard normal float32 per sample (Box-Muller on two derived uniforms)."""
+        u1, u2 = self.uniform(*fields, 0), self.uniform(*fields, 1)
+        return torch.sqrt(-2.0 * torch.log1p(-u1)) * torch.cos(2.0 * torch.pi * u2)
+
+    def pixel_noise(self, field: int, shape: torch.Size | tuple[int, ...]) -> torch.Tensor:
+        """Zero-mean uniform noise of unit variance and ``shape`` (B, ...); each 32-bit hash
+        feeds two pixels, so a whole image costs one hash per two pixels."""
+        per_image = self.bits(field).view(-1, 1)
+        n_pixels = math.prod(shape[1:])
+        counter = torch.arange((n_pixels + 1) // 2, device=per_image.device).view(1, -1)
+        bits = hash32(per_image ^ ((counter * 0x9E3779B1) & 0xFFFFFFFF))
+        halves = torch.cat([bits & 0xFFFF, bits >> 16], dim=1)[:, :n_pixels]
+        uniform01 = (halves.to(torch.float32) + 0.5) / 65536.0
+        return ((uniform01 - 0.5) * 12.0**0.5).view(shape)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import torch
 
 from tasklab.data import shapes
-from tasklab.data.counter_rng import SampleRandomness, hash32
+from tasklab.data.counter_rng import SampleRandomness
 from tasklab.data.tasks import TaskSpec, binary_specs
 
 PRESENCE_TASKS: tuple[str, ...] = ("pedestrian", "car", "stop_sign", "traffic_light")
@@ -110,7 +110,7 @@ class DrivingWorld:
         for kind in range(len(PRESENCE_TASKS)):
             self._draw_object(rng, kind, labels[:, kind] > 0, rows, cols, canvas)
         images = canvas.compose(self._background(rng, rows))
-        images = images + self.noise_std * self._pixel_noise(rng, images.shape)
+        images = images + self.noise_std * rng.pixel_noise(_F_NOISE, images.shape)
         quantised = (images.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
         return quantised, labels
 
@@ -213,13 +213,3 @@ class DrivingWorld:
         housing = shapes.rect_mask(rows, cols, cx, cy, 0.17 * size + g, 0.5 * size + g)
         lamp = shapes.disc_mask(rows, cols, cx, cy - 0.25 * size, 0.12 * size)
         return [(housing, "dark"), (lamp, "body")]
-
-    def _pixel_noise(self, rng: SampleRandomness, shape: torch.Size) -> torch.Tensor:
-        """Zero-mean uniform noise with unit variance; each 32-bit hash feeds two pixels."""
-        per_image = rng.bits(_F_NOISE).view(-1, 1)
-        n_pixels = shape[1] * shape[2] * shape[3]
-        counter = torch.arange((n_pixels + 1) // 2, device=per_image.device).view(1, -1)
-        bits = hash32(per_image ^ ((counter * 0x9E3779B1) & 0xFFFFFFFF))
-        halves = torch.cat([bits & 0xFFFF, bits >> 16], dim=1)[:, :n_pixels]
-        uniform01 = (halves.to(torch.float32) + 0.5) / 65536.0
-        return ((uniform01 - 0.5) * 12.0**0.5).view(shape)

@@ -6,21 +6,28 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig
 
+from tasklab.data.bone_age import BoneAgeWorld
 from tasklab.data.driving import DrivingWorld
+from tasklab.data.face_id import FaceIdWorld
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.vectors import VectorWorld
 from tasklab.data.world import World
 
-WORLDS: tuple[str, ...] = ("driving", "vectors")
+_WORLD_CLASSES: dict[str, type] = {
+    "driving": DrivingWorld,
+    "vectors": VectorWorld,
+    "bone_age": BoneAgeWorld,
+    "face_id": FaceIdWorld,
+}
+WORLDS: tuple[str, ...] = tuple(_WORLD_CLASSES)
 
 
 def build_world(data: DictConfig) -> World:
-    if data.world == "driving":
-        return DrivingWorld(seed=data.world_seed, **data.driving)
-    if data.world == "vectors":
-        return VectorWorld(seed=data.world_seed, **data.vectors)
-    raise ValueError(f"data.world={data.world!r} is unknown; allowed: {', '.join(WORLDS)}")
+    """The world ``data.world`` with its knobs ``data.<world>.*``."""
+    if data.world not in _WORLD_CLASSES:
+        raise ValueError(f"data.world={data.world!r} is unknown; allowed: {', '.join(WORLDS)}")
+    return _WORLD_CLASSES[data.world](seed=data.world_seed, **data[data.world])
 
 
 def selected_tasks(world: World, names: Sequence[str]) -> list[TaskSpec]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from omegaconf import DictConfig
 
 from tasklab.data.world import World
-from tasklab.regimes import multi_task, single_task, transfer
+from tasklab.regimes import multi_task, pipeline, single_task, transfer
 from tasklab.regimes.fitting import FitOutcome, RunContext
 
 Regime = Callable[[RunContext], list[FitOutcome]]
@@ -16,15 +16,18 @@ REGIMES: dict[str, Regime] = {
     "single_task": single_task.run,
     "multi_task": multi_task.run,
     "transfer": transfer.run,
+    "pipeline": pipeline.run,
 }
 
 # A regime's own settings, checked after the shared ones and before any training.
 RegimeCheck = Callable[[DictConfig, World], None]
-REGIME_CHECKS: dict[str, RegimeCheck] = {"transfer": transfer.check}
+REGIME_CHECKS: dict[str, RegimeCheck] = {"transfer": transfer.check, "pipeline": pipeline.check}
 
 
 def describe_arm(cfg: DictConfig) -> tuple[str, list[str]]:
     """The run's arm in a comparison and the config keys that define arms."""
     if cfg.regime.name == "transfer":
         return transfer.arm(cfg), transfer.ARM_AXES
+    if cfg.regime.name == "pipeline":
+        return pipeline.arm(cfg), pipeline.ARM_AXES
     return cfg.regime.name, ["regime"]

@@ -12,6 +12,7 @@ import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import TQDMProgressBar
+from torch import nn
 
 from tasklab.data.datamodule import EvalCache, WorldDataModule
 from tasklab.data.label_masks import TaskBudget
@@ -51,7 +52,10 @@ class FitOutcome:
     wall_time_s: float
     train_digest: str = ""
     notes: dict = field(default_factory=dict)  # regime-specific facts for the run record
-    net: MultiHeadNet | None = field(default=None, repr=False)
+    net: nn.Module | None = field(default=None, repr=False)
+    # False for a fit whose network is not part of the final predictor (a stage that a later
+    # fit fine-tunes) or repeats one that is (the evaluation of a composed pipeline).
+    in_predictor: bool = True
 
 
 # Called on the freshly initialised network before training: may load weights into it and
@@ -96,14 +100,18 @@ def fit_tasks(
     fit_name: str,
     max_steps: int | None = None,
     prepare: PrepareNet | None = None,
+    network: Callable[[], nn.Module] | None = None,
+    task_weights: dict[str, float] | None = None,
 ) -> FitOutcome:
     """Train one network with a head per task in ``tasks``; validate and test it.
 
-    ``max_steps`` replaces ``trainer.max_steps`` (a pre-training stage has its own schedule);
-    ``prepare`` initialises the network from elsewhere and says what to freeze.
+    ``max_steps`` replaces ``trainer.max_steps`` (a stage has its own schedule; 0 evaluates
+    without training); ``network`` builds another network than ``model.*`` describes (a
+    pipeline stage, a composed pipeline); ``prepare`` initialises the network from elsewhere
+    and says what to freeze; ``task_weights`` scales the tasks' losses.
     """
     cfg = ctx.cfg
-    max_steps = max_steps or cfg.trainer.max_steps
+    max_steps = cfg.trainer.max_steps if max_steps is None else max_steps
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     budgets = {t.name: ctx.budgets[t.name] for t in tasks}
@@ -119,7 +127,10 @@ def fit_tasks(
         train_batches=max_steps,
         eval_cache=ctx.eval_cache,
     )
-    net = build_net(cfg.model.backbone, ctx.world.input_shape, trunk_shape(cfg), tasks)
+    if network is not None:
+        net = network()
+    else:
+        net = build_net(cfg.model.backbone, ctx.world.input_shape, trunk_shape(cfg), tasks)
     plan = prepare(net) if prepare is not None else FineTunePlan(frozen=[], lr_scales=[])
     module = TaskLabModule(
         net,
@@ -129,6 +140,7 @@ def fit_tasks(
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         lr_scales=plan.lr_scales,
         frozen=plan.frozen,
+        task_weights=task_weights,
     )
     config = OmegaConf.to_container(cfg, resolve=True)
     run_name = f"{cfg.name}-{cfg.regime.name}-{fit_name}-s{cfg.seed}"
@@ -141,8 +153,9 @@ def fit_tasks(
         config,  # type: ignore[arg-type]
     )
     try:
-        trainer = build_trainer(cfg, loggers, ctx.output_dir, max_steps)
-        trainer.fit(module, datamodule=datamodule)
+        trainer = build_trainer(cfg, loggers, ctx.output_dir, max(max_steps, 1))
+        if max_steps > 0:
+            trainer.fit(module, datamodule=datamodule)
         trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.test(module, datamodule=datamodule, verbose=False)
     finally:
@@ -152,10 +165,10 @@ def fit_tasks(
         tasks=[t.name for t in tasks],
         metrics=dict(module.latest),
         n_params=count_parameters(net),
-        n_labelled=datamodule.labelled_counts(),
+        n_labelled=datamodule.labelled_counts() if max_steps > 0 else {},
         steps=int(trainer.global_step),
         wall_time_s=time.perf_counter() - start,
-        train_digest=datamodule.train_digest(),
+        train_digest=datamodule.train_digest() if max_steps > 0 else "",
         net=net,
     )
 

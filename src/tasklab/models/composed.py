@@ -1,0 +1,38 @@
+"""A staged pipeline as one network: stage 1 predicts z from x, stage 2 predicts y from what
+the world makes of x and the *predicted* z (the measurements, or a crop around a location).
+
+Composed this way, the pipeline is evaluated like any other network, and fine-tuning it end to
+end is an ordinary fit: gradients of the target's loss flow through stage 2, the glue and
+stage 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+Glue = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class ComposedNet(nn.Module):
+    """``stage2(glue(x, stage1(x)[z]))``; outputs stage 1's z heads and stage 2's target."""
+
+    def __init__(
+        self,
+        stage1: nn.Module,
+        stage2: nn.Module,
+        glue: Glue,
+        intermediate: Sequence[str],
+        target: str,
+    ) -> None:
+        super().__init__()
+        self.stage1, self.stage2, self.glue = stage1, stage2, glue
+        self.intermediate, self.target = list(intermediate), target
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        z_heads = self.stage1(x)
+        z = torch.stack([z_heads[name] for name in self.intermediate], dim=1)
+        y = self.stage2(self.glue(x, z))[self.target]
+        return {**{name: z_heads[name] for name in self.intermediate}, self.target: y}
