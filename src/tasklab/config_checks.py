@@ -83,6 +83,10 @@ def check_config(
             0 < knobs.min_object_size <= knobs.max_object_size <= 1,
             "data.driving.min_object_size/max_object_size must satisfy 0 < min <= max <= 1",
         )
+    if data.world == "bone_age":
+        _check_bone_age(data.bone_age)
+    if data.world == "face_id":
+        _check_face_id(data.face_id)
     for field in ("batch_size", "n_val", "n_test"):
         check_positive(f"data.{field}", data[field])
     check_positive("model.width", cfg.model.width)
@@ -96,3 +100,50 @@ def check_config(
     check_positive("trainer.max_steps", cfg.trainer.max_steps)
     check_positive("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
     check_choice("logger.wandb_mode", cfg.logger.wandb_mode, ("offline", "online", "disabled"))
+
+
+def _check_at_least(field: str, value: float, low: float) -> None:
+    require(value >= low, f"{field}={value} must be >= {low:g}")
+
+
+def _check_bone_age(knobs: DictConfig) -> None:
+    require(
+        16 <= knobs.image_size <= 256,
+        f"data.bone_age.image_size={knobs.image_size} is out of range; use 16 to 256",
+    )
+    require(
+        0 <= knobs.age_min < knobs.age_max,
+        f"data.bone_age.age_min={knobs.age_min}, age_max={knobs.age_max}: need 0 <= min < max",
+    )
+    for field in ("noise_std", "size_sd", "bone_sd", "plate_gap"):
+        _check_at_least(f"data.bone_age.{field}", knobs[field], 0.0)
+    require(
+        knobs.plate_gap <= 0.1,
+        f"data.bone_age.plate_gap={knobs.plate_gap} is too wide for the image; use 0 to 0.1",
+    )
+    check_positive("data.bone_age.plate_closure_age", knobs.plate_closure_age)
+
+
+def _check_face_id(knobs: DictConfig) -> None:
+    require(
+        8 <= knobs.image_size <= 256,
+        f"data.face_id.image_size={knobs.image_size} is out of range; use 8 to 256",
+    )
+    require(
+        4 <= knobs.crop_size <= knobs.image_size,
+        f"data.face_id.crop_size={knobs.crop_size} must be in [4, data.face_id.image_size]",
+    )
+    require(
+        2 <= knobs.n_identities <= 1000,
+        f"data.face_id.n_identities={knobs.n_identities} is out of range; use 2 to 1000",
+    )
+    require(
+        0 < knobs.min_face <= knobs.max_face <= 0.9,
+        "data.face_id.min_face/max_face must satisfy 0 < min <= max <= 0.9",
+    )
+    require(
+        0 <= knobs.n_clutter <= 24,
+        f"data.face_id.n_clutter={knobs.n_clutter} is out of range; use 0 to 24",
+    )
+    for field in ("noise_std", "identity_jitter"):
+        _check_at_least(f"data.face_id.{field}", knobs[field], 0.0)
