@@ -91,6 +91,9 @@ class ModelConfig:
 class OptimConfig:
     lr: float = 3e-3
     weight_decay: float = 0.0
+    # constant, or cosine: the learning rate decays to 0 over each fit's steps (a precise final
+    # iterate matters for regression, where no checkpoint is selected)
+    schedule: str = "constant"
 
 
 @dataclass

@@ -7,6 +7,8 @@ from omegaconf import DictConfig
 from tasklab.data.world import MAX_INDEX
 from tasklab.models.backbones import BACKBONES, POOLS
 
+SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+
 
 class ConfigError(ValueError):
     """A config value is out of range or unknown; the message names the field and the fix."""
@@ -94,6 +96,7 @@ def check_config(
     check_choice("model.pool", cfg.model.pool, POOLS)
     require(cfg.model.fc_width >= 0, f"model.fc_width={cfg.model.fc_width} must be >= 0")
     check_positive("optim.lr", cfg.optim.lr)
+    check_choice("optim.schedule", cfg.optim.schedule, SCHEDULES)
     require(
         cfg.optim.weight_decay >= 0, f"optim.weight_decay={cfg.optim.weight_decay} must be >= 0"
     )

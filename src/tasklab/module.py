@@ -48,6 +48,8 @@ class TaskLabModule(pl.LightningModule):
         lr_scales: Sequence[tuple[torch.nn.Module, float]] = (),
         frozen: Sequence[torch.nn.Module] = (),
         task_weights: dict[str, float] | None = None,
+        schedule: str = "constant",
+        total_steps: int = 1,
     ) -> None:
         """``lr_scales`` trains the named submodules at ``lr`` times a factor (a gentler trunk
         when fine-tuning); ``frozen`` submodules get no updates and stay in eval mode, so their
@@ -56,6 +58,7 @@ class TaskLabModule(pl.LightningModule):
         super().__init__()
         self.net, self.tasks = net, list(tasks)
         self.task_weights = task_weights
+        self.schedule, self.total_steps = schedule, max(1, total_steps)
         self.lr, self.weight_decay = lr, weight_decay
         self._lr_scales = list(lr_scales)
         self._frozen = list(frozen)
@@ -87,6 +90,8 @@ class TaskLabModule(pl.LightningModule):
         optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
         self.manual_backward(loss)
         optimiser.step()  # type: ignore[union-attr]
+        if self.schedule != "constant":
+            self.lr_schedulers().step()  # type: ignore[union-attr]
         self._accumulate(loss, sums, counts)
         if (self.global_step + 1) % self.log_every_n_steps == 0:
             self._flush_training_log()
@@ -161,7 +166,7 @@ class TaskLabModule(pl.LightningModule):
             module.eval()
         return self
 
-    def configure_optimizers(self) -> torch.optim.Optimizer:
+    def configure_optimizers(self):
         scaled: dict[int, float] = {}
         for module, scale in self._lr_scales:
             scaled.update({id(p): scale for p in module.parameters()})
@@ -169,8 +174,15 @@ class TaskLabModule(pl.LightningModule):
         for param in self.net.parameters():
             if param.requires_grad:
                 groups.setdefault(scaled.get(id(param), 1.0), []).append(param)
-        return torch.optim.AdamW(
+        optimiser = torch.optim.AdamW(
             [{"params": params, "lr": self.lr * scale} for scale, params in groups.items()],
             lr=self.lr,
             weight_decay=self.weight_decay,
         )
+        if self.schedule == "constant":
+            return optimiser
+        steps = self.total_steps
+        cosine = torch.optim.lr_scheduler.LambdaLR(
+            optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
+        )
+        return {"optimizer": optimiser, "lr_scheduler": cosine}

@@ -141,6 +141,8 @@ def fit_tasks(
         lr_scales=plan.lr_scales,
         frozen=plan.frozen,
         task_weights=task_weights,
+        schedule=cfg.optim.schedule,
+        total_steps=max_steps,
     )
     config = OmegaConf.to_container(cfg, resolve=True)
     run_name = f"{cfg.name}-{cfg.regime.name}-{fit_name}-s{cfg.seed}"
