@@ -173,3 +173,32 @@ def test_source_sizes_are_compared_step_by_step_and_end_to_end(tmp_path, capsys)
     assert f"{arm}1000000 − {arm}10000: 0.053 ± 0.063 (paired, 3/3 seeds > 0)" in out
     assert f"{arm}1000000 − {arm}1000: 0.107 ± 0.052 (paired, 3/3 seeds > 0)" in out
     assert f"{arm}10000 − {arm}1000000" not in out
+
+
+def test_lower_is_better_metrics_turn_the_summary_verdict():
+    from tasklab.report.records import Records
+    from tasklab.report.summary import headline_metric, summary_lines
+
+    def record(arm: str, seed: int, mae: float) -> dict:
+        return {
+            "status": "ok",
+            "name": "e2e",
+            "regime": "pipeline",
+            "arm": arm,
+            "seed": seed,
+            "arm_axes": ["regime.arm"],
+            "overrides": [f"regime.arm={arm}", f"seed={seed}"],
+            "metrics": {"test/mean/mae": mae},
+            "config": {"regime": {"arm": arm}},
+        }
+
+    records = Records(
+        ok=[record("end_to_end", s, 2.0 + 0.1 * s) for s in range(3)]
+        + [record("staged", s, 1.0 + 0.1 * s + 0.01 * s * s) for s in range(3)]
+    )
+    assert headline_metric(records) == "test/mean/mae"
+    lines = summary_lines(records, "test/mean/mae")
+    verdict = next(line for line in lines if "−" in line)
+    # staged − end_to_end is about −1 year of MAE on every seed: staged is the better arm
+    assert verdict.startswith("  staged − end_to_end: -0.983 ± 0.052 (paired, 0/3 seeds > 0)")
+    assert verdict.endswith("→ staged better")

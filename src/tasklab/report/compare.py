@@ -25,7 +25,8 @@ from tasklab.report.records import Records, load_records
 from tasklab.results import RESULT_FILE, write_bytes_atomic
 
 PROG = "tasklab-compare"
-DEFAULT_METRICS = ["test/mean/*"]
+# a pipeline's stages (x_to_z, z_to_y) are reported beside the arm's own prediction of y
+DEFAULT_METRICS = ["test/mean/*", "x_to_z/test/mean/*", "z_to_y/test/mean/*"]
 
 
 class CompareError(Exception):
@@ -41,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         dest="metrics",
         metavar="PATTERN",
-        help="metric keys to report, glob patterns, repeatable (default: test/mean/*)",
+        help="metric keys to report, glob patterns, repeatable (default: test/mean/* and a "
+        "pipeline's x_to_z/test/mean/*, z_to_y/test/mean/*)",
     )
     parser.add_argument("--x", dest="x_axis", metavar="KEY", help="the data-size axis")
     parser.add_argument("--reference", metavar="ARM", help="the arm every other is compared to")

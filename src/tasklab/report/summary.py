@@ -25,6 +25,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from tasklab.report.effects import lower_is_better
 from tasklab.report.pairs import comparison_pairs
 from tasklab.report.records import Records, arm_of, find_axes, load_records, natural_key
 from tasklab.report.stats import Interval, mean_interval, paired_difference
@@ -74,7 +75,7 @@ def summary_lines(records: Records, metric: str) -> list[str]:
             )
         for first, second in comparison_pairs(names):
             diff, wins = paired_difference(arms[first], arms[second])
-            verdict = _verdict(diff, first, second)
+            verdict = _verdict(diff, first, second, lower_is_better(metric))
             lines.append(
                 f"  {first} − {second}: {_fmt(diff)} (paired, {wins}/{diff.n} seeds > 0) {verdict}"
             )
@@ -85,20 +86,32 @@ def summary_lines(records: Records, metric: str) -> list[str]:
     return lines
 
 
-def _verdict(diff: Interval, first: str, second: str) -> str:
+def _verdict(diff: Interval, first: str, second: str, lower_better: bool = False) -> str:
     if diff.n < 3 or math.isnan(diff.low):
         return "→ too few seeds to conclude"
     if diff.low > 0:
-        return f"→ {first} better"
+        return f"→ {second if lower_better else first} better"
     if diff.high < 0:
-        return f"→ {second} better"
+        return f"→ {first if lower_better else second} better"
     return "→ no difference shown (CI contains 0)"
+
+
+HEADLINE_METRICS = ("test/mean/auroc", "test/mean/accuracy", "test/mean/mae")
+
+
+def headline_metric(records: Records) -> str:
+    """The first of AUROC, accuracy, MAE that the records report (binary tasks, then
+    identification, then regression worlds)."""
+    keys = {key for record in records.ok for key in record.get("metrics", {})}
+    return next((m for m in HEADLINE_METRICS if m in keys), HEADLINE_METRICS[0])
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tasklab-summary", description=__doc__.split("\n")[0])
     parser.add_argument("dirs", nargs="+", type=Path, help="run or multirun directories")
-    parser.add_argument("--metric", default="test/mean/auroc", help="metric key to compare")
+    parser.add_argument(
+        "--metric", help="metric key to compare (default: test/mean/auroc, accuracy or mae)"
+    )
     args = parser.parse_args(argv)
     missing = [d for d in args.dirs if not d.exists()]
     if missing:
@@ -111,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    print("\n".join(summary_lines(records, args.metric)))
+    print("\n".join(summary_lines(records, args.metric or headline_metric(records))))
     return 0
 
 
@@ -121,7 +134,8 @@ class PrintSummaryOnMultirunEnd(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if sweep_dir.exists():
-            print("\n".join(summary_lines(load_records([sweep_dir]), "test/mean/auroc")))
+            records = load_records([sweep_dir])
+            print("\n".join(summary_lines(records, headline_metric(records))))
             print(
                 f"full report (bootstrap CIs, learning curves, HTML): tasklab-compare {sweep_dir}"
             )
