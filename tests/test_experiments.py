@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from tasklab.data.registry import build_world
+from tasklab.data.tasks import HEADLINE_METRIC
 from tasklab.train import train
 
 from .conftest import TINY
@@ -16,11 +18,15 @@ EXPERIMENTS = sorted(
 
 
 def swept_regimes(name: str) -> list[str]:
-    """The regimes an experiment sweeps over, or the one it sets (each is tested)."""
+    """The regimes an experiment sweeps over, or the one it sets (each is tested); a pipeline
+    experiment's arms count as regimes (``pipeline:staged``)."""
     raw = OmegaConf.load(EXPERIMENT_DIR / f"{name}.yaml")
     swept = OmegaConf.select(raw, "hydra.sweeper.params.regime")
     if swept:
         return [r.strip() for r in str(swept).split(",")]
+    arms = OmegaConf.select(raw, "hydra.sweeper.params", default={}).get("regime.arm")
+    if arms:
+        return [f"pipeline:{a.strip()}" for a in str(arms).split(",")]
     for entry in raw.get("defaults", []):
         if isinstance(entry, dict) or OmegaConf.is_dict(entry):
             for key, value in entry.items():
@@ -30,48 +36,80 @@ def swept_regimes(name: str) -> list[str]:
 
 
 # Extra shrinking a regime needs beyond TINY (transfer's stage 1 has its own schedule).
-TINY_BY_REGIME = {"transfer": ["regime.n_source=64", "regime.source_min_steps=2"]}
+TINY_BY_REGIME = {
+    "transfer": ["regime.n_source=64", "regime.source_min_steps=2"],
+    "pipeline": [
+        "regime.n_stage1=64",
+        "regime.n_stage2=64",
+        "regime.stage1_steps=2",
+        "regime.stage2_steps=2",
+    ],
+}
+# The fits each arm makes, by regime (single_task: one per task, below).
+FITS = {
+    "pipeline:staged": ["x_to_z", "z_to_y", "composed"],
+    "pipeline:staged_finetune": ["x_to_z", "z_to_y", "staged_finetune"],
+}
 CASES = [(name, regime) for name in EXPERIMENTS for regime in swept_regimes(name)]
 
 
 def test_experiments_are_found():
     # the published experiments by name: a glob that silently lost one would still find "some"
-    assert {"driving_mtl_vs_stl", "transfer_1m_vs_1k"} <= set(EXPERIMENTS), EXPERIMENTS
+    published = {
+        "driving_mtl_vs_stl",
+        "transfer_1m_vs_1k",
+        "e2e_vs_staged_bone_age",
+        "e2e_vs_staged_face_id",
+    }
+    assert published <= set(EXPERIMENTS), EXPERIMENTS
 
 
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_each_experiment_is_tested_in_its_own_regime(make_cfg, name):
     # guards swept_regimes: a parsing slip would otherwise test another regime silently
-    assert make_cfg(f"experiment={name}").regime.name in swept_regimes(name)
+    regime = make_cfg(f"experiment={name}").regime.name
+    assert regime in [r.split(":")[0] for r in swept_regimes(name)]
+
+
+def regime_overrides(regime: str) -> list[str]:
+    name, _, arm = regime.partition(":")
+    return [f"regime={name}", *([f"regime.arm={arm}"] if arm else [])]
 
 
 @pytest.mark.parametrize(("name", "regime"), CASES)
 def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
+    kind = regime.split(":")[0]
     cfg = make_cfg(
-        f"experiment={name}",
-        f"regime={regime}",
-        *TINY,
-        *TINY_BY_REGIME.get(regime, []),
+        f"experiment={name}", *regime_overrides(regime), *TINY, *TINY_BY_REGIME.get(kind, [])
     )
-    if regime == "transfer":
+    if kind in ("transfer", "pipeline"):
         cfg.regime.cache_dir = str(tmp_path / "cache")
     assert cfg.name == Path(name).name
     result = train(cfg, output_dir=tmp_path)
     assert result.status == "ok"
     assert (tmp_path / "result.json").exists()
-    assert 0.0 <= result.metrics["test/mean/auroc"] <= 1.0
-    steps = [fit["steps"] for fit in result.fits]
-    assert steps and all(s == cfg.trainer.max_steps for s in steps)
-    if regime == "transfer":  # stage 1 ran on its own schedule and its trunk was handed over
+    world = build_world(cfg.data)
+    tasks = list(cfg.data.tasks)
+    headline = {t: HEADLINE_METRIC[world.task_specs[t].kind] for t in tasks}
+    for split in ("val", "test"):
+        for task, metric in headline.items():
+            value = result.metrics[f"{split}/{task}/{metric}"]
+            assert 0.0 <= value <= (1.0 if metric != "mae" else 100.0)
+        assert f"{split}/mean/{next(iter(headline.values()))}" in result.metrics
+    fits = FITS.get(regime) or (tasks if kind == "single_task" else None)
+    if fits is not None:
+        assert [f["name"] for f in result.fits] == fits
+    else:
+        assert len(result.fits) == 1
+    trained = [f for f in result.fits if f["name"] not in ("x_to_z", "z_to_y", "composed")]
+    assert all(f["steps"] == cfg.trainer.max_steps for f in trained)
+    if kind == "transfer":  # stage 1 ran on its own schedule and its trunk was handed over
         stage1 = result.fits[0]["stage1"]
         assert stage1["steps"] == 64 // 16 and not stage1["cache_hit"]  # one pass, batch 16
         assert result.fits[0]["handoff"] == {"missing": [], "unexpected": []}
-    tasks = list(cfg.data.tasks)
-    for split in ("val", "test"):
-        for task in tasks:
-            assert 0.0 <= result.metrics[f"{split}/{task}/auroc"] <= 1.0
-        assert f"{split}/mean/f1" in result.metrics
-    assert len(result.fits) == (len(tasks) if regime == "single_task" else 1)
-    assert result.params["total"] == sum(result.params["per_fit"].values())
+    if kind == "pipeline" and regime != "pipeline:end_to_end":
+        assert any(k.startswith("x_to_z/test/") for k in result.metrics)
+    if kind != "pipeline":
+        assert result.params["total"] == sum(result.params["per_fit"].values())
     assert list((tmp_path / "csv").rglob("metrics.csv"))
     assert list((tmp_path / "wandb").glob("offline-run-*"))
