@@ -35,6 +35,7 @@ from .conftest import TINY
         ("data.world=atlantis", "data.world='atlantis' is unknown; allowed: driving, vectors"),
         ("logger.wandb_mode=cloud", "logger.wandb_mode='cloud' is unknown; allowed: offline"),
         ("optim.lr=0", "optim.lr=0.0 must be > 0"),
+        ("optim.schedule=linear", "optim.schedule='linear' is unknown; allowed: constant, cosine"),
         ("data=vectors", "model.backbone=cnn needs images but data.world=vectors"),
         ("data.driving.decoy_rate=1.2", "data.driving.decoy_rate=1.2 is outside [0, 1]"),
         ("data.driving.n_clutter=99", "data.driving.n_clutter=99 is out of range; use 0 to 24"),

@@ -52,3 +52,19 @@ def test_nan_inputs_stop_training_with_a_clear_error(log_every):
 def test_finite_training_does_not_raise():
     module = _fit(torch.ones(4, 3))
     assert module._steps_in_window == 0
+
+
+def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_fit():
+    net = torch.nn.ModuleDict({"a": torch.nn.Linear(2, 1)})
+    module = TaskLabModule(net, [TaskSpec("a")], lr=1.0, schedule="cosine", total_steps=4)
+    configured = module.configure_optimizers()
+    optimiser, schedule = configured["optimizer"], configured["lr_scheduler"]
+    rates = []
+    for _ in range(4):
+        optimiser.step()
+        schedule.step()
+        rates.append(optimiser.param_groups[0]["lr"])
+    # 0.5 (1 + cos(pi t / 4)) for t = 1..4
+    torch.testing.assert_close(torch.tensor(rates), torch.tensor([0.853553, 0.5, 0.146447, 0.0]))
+    constant = TaskLabModule(net, [TaskSpec("a")], lr=1.0, total_steps=4)
+    assert isinstance(constant.configure_optimizers(), torch.optim.AdamW)
