@@ -58,3 +58,33 @@ def test_regression_and_multiclass_kinds():
     torch.testing.assert_close(sums["r"], torch.tensor(1.0 + 4.0))
     torch.testing.assert_close(sums["c"], torch.tensor(ce))
     torch.testing.assert_close(loss, torch.tensor((5.0 + ce) / 2))
+
+
+def test_regression_loss_is_measured_in_units_of_the_targets_spread():
+    # age in years (spread 5) and a length in fractions (spread 0.1): by hand, each squared
+    # error is divided by its task's spread squared, then the sum by the batch size
+    tasks = [
+        TaskSpec("age", "regression", loc=9.5, scale=5.0),
+        TaskSpec("length", "regression", loc=0.3, scale=0.1),
+    ]
+    outputs = {"age": torch.tensor([10.0, 4.0]), "length": torch.tensor([0.35, 0.2])}
+    targets = torch.tensor([[12.0, 0.30], [5.0, 0.0]])
+    mask = torch.tensor([[True, True], [True, False]])
+    total, sums, counts = masked_multitask_loss(tasks, outputs, targets, mask)
+    by_hand_age = ((10 - 12) / 5) ** 2 + ((4 - 5) / 5) ** 2
+    by_hand_length = ((0.35 - 0.30) / 0.1) ** 2
+    assert math.isclose(float(sums["age"]), by_hand_age, rel_tol=1e-5)
+    assert math.isclose(float(sums["length"]), by_hand_length, rel_tol=1e-5)
+    assert math.isclose(float(total), (by_hand_age + by_hand_length) / 2, rel_tol=1e-5)
+    assert counts["length"] == 1
+
+
+def test_regression_heads_predict_in_the_targets_units():
+    from tasklab.models.multihead import MultiHeadNet
+
+    spec = TaskSpec("age", "regression", loc=9.5, scale=5.0)
+    net = MultiHeadNet(torch.nn.Identity(), 3, [spec])
+    torch.nn.init.zeros_(net.heads["age"][0].weight)
+    torch.nn.init.zeros_(net.heads["age"][0].bias)
+    # a fresh head with zero output predicts the typical age, not 0 years
+    torch.testing.assert_close(net(torch.randn(4, 3))["age"], torch.full((4,), 9.5))
