@@ -178,6 +178,10 @@ def test_records_carry_each_stage_and_the_composed_pipeline(make_cfg, tmp_path, 
     if arm == "staged_finetune":
         steps = {f["name"]: f["steps"] for f in result.fits}
         assert steps == {"x_to_z": 3, "z_to_y": 3, "staged_finetune": 2}
+        labelled = {f["name"]: f["n_labelled"] for f in result.fits}
+        assert labelled["staged_finetune"] == {"face_row": 0, "face_col": 0, "identity": 64}
+        assert labelled["x_to_z"] == {"face_row": 64, "face_col": 64}
+        assert result.data["n_labelled"] == {"face_row": 64, "face_col": 64, "identity": 64}
         assert "z_to_y/test/mean/accuracy" in result.fits[-1]["before_finetune_z_to_y"]
     per_fit = result.params["per_fit"]
     expected = {

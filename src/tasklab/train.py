@@ -36,7 +36,12 @@ def _summarise(fits: list[FitOutcome]) -> tuple[dict, dict, dict]:
         "total": sum(f.n_params for f in fits if f.in_predictor),
         "per_fit": {f.name: f.n_params for f in fits},
     }
-    labelled = {task: n for f in fits for task, n in f.n_labelled.items()}
+    # per task, the most labels any fit used (a pipeline's stages and its fine-tuning differ;
+    # each fit's own counts are in its entry of ``fits``)
+    labelled: dict[str, int] = {}
+    for fit in fits:
+        for task, n in fit.n_labelled.items():
+            labelled[task] = max(n, labelled.get(task, 0))
     return with_task_means(metrics), params, labelled
 
 
@@ -85,6 +90,7 @@ def train(
                 "steps": f.steps,
                 "wall_time_s": round(f.wall_time_s, 3),
                 "train_digest": f.train_digest,
+                "n_labelled": f.n_labelled,
                 **f.notes,
             }
             for f in fits
