@@ -228,6 +228,7 @@ def test_hybrid_learns_z_from_the_z_labelled_inputs(make_cfg, tmp_path):
             "regime.stage2_model.backbone=cnn needs images",
         ),
         (["data=face_id", "data.face_id.crop_size=99"], "data.face_id.crop_size=99 must be in"),
+        (["data=bone_age", "regime.pair_share=1.5"], "regime.pair_share=1.5 is outside [0, 1]"),
         (["data=bone_age", "data.bone_age.age_min=20"], "data.bone_age.age_min=20.0, age_max"),
     ],
 )
@@ -244,3 +245,26 @@ def test_end_to_end_runs_on_any_world(make_cfg, tmp_path):
     result = train(cfg, tmp_path)
     assert result.status == "ok" and result.arm == "end_to_end"
     assert 0 <= result.metrics["test/car/auroc"] <= 1
+
+
+def test_hybrid_batches_hold_a_fixed_share_of_pairs():
+    from tasklab.data.datamodule import WorldDataModule
+    from tasklab.data.label_masks import TaskBudget
+    from tasklab.data.registry import selected_tasks
+
+    world = BoneAgeWorld()
+    tasks = selected_tasks(world, ["bone_0", "age"])
+    budgets = {"bone_0": TaskBudget(200), "age": TaskBudget(20)}
+    dm = WorldDataModule(
+        world, tasks, budgets, seed=0, batch_size=16, train_batches=10, focus=("age", 0.5)
+    )
+    dm.setup()
+    batches = list(dm.train_dataloader())
+    assert len(batches) == 10
+    assert all(int(b["mask"][:, 1].sum()) == 8 for b in batches)  # 8 pairs in every batch
+    ages = torch.cat([b["y"][b["mask"][:, 1], 1] for b in batches])
+    # 80 pair rows = 4 full passes over the 20 pairs: each seen exactly 4 times
+    _, counts = torch.unique(ages, return_counts=True)
+    assert len(counts) == 20 and (counts == 4).all()
+    again = list(dm.train_dataloader())
+    assert all(torch.equal(a["x"], b["x"]) for a, b in zip(batches, again, strict=True))

@@ -145,6 +145,9 @@ class PipelineRegimeConfig(RegimeConfig):
         default_factory=lambda: ModelConfig(backbone="mlp", width=64, depth=2)
     )
     aux_weight: float = 1.0  # hybrid: weight of the auxiliary z loss against the target's
+    # hybrid: share of every batch given to the (x, y) pairs (0: all rows sampled alike, and
+    # a few pairs among many z-labelled inputs are then seen a handful of times in a fit)
+    pair_share: float = 0.5
     finetune_lr_scale: float = 0.1  # staged_finetune: the composed stages learn at lr × this
     cache_dir: str = "cache/stages"
 

@@ -131,6 +131,51 @@ class BatchStream:
                     return
 
 
+class MixedBatchStream(BatchStream):
+    """Batches that hold a fixed share of "focus" rows (those labelled for one task) and fill
+    the rest from the other rows, each part reshuffled pass by pass on its own.
+
+    A few hundred (x, y) pairs among tens of thousands of inputs labelled only with an
+    auxiliary target would otherwise appear less than once per batch and be seen a handful of
+    times in a whole fit; with a fixed share they are trained on as often as end to end.
+    """
+
+    def __init__(
+        self,
+        split: RenderedSplit,
+        batch_size: int,
+        seed: int,
+        total_batches: int,
+        focus: torch.Tensor,
+        share: float,
+    ) -> None:
+        super().__init__(split, batch_size, True, seed, total_batches)
+        device = split.index.device
+        self.focus_rows = torch.nonzero(focus, as_tuple=True)[0].to(device)
+        self.other_rows = torch.nonzero(~focus, as_tuple=True)[0].to(device)
+        n_focus = round(share * batch_size) if len(self.other_rows) else batch_size
+        self.n_focus = min(max(n_focus, 1), batch_size)
+
+    def _cycle(self, rows: torch.Tensor, tag: int, per_batch: int) -> Iterator[torch.Tensor]:
+        """Endless chunks of ``per_batch`` rows, each pass over ``rows`` freshly shuffled."""
+        passes, buffer = 0, rows[:0]
+        while True:
+            while len(buffer) < per_batch:
+                generator = torch.Generator().manual_seed(int(hash_keys(self.seed, tag, passes)))
+                order = torch.randperm(len(rows), generator=generator).to(rows.device)
+                buffer, passes = torch.cat([buffer, rows[order]]), passes + 1
+            yield buffer[:per_batch]
+            buffer = buffer[per_batch:]
+
+    def __iter__(self) -> Iterator[Batch]:
+        n_other = self.batch_size - self.n_focus
+        focus = self._cycle(self.focus_rows, 1, self.n_focus)
+        other = self._cycle(self.other_rows, 2, n_other) if n_other else None
+        for _ in range(self.total_batches or 0):
+            rows = next(focus) if other is None else torch.cat([next(focus), next(other)])
+            yield self.split.batch(rows)
+
+
 class WorldDataModule(pl.LightningDataModule):
     """The DataModule for every regime; which tasks and how many labels are its arguments."""
 
@@ -146,9 +191,12 @@ class WorldDataModule(pl.LightningDataModule):
         materialise_max: int = 300_000,
         train_batches: int | None = None,
         eval_cache: EvalCache | None = None,
+        focus: tuple[str, float] | None = None,
     ) -> None:
+        """``focus=(task, share)``: every training batch holds ``share`` rows labelled for
+        ``task`` (``MixedBatchStream``); needs ``train_batches``."""
         super().__init__()
-        self.train_batches = train_batches
+        self.train_batches, self.focus = train_batches, focus
         # Validation and test do not depend on the tasks or sizes of a fit, so the fits of one
         # run (four in a single-task arm) can share one rendering through this cache.
         self.eval_cache: EvalCache = eval_cache if eval_cache is not None else {}
@@ -224,6 +272,13 @@ class WorldDataModule(pl.LightningDataModule):
         return digest.hexdigest()[:16]
 
     def train_dataloader(self) -> BatchStream:
+        if self.focus is not None and self.train_batches:
+            task, share = self.focus
+            column = [t.name for t in self.tasks].index(task)
+            split = self.splits["train"]
+            return MixedBatchStream(
+                split, self.batch_size, self.seed, self.train_batches, split.mask[:, column], share
+            )
         return BatchStream(
             self.splits["train"], self.batch_size, True, self.seed, total_batches=self.train_batches
         )

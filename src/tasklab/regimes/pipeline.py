@@ -6,7 +6,7 @@ The arms differ only in orchestration, all on the one LightningModule:
 - ``staged``: stage 1 (x → z) and stage 2 (z → y) each learned from their own plentiful data,
   composed at test time on the *predicted* z;
 - ``hybrid``: end to end with an auxiliary z head, trained on the pairs and the z-labelled
-  inputs together (missing labels masked);
+  inputs together (missing labels masked), the pairs filling ``pair_share`` of every batch;
 - ``staged_finetune``: the composed stages, fine-tuned end to end on the pairs;
 - ``oracle_z``: stage 2 on the true z, an upper bound no deployable pipeline reaches.
 
@@ -77,8 +77,13 @@ def _hybrid(ctx: RunContext) -> list[FitOutcome]:
     tasks = selected_tasks(world, (*world.intermediate_tasks, world.target_task))
     weights = {name: regime.aux_weight for name in world.intermediate_tasks}
     hybrid_ctx = dataclasses.replace(ctx, budgets=_pairs_budgets(ctx, regime.n_stage1))
+    share = regime.pair_share if regime.pair_share > 0 else None
     fit = fit_tasks(
-        hybrid_ctx, tasks, fit_name="hybrid", task_weights=weights | {world.target_task: 1.0}
+        hybrid_ctx,
+        tasks,
+        fit_name="hybrid",
+        task_weights=weights | {world.target_task: 1.0},
+        focus=(world.target_task, share) if share else None,
     )
     fit.metrics = split_stage_metrics(fit.metrics, world.intermediate_tasks)
     return [fit]
@@ -165,6 +170,11 @@ def check(cfg: DictConfig, world: World) -> None:
     check_positive("regime.stage1_steps", regime.stage1_steps)
     check_positive("regime.stage2_steps", regime.stage2_steps)
     require(regime.aux_weight >= 0, f"regime.aux_weight={regime.aux_weight} must be >= 0")
+    require(
+        0 <= regime.pair_share <= 1,
+        f"regime.pair_share={regime.pair_share} is outside [0, 1]; use the share of each "
+        "batch given to the (x, y) pairs (0: sample all rows alike)",
+    )
     check_positive("regime.finetune_lr_scale", regime.finetune_lr_scale)
     stage2_model = regime.stage2_model
     check_choice("regime.stage2_model.backbone", stage2_model.backbone, BACKBONES)
