@@ -19,6 +19,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 # Shrinks any config to a budget that runs in a second or two.
 TINY = [
     "trainer=smoke",
+    "trainer.max_steps=2",  # an experiment file's own trainer.max_steps would override smoke
     "data.n_train=64",
     "data.n_val=32",
     "data.n_test=32",

@@ -85,6 +85,7 @@ def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
     if kind in ("transfer", "pipeline"):
         cfg.regime.cache_dir = str(tmp_path / "cache")
     assert cfg.name == Path(name).name
+    assert cfg.trainer.max_steps == 2  # the budget is tiny whatever the experiment file sets
     result = train(cfg, output_dir=tmp_path)
     assert result.status == "ok"
     assert (tmp_path / "result.json").exists()
