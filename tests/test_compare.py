@@ -242,3 +242,11 @@ def test_lower_is_better_metrics_turn_the_verdict_and_the_probability(tmp_path):
     assert row["verdict"] == "staged better" and float(row["p_a_better"]) == 1.0
     (cell,) = [r for r in _rows(tmp_path / "sweep/compare/summary.csv") if r["arm"] == "staged"]
     assert cell["lower_is_better"] == "True"
+
+
+def test_small_differences_keep_their_digits():
+    from tasklab.report.formatting import signed
+
+    assert signed(0.149) == "+0.149"
+    assert signed(-0.000372) == "-0.000372"  # a stage error of thousandths is not "+0.000"
+    assert signed(0.0) == "+0.000"

@@ -24,6 +24,7 @@ from tasklab.report.bootstrap import (
     paired_comparison,
 )
 from tasklab.report.effects import delta_m_interval, lower_is_better
+from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Experiment, Facet
 from tasklab.report.pairs import comparison_pairs
 from tasklab.report.records import natural_key
@@ -365,8 +366,8 @@ def analyse(
     ]
     analysis.warnings += [
         f"no conclusion, the bootstrap or t CI of the difference contains 0: {c.metric} "
-        f"{c.cell.label(experiment.x_axis)} {c.arm_a} − {c.arm_b} = {c.diff:+.3f}, "
-        f"bootstrap [{c.low:+.3f}, {c.high:+.3f}], t [{c.t_low:+.3f}, {c.t_high:+.3f}]"
+        f"{c.cell.label(experiment.x_axis)} {c.arm_a} − {c.arm_b} = {signed(c.diff)}, "
+        f"bootstrap [{signed(c.low)}, {signed(c.high)}], t [{signed(c.t_low)}, {signed(c.t_high)}]"
         for c in analysis.comparisons
         if c.verdict.startswith("no conclusion")
     ]

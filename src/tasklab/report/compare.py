@@ -20,6 +20,7 @@ from typing import Any
 
 from tasklab.report.analysis import Analysis, analyse
 from tasklab.report.bootstrap import RESAMPLES
+from tasklab.report.formatting import signed
 from tasklab.report.grouping import group_records
 from tasklab.report.records import Records, load_records
 from tasklab.results import RESULT_FILE, write_bytes_atomic
@@ -200,8 +201,8 @@ def _print_summary(out: Path, analyses: list[Analysis], records: Records, second
         for comparison in decided[:10]:
             print(
                 f"  {comparison.metric} {comparison.cell.label(experiment.x_axis)}: "
-                f"{comparison.arm_a} − {comparison.arm_b} = {comparison.diff:+.3f} "
-                f"[{comparison.low:+.3f}, {comparison.high:+.3f}] → {comparison.verdict}"
+                f"{comparison.arm_a} − {comparison.arm_b} = {signed(comparison.diff)} "
+                f"[{signed(comparison.low)}, {signed(comparison.high)}] → {comparison.verdict}"
             )
         if len(decided) > 10:
             print(f"  … {len(decided) - 10} more in comparisons.csv")
