@@ -73,3 +73,15 @@ def test_curves_that_never_cross_report_no_crossover():
     result = crossover(a, b)
     assert result.size is None and result.low is None and result.share_crossing == 0.0
     assert crossover({100: {0: 1.0}}, {100: {0: 0.0}}).size is None  # one size: no curve
+
+
+def test_no_interval_when_the_mean_curves_do_not_cross():
+    from tasklab.report.bootstrap import crossover
+
+    # a − b at size 10 is +1, +1, −1.5 over three seeds: the means stay apart (+0.17), but
+    # resamples that draw the third seed twice cross
+    a = {1.0: {0: 2.0, 1: 2.0, 2: 2.0}, 10.0: {0: 2.0, 1: 2.0, 2: -0.5}}
+    b = {1.0: {0: 1.0, 1: 1.0, 2: 1.0}, 10.0: {0: 1.0, 1: 1.0, 2: 1.0}}
+    found = crossover(a, b)
+    assert found.size is None and found.low is None and found.high is None
+    assert 0 < found.share_crossing < 0.5

@@ -160,7 +160,10 @@ def crossover(
     resampled = _first_crossing(size_axis, gaps[picks].mean(axis=1))
     crossing = resampled[~np.isnan(resampled)]
     share = crossing.size / resamples
-    low, high = _percentiles(np.log(crossing), level) if crossing.size else (None, None)
+    # an interval only around a crossing the means show; otherwise just the share that cross
+    low, high = (None, None)
+    if crossing.size and not np.isnan(observed):
+        low, high = _percentiles(np.log(crossing), level)
     return Crossover(
         size=None if np.isnan(observed) else float(observed),
         low=None if low is None else float(math.exp(low)),
