@@ -1,7 +1,8 @@
-"""A cache of pre-trained trunks: pre-train once per determining setting, fine-tune many times.
+"""A cache of trained stages: train once per determining setting, reuse many times.
 
-An entry is a directory named by a hash of every field that determines the stage-1 weights
-(world, tasks, n_source, model, optimiser, schedule, seed, code version). It holds
+Transfer caches its pre-trained trunk (stage 1); a pipeline caches its x → z and z → y stages.
+An entry is a directory named by a hash of every field that determines the stage's weights
+(world, tasks, sizes, model, optimiser, schedule, seed, code version). It holds
 ``trunk.pt`` (weights only, loaded with ``weights_only=True``) and ``config.json`` (those
 fields plus the stage-1 record). It is built in a private temporary directory and renamed into
 place, so a reader sees a complete entry or none; a file lock per key makes concurrent runs of
@@ -65,8 +66,8 @@ def _read(entry: Path, key: str) -> CachedTrunk:
         record = json.loads((entry / CONFIG_FILE).read_text())
     except Exception as error:
         raise CacheEntryError(
-            f"stage-1 cache entry {entry} is unreadable ({type(error).__name__}: {error}); "
-            "delete that directory to pre-train again"
+            f"stage cache entry {entry} is unreadable ({type(error).__name__}: {error}); "
+            "delete that directory to train the stage again"
         ) from error
     return CachedTrunk(state, record.get("stage1", {}), key, entry, hit=True)
 
