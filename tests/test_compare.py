@@ -250,3 +250,15 @@ def test_small_differences_keep_their_digits():
     assert signed(0.149) == "+0.149"
     assert signed(-0.000372) == "-0.000372"  # a stage error of thousandths is not "+0.000"
     assert signed(0.0) == "+0.000"
+
+
+def test_a_crossover_that_crosses_back_says_so():
+    from tasklab.report.analysis import CrossoverRow
+    from tasklab.report.bootstrap import Crossover
+
+    found = Crossover(2975.0, 795.0, 3885.0, 1.0, (100.0, 1000.0, 1e4, 1e5), (0, 1, 2))
+    row = CrossoverRow("e", "test/mean/mae", (), "hybrid", "end_to_end", found, "hybrid", "hybrid")
+    assert row.summary == (
+        "crosses at 2,975 (95% CI 795–3,885, 100% of resamples cross): hybrid better below, "
+        "end_to_end better just above; crosses back: hybrid at the largest size"
+    )

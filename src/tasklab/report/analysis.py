@@ -128,10 +128,14 @@ class CrossoverRow:
             if found.low is not None and found.high is not None
             else "n/a"
         )
-        return (
+        head = (
             f"crosses at {found.size:,.0f} (95% CI {span}, {found.share_crossing:.0%} of "
-            f"resamples cross): {first} better below, {last} better above"
+            f"resamples cross): {first} better below"
         )
+        if first is not None and first == last:  # crossed, then crossed back
+            other = self.arm_b if first == self.arm_a else self.arm_a
+            return f"{head}, {other} better just above; crosses back: {last} at the largest size"
+        return f"{head}, {last} better above"
 
 
 @dataclass
