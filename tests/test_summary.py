@@ -202,3 +202,13 @@ def test_lower_is_better_metrics_turn_the_summary_verdict():
     # staged − end_to_end is about −1 year of MAE on every seed: staged is the better arm
     assert verdict.startswith("  staged − end_to_end: -0.983 ± 0.052 (paired, 0/3 seeds > 0)")
     assert verdict.endswith("→ staged better")
+
+
+def test_a_cache_location_does_not_split_cells():
+    from tasklab.report.records import find_axes
+
+    records = [
+        {"overrides": [f"regime.cache_dir=/tmp/c{i}", f"data.n_train={n}"], "config": {}}
+        for i, n in enumerate([100, 1000])
+    ]
+    assert find_axes(records).swept == ["data.n_train"]

@@ -94,7 +94,8 @@ def override_items(record: dict[str, Any]) -> dict[str, str]:
     for override in record.get("overrides", []):
         key, _, value = override.partition("=")
         key = key.lstrip("+~")
-        if key not in _NOT_AXES:
+        # where a stage cache lives never changes a result, so it never splits a cell
+        if key not in _NOT_AXES and not key.endswith(".cache_dir"):
             items[key] = value
     return items
 
