@@ -7,6 +7,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytorch_lightning as pl
 import torch
@@ -23,6 +24,7 @@ from tasklab.models.backbones import TrunkShape
 from tasklab.models.handoff import FineTunePlan
 from tasklab.models.multihead import MultiHeadNet, build_net, count_parameters
 from tasklab.module import TaskLabModule
+from tasklab.stage_cache import code_version
 
 # The only modules in eval mode when a fit starts are frozen transfer blocks, on purpose
 # (fixed BatchNorm statistics); Lightning would warn about them on every such fit.
@@ -63,9 +65,34 @@ class FitOutcome:
 PrepareNet = Callable[[MultiHeadNet], FineTunePlan]
 
 
+def model_shape(model: DictConfig) -> TrunkShape:
+    """The sizes of a ``model``-shaped config (``model.*``, or a pipeline's stage-2 model)."""
+    return TrunkShape(
+        width=model.width, depth=model.depth, pool=model.pool, fc_width=model.fc_width
+    )
+
+
 def trunk_shape(cfg: DictConfig) -> TrunkShape:
-    m = cfg.model
-    return TrunkShape(width=m.width, depth=m.depth, pool=m.pool, fc_width=m.fc_width)
+    return model_shape(cfg.model)
+
+
+def fit_fields(cfg: DictConfig, data: DictConfig, model: DictConfig, steps: int) -> dict[str, Any]:
+    """What determines the weights of a fit on ``data``'s world with ``model`` for ``steps``
+    steps (the part of a cached stage's key that every kind of stage shares)."""
+    return {
+        "world": data.world,
+        "world_seed": data.world_seed,
+        "world_knobs": OmegaConf.to_container(data[data.world], resolve=True),
+        "model": OmegaConf.to_container(model, resolve=True),
+        "optim": OmegaConf.to_container(cfg.optim, resolve=True),
+        "schedule": {
+            "steps": steps,
+            "batch_size": data.batch_size,
+            "precision": cfg.trainer.precision,
+        },
+        "seed": cfg.seed,
+        "code": code_version(),
+    }
 
 
 def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path, max_steps: int) -> pl.Trainer:

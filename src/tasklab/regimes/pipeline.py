@@ -30,7 +30,13 @@ from tasklab.models.backbones import BACKBONES
 from tasklab.models.composed import ComposedNet
 from tasklab.models.handoff import FineTunePlan
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
-from tasklab.regimes.pipeline_stages import X_TO_Z, Z_TO_Y, TrainedStage, trained_stage
+from tasklab.regimes.pipeline_stages import (
+    X_TO_Z,
+    Z_TO_Y,
+    TrainedStage,
+    staged_world,
+    trained_stage,
+)
 
 ARMS: tuple[str, ...] = ("end_to_end", "staged", "hybrid", "staged_finetune", "oracle_z")
 ARM_AXES: list[str] = ["regime.arm"]
@@ -51,8 +57,7 @@ def split_stage_metrics(metrics: dict[str, float], z_names: tuple[str, ...]) -> 
 
 
 def _composed(ctx: RunContext, stage1: TrainedStage, stage2: TrainedStage) -> ComposedNet:
-    world = ctx.world
-    assert isinstance(world, StagedWorld)
+    world = staged_world(ctx)
     return ComposedNet(
         stage1.net, stage2.net, world.stage2_input, world.intermediate_tasks, world.target_task
     )
@@ -60,8 +65,7 @@ def _composed(ctx: RunContext, stage1: TrainedStage, stage2: TrainedStage) -> Co
 
 def _pairs_budgets(ctx: RunContext, n_z: int) -> dict[str, TaskBudget]:
     """The target's labels on the first ``n_train`` inputs, z's on the first ``n_z`` (0: none)."""
-    world = ctx.world
-    assert isinstance(world, StagedWorld)
+    world = staged_world(ctx)
     budgets = {name: TaskBudget(n_train=n_z) for name in world.intermediate_tasks}
     return budgets | {world.target_task: ctx.budgets[world.target_task]}
 
@@ -72,8 +76,7 @@ def _end_to_end(ctx: RunContext) -> list[FitOutcome]:
 
 
 def _hybrid(ctx: RunContext) -> list[FitOutcome]:
-    world, regime = ctx.world, ctx.cfg.regime
-    assert isinstance(world, StagedWorld)
+    world, regime = staged_world(ctx), ctx.cfg.regime
     tasks = selected_tasks(world, (*world.intermediate_tasks, world.target_task))
     weights = {name: regime.aux_weight for name in world.intermediate_tasks}
     hybrid_ctx = dataclasses.replace(ctx, budgets=_pairs_budgets(ctx, regime.n_stage1))
@@ -91,8 +94,7 @@ def _hybrid(ctx: RunContext) -> list[FitOutcome]:
 
 def _evaluate_composed(ctx: RunContext, stage1: TrainedStage, stage2: TrainedStage, steps: int):
     """Compose the stages; fine-tune end to end on the pairs for ``steps`` (0: evaluate only)."""
-    world, regime = ctx.world, ctx.cfg.regime
-    assert isinstance(world, StagedWorld)
+    world, regime = staged_world(ctx), ctx.cfg.regime
     tasks = selected_tasks(world, (*world.intermediate_tasks, world.target_task))
     net = _composed(ctx, stage1, stage2)
 

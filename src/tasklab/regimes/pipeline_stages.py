@@ -23,10 +23,16 @@ from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import selected_tasks
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import StagedWorld, as_model_input
-from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net, count_parameters
-from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
-from tasklab.stage_cache import State, code_version, load_or_build
+from tasklab.regimes.fitting import (
+    FitOutcome,
+    RunContext,
+    fit_fields,
+    fit_tasks,
+    model_shape,
+    trunk_shape,
+)
+from tasklab.stage_cache import State, load_or_build
 
 X_TO_Z, Z_TO_Y = "x_to_z", "z_to_y"  # metric prefixes of the two stages
 
@@ -62,44 +68,33 @@ class Stage2World:
         return inputs, labels[:, self._y : self._y + 1]
 
 
-def stage2_shape(cfg: DictConfig) -> TrunkShape:
-    m = cfg.regime.stage2_model
-    return TrunkShape(width=m.width, depth=m.depth, pool=m.pool, fc_width=m.fc_width)
+def staged_world(ctx: RunContext) -> StagedWorld:
+    """The run's world, which ``pipeline.check`` has made sure declares a z."""
+    world = ctx.world
+    assert isinstance(world, StagedWorld)
+    return world
 
 
 def stage1_network(cfg: DictConfig, world: StagedWorld) -> nn.Module:
     tasks = selected_tasks(world, world.intermediate_tasks)
-    m = cfg.model
-    shape = TrunkShape(width=m.width, depth=m.depth, pool=m.pool, fc_width=m.fc_width)
-    return build_net(m.backbone, world.input_shape, shape, tasks)
+    return build_net(cfg.model.backbone, world.input_shape, trunk_shape(cfg), tasks)
 
 
 def stage2_network(cfg: DictConfig, world: StagedWorld) -> nn.Module:
     tasks = selected_tasks(world, [world.target_task])
-    backbone = cfg.regime.stage2_model.backbone
-    return build_net(backbone, world.stage2_input_shape, stage2_shape(cfg), tasks)
+    model = cfg.regime.stage2_model
+    return build_net(model.backbone, world.stage2_input_shape, model_shape(model), tasks)
 
 
 def stage_fields(cfg: DictConfig, stage: str) -> dict[str, Any]:
     """Everything that determines a stage's weights; n_train and the arm are absent."""
-    data, regime = cfg.data, cfg.regime
+    regime = cfg.regime
     first = stage == X_TO_Z
     model = cfg.model if first else regime.stage2_model
-    return {
+    steps = regime.stage1_steps if first else regime.stage2_steps
+    return fit_fields(cfg, cfg.data, model, steps) | {
         "stage": stage,
-        "world": data.world,
-        "world_seed": data.world_seed,
-        "world_knobs": OmegaConf.to_container(data[data.world], resolve=True),
         "n": regime.n_stage1 if first else regime.n_stage2,
-        "model": OmegaConf.to_container(model, resolve=True),
-        "optim": OmegaConf.to_container(cfg.optim, resolve=True),
-        "schedule": {
-            "steps": regime.stage1_steps if first else regime.stage2_steps,
-            "batch_size": data.batch_size,
-            "precision": cfg.trainer.precision,
-        },
-        "seed": cfg.seed,
-        "code": code_version(),
     }
 
 
@@ -110,8 +105,7 @@ class TrainedStage:
 
 
 def _fit_stage(ctx: RunContext, stage: str) -> tuple[State, dict[str, Any]]:
-    cfg, world = ctx.cfg, ctx.world
-    assert isinstance(world, StagedWorld)
+    cfg, world = ctx.cfg, staged_world(ctx)
     if stage == X_TO_Z:
         stage_world, n, steps = world, cfg.regime.n_stage1, cfg.regime.stage1_steps
         names, build = world.intermediate_tasks, lambda: stage1_network(cfg, world)
@@ -142,8 +136,7 @@ def _fit_stage(ctx: RunContext, stage: str) -> tuple[State, dict[str, Any]]:
 
 def trained_stage(ctx: RunContext, stage: str) -> TrainedStage:
     """Stage ``stage`` (``x_to_z`` or ``z_to_y``) of this run's pipeline, from the cache."""
-    cfg, world = ctx.cfg, ctx.world
-    assert isinstance(world, StagedWorld)
+    cfg, world = ctx.cfg, staged_world(ctx)
     start = time.perf_counter()
     entry = load_or_build(
         Path(cfg.regime.cache_dir),

@@ -24,8 +24,8 @@ from tasklab.data.world import MAX_INDEX, World
 from tasklab.models.backbones import build_backbone, trunk_blocks
 from tasklab.models.handoff import FINE_TUNE_MODES, fine_tune_plan, load_trunk, trunk_state
 from tasklab.models.multihead import MultiHeadNet
-from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, trunk_shape
-from tasklab.stage_cache import CachedTrunk, State, code_version, load_or_build
+from tasklab.regimes.fitting import FitOutcome, RunContext, fit_fields, fit_tasks, trunk_shape
+from tasklab.stage_cache import CachedTrunk, State, load_or_build
 
 SOURCES: tuple[str, ...] = ("related", "control")
 ARM_AXES: list[str] = [
@@ -71,22 +71,10 @@ def stage1_fields(cfg: DictConfig) -> dict[str, Any]:
     """Everything that determines the stage-1 weights, and nothing that does not (the target
     tasks, target size and fine-tune mode are absent, so those sweeps share one entry)."""
     data, regime = source_data_config(cfg), cfg.regime
-    return {
-        "world": data.world,
-        "world_seed": data.world_seed,
-        "world_knobs": OmegaConf.to_container(data[data.world], resolve=True),
+    return fit_fields(cfg, data, cfg.model, source_steps(regime, data.batch_size)) | {
         "source": regime.source,
         "source_tasks": list(regime.source_tasks),
         "n_source": regime.n_source,
-        "model": OmegaConf.to_container(cfg.model, resolve=True),
-        "optim": OmegaConf.to_container(cfg.optim, resolve=True),
-        "schedule": {
-            "steps": source_steps(regime, data.batch_size),
-            "batch_size": data.batch_size,
-            "precision": cfg.trainer.precision,
-        },
-        "seed": cfg.seed,
-        "code": code_version(),
     }
 
 
