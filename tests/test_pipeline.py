@@ -119,9 +119,41 @@ def test_face_crop_at_true_location_holds_the_face():
     x, labels = world.render(TEST_STREAM, torch.arange(32))
     x = as_model_input(x)
     crops = world.stage2_input(x, labels[:, :2])
-    away = world.stage2_input(x, 1 - labels[:, :2])
+    mirrored = torch.stack([labels[:, 0], 1 - labels[:, 1]], dim=1)  # beside the face and shirt
+    away = world.stage2_input(x, mirrored)
+    far = (labels[:, 1] - 0.5).abs() > 0.2
     # the face (dark eyes and mouth on skin) has far more contrast than empty background
-    assert (crops.std(dim=(1, 2, 3)) > 2 * away.std(dim=(1, 2, 3))).float().mean() > 0.9
+    holds_face = crops.std(dim=(1, 2, 3)) > 2 * away.std(dim=(1, 2, 3))
+    assert far.sum() > 8 and holds_face[far].all()
+
+
+@pytest.mark.parametrize("crop_size", [16, 24])
+def test_face_crop_never_sees_the_shirt(crop_size):
+    # body_cue only changes the shirt, so crops at the true location must be identical with and
+    # without it, at the border too, while the scenes themselves differ
+    dressed = FaceIdWorld(crop_size=crop_size)
+    alike = FaceIdWorld(crop_size=crop_size, body_cue=0.0)
+    x1, labels = dressed.render(TEST_STREAM, torch.arange(256))
+    x0, labels0 = alike.render(TEST_STREAM, torch.arange(256))
+    torch.testing.assert_close(labels, labels0)
+    assert (x1 != x0).flatten(1).any(dim=1).float().mean() > 0.9
+    z = labels[:, :2]
+    crop1 = dressed.stage2_input(as_model_input(x1), z)
+    torch.testing.assert_close(crop1, alike.stage2_input(as_model_input(x0), z), atol=0, rtol=0)
+    assert (z[:, 0] < crop_size / 96).any()  # some windows were moved down at the top border
+
+
+def test_shirts_tell_identities_apart_only_with_body_cue():
+    world = FaceIdWorld()
+    tones, stripes = world.shirt(torch.arange(10))
+    assert tones.unique().numel() == 10 and stripes.unique().numel() > 1
+    x, labels = FaceIdWorld(body_cue=0.0, n_clutter=0, noise_std=0.0).render(
+        TEST_STREAM, torch.arange(64)
+    )
+    rows = (FaceIdWorld().shirt_top(labels[:, 0]) * 48 + 3).long()
+    cols = (labels[:, 1] * 48).long()
+    shirt_pixels = x[torch.arange(64), 0, rows, cols].float() / 255
+    torch.testing.assert_close(shirt_pixels, torch.full((64,), 0.6), atol=1 / 255, rtol=0)
 
 
 def test_bone_lengths_are_the_drawn_shafts():
@@ -228,6 +260,7 @@ def test_hybrid_learns_z_from_the_z_labelled_inputs(make_cfg, tmp_path):
             "regime.stage2_model.backbone=cnn needs images",
         ),
         (["data=face_id", "data.face_id.crop_size=99"], "data.face_id.crop_size=99 must be in"),
+        (["data=face_id", "data.face_id.body_cue=2"], "data.face_id.body_cue=2.0 is out of range"),
         (["data=bone_age", "regime.pair_share=1.5"], "regime.pair_share=1.5 is outside [0, 1]"),
         (["data=bone_age", "data.bone_age.age_min=20"], "data.bone_age.age_min=20.0, age_max"),
     ],

@@ -52,10 +52,11 @@ class FaceIdWorldConfig:
     n_identities: int = 10
     min_face: float = 0.22
     max_face: float = 0.30
-    identity_jitter: float = 0.06
+    identity_jitter: float = 0.25
     n_clutter: int = 8
     noise_std: float = 0.06
     crop_size: int = 16
+    body_cue: float = 0.3
 
 
 @dataclass

@@ -150,3 +150,8 @@ def _check_face_id(knobs: DictConfig) -> None:
     )
     for field in ("noise_std", "identity_jitter"):
         _check_at_least(f"data.face_id.{field}", knobs[field], 0.0)
+    require(
+        0 <= knobs.body_cue <= 1,
+        f"data.face_id.body_cue={knobs.body_cue} is out of range; use 0 (everyone dressed"
+        " alike) to 1",
+    )

@@ -7,6 +7,13 @@ height and size, mouth width and height, nose length, hairline, skin tone); each
 jitters them a little (``identity_jitter``) and scales the face (``min_face``–``max_face`` of
 the side), so telling people apart takes a look at a few pixels in the right place.
 
+Below the face, on a neck, each person wears their own shirt: a tone and a number of stripes
+fixed per identity (``body_cue`` scales how much they differ; 0 dresses everyone alike). The
+shirt starts one pixel below the crop window around the true face, so a tight face crop never
+sees it: context that the pipeline's z throws away and that a network looking at the whole
+scene can use, as clothing and hair do in real photographs. Without it the crop holds all there
+is to know and a pipeline with plentiful sub-step data cannot be beaten, only matched.
+
 z: ``face_row``, ``face_col``, the face's centre as fractions of the side; y: ``identity``.
 The pipeline crops ``crop_size`` pixels around z (``crops.crop_at``, kept inside the image)
 and identifies the crop; end to end, one network must find and identify at once.
@@ -37,7 +44,13 @@ _TRAITS = {
     "hair": (0.05, 0.65),
     "skin": (0.55, 0.90),
 }
-_F_ID, _F_POS, _F_SIZE, _F_JITTER, _F_CLUTTER, _F_BG, _F_NOISE = 1, 2, 3, 4, 10, 20, 30
+# The shirt: tone (low, high) and stripe count (0 to 3, drawn from 4 equal bins).
+_SHIRT_TONE, _SHIRT_STRIPES, _PLAIN_SHIRT = (0.30, 0.95), 4, 0.6
+_SHIRT_HEIGHT = 0.16  # of the side
+_SHIRT_JITTER = 0.04  # per appearance, of the tone range: lighting, not identity
+_NECK_WIDTH = 0.3  # of the face's half-height
+_F_ID, _F_POS, _F_SIZE, _F_JITTER, _F_SHIRT = 1, 2, 3, 4, 5
+_F_CLUTTER, _F_BG, _F_NOISE = 10, 20, 30
 
 
 def _soft(signed_px: torch.Tensor) -> torch.Tensor:
@@ -64,10 +77,11 @@ class FaceIdWorld:
     n_identities: int = 10
     min_face: float = 0.22
     max_face: float = 0.30
-    identity_jitter: float = 0.06
+    identity_jitter: float = 0.25
     n_clutter: int = 8
     noise_std: float = 0.06
     crop_size: int = 16
+    body_cue: float = 0.3
 
     @property
     def task_names(self) -> tuple[str, ...]:
@@ -106,6 +120,21 @@ class FaceIdWorld:
             for k, (name, (lo, hi)) in enumerate(_TRAITS.items())
         }
 
+    def shirt(self, identity: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Each identity's shirt tone and stripe count (B,), fixed by the world seed."""
+        ident = identity.to(torch.int64)
+        lo, hi = _SHIRT_TONE
+        tone = lo + (hi - lo) * uniform(self.seed, _IDENTITY_STREAM, ident, len(_TRAITS))
+        bins = uniform(self.seed, _IDENTITY_STREAM, ident, len(_TRAITS) + 1) * _SHIRT_STRIPES
+        return tone, bins.floor().clamp(max=_SHIRT_STRIPES - 1)
+
+    def shirt_top(self, centre_row: torch.Tensor) -> torch.Tensor:
+        """Where the shirt starts (fraction of the side): one pixel below the crop window
+        around the face, wherever the border moved that window to."""
+        n, c = self.image_size, self.crop_size
+        window_top = (centre_row * n - c / 2).clamp(0.0, float(n - c))
+        return (window_top + c + 1) / n
+
     def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Images (B, 1, H, W) uint8 and labels (B, 3): row, column, identity (as a float)."""
         index = index.to(torch.int64)
@@ -114,10 +143,13 @@ class FaceIdWorld:
         rows, cols = shapes.pixel_grid(n, index.device)
         identity = (rng.uniform(_F_ID) * self.n_identities).floor().clamp(max=self.n_identities - 1)
         half = 0.5 * (self.min_face + (self.max_face - self.min_face) * rng.uniform(_F_SIZE))
-        centre_row = half + (1 - 2 * half) * rng.uniform(_F_POS, 0)
+        # Room below for the neck and shirt: the face's centre stays in the upper part.
+        lowest = half.clamp(min=1 - _SHIRT_HEIGHT - (self.crop_size / 2 + 1) / n)
+        centre_row = half + (lowest - half) * rng.uniform(_F_POS, 0)
         centre_col = half + (1 - 2 * half) * rng.uniform(_F_POS, 1)
         image = self._background(rng, rows)
         image = self._clutter(rng, rows, cols, image)
+        image = self._body(rng, rows, cols, image, identity, half, centre_row, centre_col)
         image = self._face(rng, rows, cols, image, identity, half, centre_row, centre_col)
         image = image + self.noise_std * rng.pixel_noise(_F_NOISE, image.shape)
         quantised = (image.clamp(0, 1) * 255).round().to(torch.uint8).unsqueeze(1)
@@ -147,6 +179,32 @@ class FaceIdWorld:
                 shape = shapes.rect_mask(rows, cols, cx, cy, rx, ry).to(torch.float32)
             image = _paint(image, shape, level)
         return image
+
+    def _body(self, rng, rows, cols, image, identity, half, cy, cx) -> torch.Tensor:
+        """A neck from the chin to the shirt, and the identity's shirt (tone and stripes)."""
+        n = self.image_size
+        tone, stripes = self.shirt(identity)
+        lo, hi = _SHIRT_TONE
+        tone = tone + _SHIRT_JITTER * (hi - lo) * rng.normal(_F_SHIRT, 0).clamp(-3, 3)
+        tone = _PLAIN_SHIRT + self.body_cue * (tone.clamp(lo, hi) - _PLAIN_SHIRT)
+        top = self.shirt_top(cy)
+        neck_half_w = _NECK_WIDTH * half + 0.5 / n
+        neck = shapes.rect_mask(rows, cols, cx, 0.5 * (cy + top), neck_half_w, 0.5 * (top - cy))
+        image = _paint(image, neck.to(torch.float32), self.traits(identity)["skin"])
+        shirt = shapes.rect_mask(
+            rows,
+            cols,
+            cx,
+            top + _SHIRT_HEIGHT / 2,
+            1.5 * half,
+            torch.full_like(half, _SHIRT_HEIGHT / 2),
+        ).to(torch.float32)
+        # Stripe k of 2s+1 equal bands down the shirt is dark when k is odd: s stripes.
+        bands = 2 * stripes.view(-1, 1, 1) + 1
+        band = ((rows - top.view(-1, 1, 1)) / _SHIRT_HEIGHT * bands).floor()
+        dark = (band.remainder(2) == 1).to(torch.float32)
+        level = tone.view(-1, 1, 1) - 0.3 * self.body_cue * dark
+        return image * (1 - shirt) + level * shirt
 
     def _face(self, rng, rows, cols, image, identity, half, cy, cx) -> torch.Tensor:
         traits = self.traits(identity)
