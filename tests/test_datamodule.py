@@ -52,6 +52,17 @@ def test_streamed_and_materialised_batches_are_identical():
     assert float(a["y"][~a["mask"]].abs().sum()) == 0.0  # unknown labels are zero-filled
 
 
+def test_an_evaluation_only_fit_renders_no_training_images():
+    # a staged pipeline evaluated on 100,000 pairs it never trains on spent a minute drawing them
+    budgets = {t.name: TaskBudget(3000, 1.0) for t in TASKS}
+    dm = WorldDataModule(
+        DrivingWorld(seed=0), TASKS, budgets, seed=4, n_val=40, n_test=60, train_batches=0
+    )
+    dm.setup()
+    assert dm.splits["train"]._x is None and dm.splits["test"]._x is not None
+    assert dm.labelled_counts()["car"] == 3000
+
+
 def test_validation_and_test_do_not_depend_on_training_size():
     small = _dm({t.name: TaskBudget(100, 1.0) for t in TASKS})
     large = _dm({t.name: TaskBudget(5000, 0.2) for t in TASKS})

@@ -233,7 +233,8 @@ class WorldDataModule(pl.LightningDataModule):
             train_index,
             columns,
             train_mask,
-            materialise=len(train_index) <= self.materialise_max,
+            # an evaluation-only fit (train_batches=0) never draws a training batch
+            materialise=len(train_index) <= self.materialise_max and self.train_batches != 0,
         )
         for name, stream, n in (
             ("val", VAL_STREAM, self.n_val),
