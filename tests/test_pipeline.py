@@ -11,9 +11,10 @@ import torch
 from tasklab.config_checks import ConfigError
 from tasklab.data.bone_age import BoneAgeWorld
 from tasklab.data.crops import crop_at
-from tasklab.data.datamodule import render_stream
+from tasklab.data.datamodule import WorldDataModule, render_stream
 from tasklab.data.face_id import FaceIdWorld
-from tasklab.data.registry import build_world, task_budgets
+from tasklab.data.label_masks import TaskBudget
+from tasklab.data.registry import build_world, selected_tasks, task_budgets
 from tasklab.data.world import TEST_STREAM, StagedWorld, as_model_input
 from tasklab.models.composed import ComposedNet
 from tasklab.regimes import pipeline
@@ -281,10 +282,6 @@ def test_end_to_end_runs_on_any_world(make_cfg, tmp_path):
 
 
 def test_hybrid_batches_hold_a_fixed_share_of_pairs():
-    from tasklab.data.datamodule import WorldDataModule
-    from tasklab.data.label_masks import TaskBudget
-    from tasklab.data.registry import selected_tasks
-
     world = BoneAgeWorld()
     tasks = selected_tasks(world, ["bone_0", "age"])
     budgets = {"bone_0": TaskBudget(200), "age": TaskBudget(20)}

@@ -1,5 +1,6 @@
 import json
 
+from tasklab.report.records import find_axes
 from tasklab.report.summary import main
 from tasklab.results import RunResult, write_result
 
@@ -205,8 +206,6 @@ def test_lower_is_better_metrics_turn_the_summary_verdict():
 
 
 def test_a_cache_location_does_not_split_cells():
-    from tasklab.report.records import find_axes
-
     records = [
         {"overrides": [f"regime.cache_dir=/tmp/c{i}", f"data.n_train={n}"], "config": {}}
         for i, n in enumerate([100, 1000])
