@@ -50,7 +50,7 @@ def test_npz_images_keep_their_shape_and_are_checked_against_the_config(tmp_path
     assert load_npz(path, input_shape=[1, 8, 8]).x.shape == (4, 1, 8, 8)
     with pytest.raises(DataFileError) as info:
         load_npz(path, input_shape=[3, 8, 8])
-    assert "rows have shape (1, 8, 8) but data.input_shape is [3, 8, 8]" in str(info.value)
+    assert "rows have shape (1, 8, 8) but data.files.input_shape is [3, 8, 8]" in str(info.value)
 
 
 @pytest.mark.parametrize(

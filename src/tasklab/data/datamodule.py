@@ -61,6 +61,8 @@ class RenderedSplit:
         if rendered is not None:
             self._x, self._y = rendered[0], rendered[1][:, columns]
             self.mask = mask & ~torch.isnan(self._y)  # a label the data lack is never "known"
+        elif hasattr(world, "labels"):  # a world that can tell its gaps without rendering
+            self.mask = mask & ~torch.isnan(world.labels(stream, index)[:, columns])
 
     def __len__(self) -> int:
         return int(self.index.shape[0])
@@ -258,8 +260,9 @@ class WorldDataModule(pl.LightningDataModule):
         return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
     def labelled_counts(self) -> dict[str, int]:
-        """Known training labels per task, as actually drawn (a streamed split cannot see
-        labels its world lacks until it renders them, so it counts them as budgeted)."""
+        """Known training labels per task, as actually drawn (a streamed split of a procedural
+        world cannot see labels it lacks until it renders them, so it counts them as
+        budgeted; a file world tells its gaps without rendering)."""
         self.setup()
         counts = self.splits["train"].mask.sum(dim=0).tolist()
         return {t.name: int(c) for t, c in zip(self.tasks, counts, strict=True)}

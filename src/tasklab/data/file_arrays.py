@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
+import struct
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,9 +40,11 @@ class ArrayTable:
     x: np.ndarray
     targets: dict[str, np.ndarray]
     intermediates: dict[str, np.ndarray]
+    # a split of one file: its rows of ``x``, which stays whole (a mapped file is not read)
+    x_rows: np.ndarray | None = None
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return int(self.x.shape[0] if self.x_rows is None else len(self.x_rows))
 
 
 def _fail(path: Path, what: str, problem: str) -> DataFileError:
@@ -73,15 +76,57 @@ def _check_x(path: Path, what: str, x: np.ndarray, input_shape: Sequence[int] | 
         raise _fail(
             path,
             what,
-            f"rows have shape {tuple(x.shape[1:])} but data.input_shape is "
+            f"rows have shape {tuple(x.shape[1:])} but data.files.input_shape is "
             f"{list(input_shape)}; fix the config or the file",
         )
-    finite = np.isfinite(x.reshape(len(x), -1)).all(axis=1)
-    if not finite.all():
-        row = int(np.argmin(finite))
-        raise _fail(
-            path, what, f"holds NaN or infinity (first in row {row}); inputs must be finite"
+    if not np.issubdtype(x.dtype, np.floating):
+        return  # whole numbers are always finite
+    for start in range(0, len(x), _CHECK_ROWS):  # in blocks: a mapped file is never all read
+        finite = np.isfinite(x[start : start + _CHECK_ROWS].reshape(-1, *x.shape[1:]))
+        finite = finite.reshape(len(finite), -1).all(axis=1)
+        if not finite.all():
+            row = start + int(np.argmin(finite))
+            raise _fail(
+                path, what, f"holds NaN or infinity (first in row {row}); inputs must be finite"
+            )
+
+
+_CHECK_ROWS = 65_536
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # zip local file header: signature … name, extra
+
+
+def _mapped_member(path: Path, name: str) -> np.ndarray | None:
+    """Array ``name`` of an uncompressed .npz, memory-mapped copy-on-write in place; None
+    where it cannot be (compressed, Fortran order), and it is then read into memory."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(f"{name}.npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        return None
+    with path.open("rb") as handle:
+        handle.seek(info.header_offset)
+        signature, name_len, extra_len = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
+        if signature != b"PK\x03\x04":
+            return None
+        handle.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
+        version = np.lib.format.read_magic(handle)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
         )
+        shape, fortran_order, dtype = read_header(handle)
+        offset = handle.tell()
+    if fortran_order or dtype.hasobject or not shape:
+        return None
+    return np.memmap(path, dtype=dtype, mode="c", offset=offset, shape=shape)
+
+
+def _stored_x(x: np.ndarray) -> np.ndarray:
+    """Inputs as the model reads them: uint8 stays (pixels, scaled to [0, 1] per batch like
+    the built-in image worlds), anything else becomes float32."""
+    if isinstance(x, np.memmap) or x.dtype in (np.uint8, np.float32):
+        return x  # a mapped file keeps its dtype; its batches are converted as they are read
+    return x.astype(np.float32)
 
 
 def _check_lengths(path: Path, n: int, arrays: dict[str, np.ndarray]) -> None:
@@ -90,12 +135,21 @@ def _check_lengths(path: Path, n: int, arrays: dict[str, np.ndarray]) -> None:
             raise _fail(path, name, f"has {len(values)} rows but x has {n}; they must match")
 
 
+def _wants_map(archive: np.lib.npyio.NpzFile, min_bytes: int | None) -> bool:
+    if min_bytes is None or "x" not in archive.files:
+        return False
+    return archive.zip.getinfo("x.npy").file_size >= min_bytes
+
+
 def load_npz(
     path: str | Path,
     class_tasks: Sequence[str] = (),
     input_shape: Sequence[int] | None = None,
+    mmap_min_bytes: int | None = None,
 ) -> ArrayTable:
-    """``class_tasks``: tasks declared binary or multiclass, whose −1 means missing."""
+    """``class_tasks``: tasks declared binary or multiclass, whose −1 means missing. An
+    uncompressed ``x`` of at least ``mmap_min_bytes`` is memory-mapped, not read: rows are
+    then read from disk as batches index them (float32 or uint8 files map as they are)."""
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"{path}: no such file; check data.files paths")
@@ -103,7 +157,14 @@ def load_npz(
         raise DataFileError(f"{path}: is not an .npz archive; save it with numpy.savez")
     try:
         with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in archive.files}
+            arrays = {
+                name: archive[name]
+                for name in archive.files
+                if not (name == "x" and _wants_map(archive, mmap_min_bytes))
+            }
+            if "x" not in arrays and "x" in archive.files:
+                mapped = _mapped_member(path, "x")
+                arrays["x"] = mapped if mapped is not None else archive["x"]
     except ValueError as error:  # object arrays need pickle, which is never loaded
         raise DataFileError(
             f"{path}: holds an object or pickled array ({error}); save plain numeric arrays"
@@ -133,7 +194,7 @@ def load_npz(
     }
     if not targets:
         raise DataFileError(f"{path}: has no y_<task> array; save at least one task's labels")
-    return ArrayTable(str(path), x.astype(np.float32), targets, intermediates)
+    return ArrayTable(str(path), _stored_x(x), targets, intermediates)
 
 
 def _column(path: Path, rows: list[list[str]], index: int, name: str) -> np.ndarray:
