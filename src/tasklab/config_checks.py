@@ -65,6 +65,11 @@ def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> Non
         f"model.backbone=cnn needs images but data.world={data.world} gives inputs of shape "
         f"{tuple(input_shape)}; use model=mlp",
     )
+    require(
+        cfg.model.backbone != "cnn1d" or len(input_shape) in (1, 2),
+        f"model.backbone=cnn1d needs signals (L,) or (C, L) but data.world={data.world} gives "
+        f"inputs of shape {tuple(input_shape)}; use model=cnn for images, model=mlp for vectors",
+    )
     check_n_train("data.n_train", data.n_train)
     check_rows("data.n_train", data.n_train, world)
     check_rate("data.label_rate", data.label_rate)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-BACKBONES: tuple[str, ...] = ("cnn", "mlp", "linear")
+BACKBONES: tuple[str, ...] = ("cnn", "cnn1d", "mlp", "linear")
 POOLS: tuple[str, ...] = ("avg", "grid")
 _GRID = 4  # cells per side kept by pool=grid
 
@@ -51,16 +51,48 @@ def cnn(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential,
             layers.append(nn.MaxPool2d(2))
         blocks.append(nn.Sequential(*layers))
         channels = out
-    if shape.pool == "grid":
-        blocks.append(nn.Sequential(nn.AdaptiveAvgPool2d(_GRID), nn.Flatten()))
-        features = channels * _GRID * _GRID
-    else:
-        blocks.append(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()))
-        features = channels
+    return _pool_and_head(blocks, channels, shape, pool_1d=False)
+
+
+def _pool_and_head(
+    blocks: list[nn.Module], channels: int, shape: TrunkShape, pool_1d: bool
+) -> tuple[nn.Sequential, int]:
+    """Global average or a grid of cells (``_GRID`` per side), then the optional hidden
+    layer; shared by the 2-D and 1-D convolutional trunks."""
+    cells = _GRID if shape.pool == "grid" else 1
+    pool = nn.AdaptiveAvgPool1d(cells) if pool_1d else nn.AdaptiveAvgPool2d(cells)
+    blocks.append(nn.Sequential(pool, nn.Flatten()))
+    features = channels * (cells if pool_1d else cells * cells)
     if shape.fc_width > 0:
         blocks.append(nn.Sequential(nn.Linear(features, shape.fc_width), nn.ReLU(inplace=True)))
         features = shape.fc_width
     return nn.Sequential(*blocks), features
+
+
+def cnn1d(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
+    """For signals and sequences, (L,) or (C, L): the 2-D trunk's design along one axis
+    (5-tap conv, BatchNorm, ReLU, 2x max-pool; channels doubling from ``width``); ``pool=grid``
+    keeps 4 segments of the signal, so a hidden layer can tell early from late."""
+    if len(input_shape) not in (1, 2):
+        raise ValueError(
+            f"model.backbone=cnn1d needs signals (L,) or (C, L), got inputs of shape {input_shape}"
+        )
+    blocks: list[nn.Module] = []
+    if len(input_shape) == 1:
+        blocks.append(nn.Unflatten(1, (1, input_shape[0])))  # one channel; holds no weights
+    channels = 1 if len(input_shape) == 1 else input_shape[0]
+    for block in range(shape.depth):
+        out = shape.width * 2 ** min(block, 2)
+        layers: list[nn.Module] = [
+            nn.Conv1d(channels, out, 5, padding=2, bias=False),
+            nn.BatchNorm1d(out),
+            nn.ReLU(inplace=True),
+        ]
+        if block < shape.depth - 1:
+            layers.append(nn.MaxPool1d(2))
+        blocks.append(nn.Sequential(*layers))
+        channels = out
+    return _pool_and_head(blocks, channels, shape, pool_1d=True)
 
 
 def mlp(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
@@ -81,6 +113,7 @@ def linear(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequenti
 
 _BUILDERS: dict[str, Callable[[tuple[int, ...], TrunkShape], tuple[nn.Sequential, int]]] = {
     "cnn": cnn,
+    "cnn1d": cnn1d,
     "mlp": mlp,
     "linear": linear,
 }
