@@ -94,7 +94,8 @@ class DataConfig:
     tasks: list[str] = field(default_factory=list)
     n_train: int = 1000
     label_rate: float = 1.0
-    # Per-task exceptions to n_train / label_rate, e.g. data.n_train_by_task.car=1000000
+    # Per-task exceptions to n_train / label_rate; new keys take a +, as in
+    # +data.n_train_by_task.car=1000000
     n_train_by_task: dict[str, int] = field(default_factory=dict)
     label_rate_by_task: dict[str, float] = field(default_factory=dict)
     batch_size: int = 128

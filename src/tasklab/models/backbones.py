@@ -38,35 +38,7 @@ def cnn(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential,
     """
     if len(input_shape) != 3:
         raise ValueError(f"model.backbone=cnn needs image inputs (C, H, W), got {input_shape}")
-    blocks: list[nn.Module] = []
-    channels = input_shape[0]
-    for block in range(shape.depth):
-        out = shape.width * 2 ** min(block, 2)
-        layers: list[nn.Module] = [
-            nn.Conv2d(channels, out, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out),
-            nn.ReLU(inplace=True),
-        ]
-        if block < shape.depth - 1:
-            layers.append(nn.MaxPool2d(2))
-        blocks.append(nn.Sequential(*layers))
-        channels = out
-    return _pool_and_head(blocks, channels, shape, pool_1d=False)
-
-
-def _pool_and_head(
-    blocks: list[nn.Module], channels: int, shape: TrunkShape, pool_1d: bool
-) -> tuple[nn.Sequential, int]:
-    """Global average or a grid of cells (``_GRID`` per side), then the optional hidden
-    layer; shared by the 2-D and 1-D convolutional trunks."""
-    cells = _GRID if shape.pool == "grid" else 1
-    pool = nn.AdaptiveAvgPool1d(cells) if pool_1d else nn.AdaptiveAvgPool2d(cells)
-    blocks.append(nn.Sequential(pool, nn.Flatten()))
-    features = channels * (cells if pool_1d else cells * cells)
-    if shape.fc_width > 0:
-        blocks.append(nn.Sequential(nn.Linear(features, shape.fc_width), nn.ReLU(inplace=True)))
-        features = shape.fc_width
-    return nn.Sequential(*blocks), features
+    return _conv_trunk([], input_shape[0], shape, dims=2)
 
 
 def cnn1d(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
@@ -77,22 +49,41 @@ def cnn1d(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequentia
         raise ValueError(
             f"model.backbone=cnn1d needs signals (L,) or (C, L), got inputs of shape {input_shape}"
         )
-    blocks: list[nn.Module] = []
-    if len(input_shape) == 1:
-        blocks.append(nn.Unflatten(1, (1, input_shape[0])))  # one channel; holds no weights
-    channels = 1 if len(input_shape) == 1 else input_shape[0]
+    if len(input_shape) == 1:  # one channel, added by a block that holds no weights
+        return _conv_trunk([nn.Unflatten(1, (1, input_shape[0]))], 1, shape, dims=1)
+    return _conv_trunk([], input_shape[0], shape, dims=1)
+
+
+_LAYERS = {  # per number of spatial dimensions: conv, norm, max-pool, adaptive pool, kernel
+    1: (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AdaptiveAvgPool1d, 5),
+    2: (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, 3),
+}
+
+
+def _conv_trunk(
+    blocks: list[nn.Module], channels: int, shape: TrunkShape, dims: int
+) -> tuple[nn.Sequential, int]:
+    """Conv blocks after ``blocks``, then global average or a grid of cells (``_GRID`` per
+    side), then the optional hidden layer: the 2-D and 1-D trunks are one design."""
+    conv, norm, max_pool, adaptive_pool, kernel = _LAYERS[dims]
     for block in range(shape.depth):
         out = shape.width * 2 ** min(block, 2)
         layers: list[nn.Module] = [
-            nn.Conv1d(channels, out, 5, padding=2, bias=False),
-            nn.BatchNorm1d(out),
+            conv(channels, out, kernel, padding=kernel // 2, bias=False),
+            norm(out),
             nn.ReLU(inplace=True),
         ]
         if block < shape.depth - 1:
-            layers.append(nn.MaxPool1d(2))
+            layers.append(max_pool(2))
         blocks.append(nn.Sequential(*layers))
         channels = out
-    return _pool_and_head(blocks, channels, shape, pool_1d=True)
+    cells = _GRID if shape.pool == "grid" else 1
+    blocks.append(nn.Sequential(adaptive_pool(cells), nn.Flatten()))
+    features = channels * cells**dims
+    if shape.fc_width > 0:
+        blocks.append(nn.Sequential(nn.Linear(features, shape.fc_width), nn.ReLU(inplace=True)))
+        features = shape.fc_width
+    return nn.Sequential(*blocks), features
 
 
 def mlp(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
