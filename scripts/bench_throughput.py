@@ -12,18 +12,25 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 import time
 import warnings
+from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
+from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 
+from tasklab.config import DataConfig
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.driving import PRESENCE_TASKS, DrivingWorld
+from tasklab.data.file_source import build_file_world
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.vectors import VectorWorld
+from tasklab.data.world import train_stream
 from tasklab.losses import masked_multitask_loss
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
@@ -46,12 +53,47 @@ class StepTimer(Callback):
         self.end = time.perf_counter()
 
 
-CASES = ("driving_cnn", "vector_mlp", "source_1m")
+CASES = ("driving_cnn", "vector_mlp", "source_1m", "file_cnn", "file_cnn_mmap")
+FILE_ROWS = 20_000
+_FILE_DIR = tempfile.TemporaryDirectory(prefix="tasklab-bench-")
+FILE_PATH = Path(_FILE_DIR.name) / "scenes.npz"
+
+
+def _file_arrays() -> dict[str, np.ndarray]:
+    """Driving scenes written to a user file once (uint8 images, presence labels with gaps)."""
+    if not FILE_PATH.exists():
+        world = DrivingWorld()
+        x, y = world.render(train_stream(0), torch.arange(FILE_ROWS))
+        y = y.numpy().astype(np.int64)
+        y[np.random.default_rng(0).random(y.shape) < 0.3] = -1
+        arrays = {"x": x.numpy()} | {f"y_{n}": y[:, i] for i, n in enumerate(PRESENCE_TASKS)}
+        np.savez(FILE_PATH, **arrays)
+    with np.load(FILE_PATH) as archive:
+        return {name: archive[name] for name in archive.files}
+
+
+def _file_world(mapped: bool):
+    _file_arrays()
+    data = OmegaConf.structured(DataConfig(world="files"))
+    data.files.train = str(FILE_PATH)
+    data.files.mmap_min_mb = 0.0 if mapped else 1e9
+    return build_file_world(data)
 
 
 def _setup(case: str, steps: int, seed: int = 0):
     shape, n_train, rate = TrunkShape(width=16, depth=3), 4096, 0.7
-    if case == "driving_cnn":
+    materialise_max = 300_000
+    if case in ("file_cnn", "file_cnn_mmap"):
+        # a user's file: in memory, or memory-mapped and read batch by batch
+        world, names, backbone, batch = (
+            _file_world(case.endswith("mmap")),
+            PRESENCE_TASKS,
+            "cnn",
+            128,
+        )
+        n_train, rate = world.split_size("train"), 1.0
+        materialise_max = 0 if case.endswith("mmap") else materialise_max
+    elif case == "driving_cnn":
         world, names, backbone, batch = DrivingWorld(), PRESENCE_TASKS, "cnn", 128
     elif case == "source_1m":
         # transfer's stage 1: 1,000,000 source examples rendered batch by batch, never stored
@@ -72,6 +114,7 @@ def _setup(case: str, steps: int, seed: int = 0):
         n_val=64,
         n_test=64,
         train_batches=steps,
+        materialise_max=materialise_max,
     )
     dm.setup()
     torch.manual_seed(seed)
@@ -79,12 +122,43 @@ def _setup(case: str, steps: int, seed: int = 0):
     return dm, net, tasks, batch
 
 
+def _plain_file_batches(steps: int, batch: int, mapped: bool):
+    """What a user's own loop over the file does: load the arrays once (or map them), draw
+    shuffled batches, mask the −1 labels, scale the pixels."""
+    if mapped:
+        x = np.load(FILE_PATH.with_suffix(".x.npy"), mmap_mode="r")
+        arrays = {k: v for k, v in _file_arrays().items() if k != "x"}
+    else:
+        arrays = _file_arrays()
+        x = torch.from_numpy(arrays.pop("x"))
+    y = torch.from_numpy(np.stack([arrays[f"y_{n}"] for n in PRESENCE_TASKS], axis=1))
+    generator = torch.Generator().manual_seed(0)
+    order = torch.randperm(len(y), generator=generator)
+    for step in range(steps):
+        rows = order[(step * batch) % len(y) :][:batch]
+        xb = torch.from_numpy(x[rows.numpy()]) if mapped else x[rows]
+        labels = y[rows]
+        mask = labels >= 0
+        yield {
+            "x": xb.to(torch.float32) / 255.0,
+            "y": torch.where(mask, labels, 0).to(torch.float32),
+            "mask": mask,
+        }
+
+
 def plain_loop(case: str, steps: int) -> float:
     dm, net, tasks, batch = _setup(case, steps)
+    if case.startswith("file_cnn"):
+        mapped = case.endswith("mmap")
+        if mapped and not FILE_PATH.with_suffix(".x.npy").exists():
+            np.save(FILE_PATH.with_suffix(".x.npy"), _file_arrays()["x"])
+        batches = _plain_file_batches(steps, batch, mapped)
+    else:
+        batches = iter(dm.train_dataloader())
     optimiser = torch.optim.AdamW(net.parameters(), lr=3e-3)
     net.train()
     start = 0.0
-    for step, data in enumerate(dm.train_dataloader()):
+    for step, data in enumerate(batches):
         if step == WARMUP:
             start = time.perf_counter()
         outputs = net(data["x"])

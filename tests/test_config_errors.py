@@ -30,7 +30,7 @@ from .conftest import TINY
             "+data.n_train_by_task.bus=5",
             "data.n_train_by_task='bus' is unknown; allowed: pedestrian",
         ),
-        ("model.backbone=resnet", "model.backbone='resnet' is unknown; allowed: cnn, mlp, linear"),
+        ("model.backbone=resnet", "model.backbone='resnet' is unknown; allowed: cnn, cnn1d, mlp"),
         ("regime.name=transfer_magic", "regime.name='transfer_magic' is unknown; allowed:"),
         ("data.world=atlantis", "data.world='atlantis' is unknown; allowed: driving, vectors"),
         ("logger.wandb_mode=cloud", "logger.wandb_mode='cloud' is unknown; allowed: offline"),

@@ -115,3 +115,45 @@ def test_fits_of_one_run_share_the_rendered_evaluation_sets():
     fresh = _dm({t.name: TaskBudget(50, 1.0) for t in TASKS}).splits["test"]
     assert torch.equal(car._x, fresh._x)
     assert torch.equal(car._y[:, 0], fresh._y[:, 1]) and torch.equal(stop._y[:, 0], fresh._y[:, 2])
+
+
+class _GappyWorld:
+    """A world whose second task is unknown on every third example (as in a user's file)."""
+
+    task_names = ("a", "b")
+    input_shape = (2,)
+
+    @property
+    def task_specs(self) -> dict[str, TaskSpec]:
+        return {"a": TaskSpec("a"), "b": TaskSpec("b")}
+
+    def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.stack([index.float(), torch.full_like(index, stream).float()], dim=1)
+        b = torch.where(index % 3 == 0, torch.nan, (index % 2).float())
+        return x, torch.stack([torch.ones_like(b), b], dim=1)
+
+
+def test_labels_the_data_lack_are_masked_in_every_split():
+    budgets = {"a": TaskBudget(30, 1.0), "b": TaskBudget(30, 1.0)}
+    for materialise_max in (300_000, 0):  # rendered in advance, and streamed
+        dm = WorldDataModule(
+            _GappyWorld(),
+            [TaskSpec("a"), TaskSpec("b")],
+            budgets,
+            seed=0,
+            batch_size=30,
+            n_val=9,
+            n_test=12,
+            materialise_max=materialise_max,
+        )
+        dm.setup()
+        batch = next(iter(dm.train_dataloader()))
+        gaps = batch["x"][:, 0] % 3 == 0
+        assert bool(batch["mask"][:, 0].all()) and torch.equal(batch["mask"][:, 1], ~gaps)
+        assert not torch.isnan(batch["y"]).any()  # unknown entries are zero-filled
+        test = dm.splits["test"].batch(torch.arange(12))
+        assert int(test["mask"][:, 1].sum()) == 8
+    materialised = WorldDataModule(
+        _GappyWorld(), [TaskSpec("a"), TaskSpec("b")], budgets, seed=0, n_val=9, n_test=12
+    )
+    assert materialised.labelled_counts() == {"a": 30, "b": 20}

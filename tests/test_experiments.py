@@ -7,6 +7,7 @@ from omegaconf import OmegaConf
 
 from tasklab.data.registry import build_world
 from tasklab.data.tasks import HEADLINE_METRIC
+from tasklab.examples.digits import digits_arrays, write_npz
 from tasklab.train import train
 
 from .conftest import TINY
@@ -60,6 +61,7 @@ def test_experiments_are_found():
         "transfer_1m_vs_1k",
         "e2e_vs_staged_bone_age",
         "e2e_vs_staged_face_id",
+        "digits_mtl_vs_stl",
     }
     assert published <= set(EXPERIMENTS), EXPERIMENTS
 
@@ -84,6 +86,8 @@ def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
     )
     if kind in ("transfer", "pipeline"):
         cfg.regime.cache_dir = str(tmp_path / "cache")
+    if cfg.data.world == "files":  # the experiment's file, written as its header says
+        cfg.data.files.train = str(write_npz(tmp_path / "data.npz", digits_arrays()))
     assert cfg.name == Path(name).name
     assert cfg.trainer.max_steps == 2  # the budget is tiny whatever the experiment file sets
     result = train(cfg, output_dir=tmp_path)

@@ -60,13 +60,42 @@ class FaceIdWorldConfig:
 
 
 @dataclass
+class FilesDataConfig:
+    """A user's data (``data=files``); the README's "Bring your own data" shows the formats.
+
+    ``train`` alone is one file split by the fractions below (seeded by ``split_seed``); a
+    ``val`` or ``test`` file replaces that part of the split. Paths are relative to the
+    directory the command runs in.
+    """
+
+    train: str = ""
+    val: str = ""
+    test: str = ""
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    split_seed: int = 0
+    # .csv: the label columns (tasks), z columns (intermediates) and input columns (features;
+    # empty: every other column). .npz: every y_<task> / z_<name> array is read.
+    tasks: list[str] = field(default_factory=list)
+    intermediates: list[str] = field(default_factory=list)
+    features: list[str] = field(default_factory=list)
+    # per task: binary, multiclass or regression, and a class count; the rest is inferred
+    kinds: dict[str, str] = field(default_factory=dict)
+    num_classes: dict[str, int] = field(default_factory=dict)
+    input_shape: list[int] = field(default_factory=list)  # checked against the file; []: any
+    stratify: str = ""  # a class task whose proportions every training subset keeps
+    mmap_min_mb: float = 256.0  # uncompressed .npz inputs this large are memory-mapped
+
+
+@dataclass
 class DataConfig:
     world: str = "driving"
     world_seed: int = 0
     tasks: list[str] = field(default_factory=list)
     n_train: int = 1000
     label_rate: float = 1.0
-    # Per-task exceptions to n_train / label_rate, e.g. data.n_train_by_task.car=1000000
+    # Per-task exceptions to n_train / label_rate; new keys take a +, as in
+    # +data.n_train_by_task.car=1000000
     n_train_by_task: dict[str, int] = field(default_factory=dict)
     label_rate_by_task: dict[str, float] = field(default_factory=dict)
     batch_size: int = 128
@@ -77,6 +106,7 @@ class DataConfig:
     vectors: VectorWorldConfig = field(default_factory=VectorWorldConfig)
     bone_age: BoneAgeWorldConfig = field(default_factory=BoneAgeWorldConfig)
     face_id: FaceIdWorldConfig = field(default_factory=FaceIdWorldConfig)
+    files: FilesDataConfig = field(default_factory=FilesDataConfig)
 
 
 @dataclass

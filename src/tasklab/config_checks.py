@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from tasklab.data.world import MAX_INDEX
+from tasklab.data.world import MAX_INDEX, World
 from tasklab.models.backbones import BACKBONES, POOLS
 
 SCHEDULES: tuple[str, ...] = ("constant", "cosine")
@@ -40,14 +40,24 @@ def check_positive(field: str, value: float) -> None:
     require(value > 0, f"{field}={value} must be > 0")
 
 
-def check_config(
-    cfg: DictConfig,
-    task_names: tuple[str, ...],
-    input_shape: tuple[int, ...],
-    regimes: tuple[str, ...],
-) -> None:
+def check_rows(field: str, n: int, world: object, split: str = "train") -> None:
+    """A size drawn from a user's file fits in the file's ``split`` (no-op for a procedural
+    world, which has rows without end)."""
+    split_size = getattr(world, "split_size", None)
+    if split_size is None:
+        return
+    rows = split_size(split)
+    require(
+        n <= rows,
+        f"{field}={n:,} exceeds the {rows:,} {split} rows of data.files; use at most {rows:,}"
+        " (-1: all of them)",
+    )
+
+
+def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> None:
     """Raise ``ConfigError`` on the first bad value; the world gives tasks and input shape."""
     data = cfg.data
+    task_names, input_shape = world.task_names, world.input_shape
     check_choice("regime.name", cfg.regime.name, regimes)
     check_choice("model.backbone", cfg.model.backbone, BACKBONES)
     require(
@@ -55,7 +65,13 @@ def check_config(
         f"model.backbone=cnn needs images but data.world={data.world} gives inputs of shape "
         f"{tuple(input_shape)}; use model=mlp",
     )
+    require(
+        cfg.model.backbone != "cnn1d" or len(input_shape) in (1, 2),
+        f"model.backbone=cnn1d needs signals (L,) or (C, L) but data.world={data.world} gives "
+        f"inputs of shape {tuple(input_shape)}; use model=cnn for images, model=mlp for vectors",
+    )
     check_n_train("data.n_train", data.n_train)
+    check_rows("data.n_train", data.n_train, world)
     check_rate("data.label_rate", data.label_rate)
     require(len(data.tasks) > 0, "data.tasks is empty; name at least one task of the world")
     require(
@@ -66,6 +82,7 @@ def check_config(
     for name, n_train in data.n_train_by_task.items():
         check_choice("data.n_train_by_task", name, list(data.tasks))
         check_n_train(f"data.n_train_by_task.{name}", n_train)
+        check_rows(f"data.n_train_by_task.{name}", n_train, world)
     for name, rate in data.label_rate_by_task.items():
         check_choice("data.label_rate_by_task", name, list(data.tasks))
         check_rate(f"data.label_rate_by_task.{name}", rate)
@@ -91,6 +108,8 @@ def check_config(
         _check_face_id(data.face_id)
     for field in ("batch_size", "n_val", "n_test"):
         check_positive(f"data.{field}", data[field])
+    check_rows("data.n_val", data.n_val, world, "val")
+    check_rows("data.n_test", data.n_test, world, "test")
     check_positive("model.width", cfg.model.width)
     require(cfg.model.depth >= 0, f"model.depth={cfg.model.depth} must be >= 0")
     check_choice("model.pool", cfg.model.pool, POOLS)

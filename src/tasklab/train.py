@@ -12,7 +12,8 @@ from omegaconf import DictConfig, OmegaConf
 
 from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError, check_choice, check_config
-from tasklab.data.registry import WORLDS, build_world, task_budgets
+from tasklab.data.file_arrays import DataFileError
+from tasklab.data.registry import WORLDS, build_world, fit_data_to_world, task_budgets
 from tasklab.metrics import with_task_means
 from tasklab.regimes import REGIME_CHECKS, REGIMES, describe_arm
 from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
@@ -65,8 +66,10 @@ def train(
     )
     try:
         check_choice("data.world", cfg.data.world, WORLDS)
-        world = build_world(cfg.data)
-        check_config(cfg, world.task_names, world.input_shape, tuple(REGIMES))
+        world = build_world(cfg.data, verbose=True)
+        fit_data_to_world(cfg.data, world)
+        result.config = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+        check_config(cfg, world, tuple(REGIMES))
         if cfg.regime.name in REGIME_CHECKS:
             REGIME_CHECKS[cfg.regime.name](cfg, world)
         result.arm, result.arm_axes = describe_arm(cfg)
@@ -110,8 +113,8 @@ def train(
 def _hydra_main(cfg: DictConfig) -> float | None:
     try:
         result = train(cfg)
-    except ConfigError as error:
-        # A bad value is the user's to fix: one line, no traceback, non-zero exit.
+    except (ConfigError, DataFileError) as error:
+        # A bad value or data file is the user's to fix: one line, no traceback, non-zero exit.
         print(f"tasklab-train: error: {error}", file=sys.stderr)
         sys.exit(2)
     return result.metrics.get("val/mean/auroc")

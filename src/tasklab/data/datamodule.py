@@ -60,6 +60,9 @@ class RenderedSplit:
             rendered = render_stream(world, stream, index)
         if rendered is not None:
             self._x, self._y = rendered[0], rendered[1][:, columns]
+            self.mask = mask & ~torch.isnan(self._y)  # a label the data lack is never "known"
+        elif hasattr(world, "labels"):  # a world that can tell its gaps without rendering
+            self.mask = mask & ~torch.isnan(world.labels(stream, index)[:, columns])
 
     def __len__(self) -> int:
         return int(self.index.shape[0])
@@ -71,7 +74,7 @@ class RenderedSplit:
         else:
             x, y = self.world.render(self.stream, self.index[rows])
             y = y[:, self.columns]
-        mask = self.mask[rows]
+        mask = self.mask[rows] & ~torch.isnan(y)
         return {
             "x": as_model_input(x),
             "y": torch.where(mask, y, torch.zeros_like(y)),
@@ -257,7 +260,9 @@ class WorldDataModule(pl.LightningDataModule):
         return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
     def labelled_counts(self) -> dict[str, int]:
-        """Known training labels per task, as actually drawn."""
+        """Known training labels per task, as actually drawn (a streamed split of a procedural
+        world cannot see labels it lacks until it renders them, so it counts them as
+        budgeted; a file world tells its gaps without rendering)."""
         self.setup()
         counts = self.splits["train"].mask.sum(dim=0).tolist()
         return {t.name: int(c) for t, c in zip(self.tasks, counts, strict=True)}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, open_dict
 
 from tasklab.data.bone_age import BoneAgeWorld
 from tasklab.data.driving import DrivingWorld
 from tasklab.data.face_id import FaceIdWorld
+from tasklab.data.file_source import build_file_world
+from tasklab.data.file_world import FileWorld
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.vectors import VectorWorld
@@ -20,14 +22,36 @@ _WORLD_CLASSES: dict[str, type] = {
     "bone_age": BoneAgeWorld,
     "face_id": FaceIdWorld,
 }
-WORLDS: tuple[str, ...] = tuple(_WORLD_CLASSES)
+FILES = "files"
+WORLDS: tuple[str, ...] = (*_WORLD_CLASSES, FILES)
+ALL_ROWS = -1  # data.n_train / n_val / n_test of a file world: every row of the split
 
 
-def build_world(data: DictConfig) -> World:
-    """The world ``data.world`` with its knobs ``data.<world>.*``."""
+def build_world(data: DictConfig, verbose: bool = False) -> World:
+    """The world ``data.world`` with its knobs ``data.<world>.*`` (``data.files`` for a
+    user's files; ``verbose`` prints what was read from them and the task kinds)."""
+    if data.world == FILES:
+        return build_file_world(data, verbose=verbose)
     if data.world not in _WORLD_CLASSES:
         raise ValueError(f"data.world={data.world!r} is unknown; allowed: {', '.join(WORLDS)}")
     return _WORLD_CLASSES[data.world](seed=data.world_seed, **data[data.world])
+
+
+def fit_data_to_world(data: DictConfig, world: World) -> None:
+    """Sizes and tasks a user's file decides: ``-1`` sizes become the split's row count, an
+    empty ``data.tasks`` every target of the file. Procedural worlds are left as they are."""
+    if not isinstance(world, FileWorld):
+        return
+    targets = [n for n in world.task_names if n not in world.intermediate_names]
+    with open_dict(data):
+        if not data.tasks:
+            data.tasks = targets
+        for field, split in (("n_train", "train"), ("n_val", "val"), ("n_test", "test")):
+            if data[field] == ALL_ROWS:
+                data[field] = world.split_size(split)
+        for name, n in list(data.n_train_by_task.items()):
+            if n == ALL_ROWS:
+                data.n_train_by_task[name] = world.split_size("train")
 
 
 def selected_tasks(world: World, names: Sequence[str]) -> list[TaskSpec]:

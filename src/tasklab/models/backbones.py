@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-BACKBONES: tuple[str, ...] = ("cnn", "mlp", "linear")
+BACKBONES: tuple[str, ...] = ("cnn", "cnn1d", "mlp", "linear")
 POOLS: tuple[str, ...] = ("avg", "grid")
 _GRID = 4  # cells per side kept by pool=grid
 
@@ -38,25 +38,48 @@ def cnn(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential,
     """
     if len(input_shape) != 3:
         raise ValueError(f"model.backbone=cnn needs image inputs (C, H, W), got {input_shape}")
-    blocks: list[nn.Module] = []
-    channels = input_shape[0]
+    return _conv_trunk([], input_shape[0], shape, dims=2)
+
+
+def cnn1d(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
+    """For signals and sequences, (L,) or (C, L): the 2-D trunk's design along one axis
+    (5-tap conv, BatchNorm, ReLU, 2x max-pool; channels doubling from ``width``); ``pool=grid``
+    keeps 4 segments of the signal, so a hidden layer can tell early from late."""
+    if len(input_shape) not in (1, 2):
+        raise ValueError(
+            f"model.backbone=cnn1d needs signals (L,) or (C, L), got inputs of shape {input_shape}"
+        )
+    if len(input_shape) == 1:  # one channel, added by a block that holds no weights
+        return _conv_trunk([nn.Unflatten(1, (1, input_shape[0]))], 1, shape, dims=1)
+    return _conv_trunk([], input_shape[0], shape, dims=1)
+
+
+_LAYERS = {  # per number of spatial dimensions: conv, norm, max-pool, adaptive pool, kernel
+    1: (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d, nn.AdaptiveAvgPool1d, 5),
+    2: (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AdaptiveAvgPool2d, 3),
+}
+
+
+def _conv_trunk(
+    blocks: list[nn.Module], channels: int, shape: TrunkShape, dims: int
+) -> tuple[nn.Sequential, int]:
+    """Conv blocks after ``blocks``, then global average or a grid of cells (``_GRID`` per
+    side), then the optional hidden layer: the 2-D and 1-D trunks are one design."""
+    conv, norm, max_pool, adaptive_pool, kernel = _LAYERS[dims]
     for block in range(shape.depth):
         out = shape.width * 2 ** min(block, 2)
         layers: list[nn.Module] = [
-            nn.Conv2d(channels, out, 3, padding=1, bias=False),
-            nn.BatchNorm2d(out),
+            conv(channels, out, kernel, padding=kernel // 2, bias=False),
+            norm(out),
             nn.ReLU(inplace=True),
         ]
         if block < shape.depth - 1:
-            layers.append(nn.MaxPool2d(2))
+            layers.append(max_pool(2))
         blocks.append(nn.Sequential(*layers))
         channels = out
-    if shape.pool == "grid":
-        blocks.append(nn.Sequential(nn.AdaptiveAvgPool2d(_GRID), nn.Flatten()))
-        features = channels * _GRID * _GRID
-    else:
-        blocks.append(nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten()))
-        features = channels
+    cells = _GRID if shape.pool == "grid" else 1
+    blocks.append(nn.Sequential(adaptive_pool(cells), nn.Flatten()))
+    features = channels * cells**dims
     if shape.fc_width > 0:
         blocks.append(nn.Sequential(nn.Linear(features, shape.fc_width), nn.ReLU(inplace=True)))
         features = shape.fc_width
@@ -81,6 +104,7 @@ def linear(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequenti
 
 _BUILDERS: dict[str, Callable[[tuple[int, ...], TrunkShape], tuple[nn.Sequential, int]]] = {
     "cnn": cnn,
+    "cnn1d": cnn1d,
     "mlp": mlp,
     "linear": linear,
 }

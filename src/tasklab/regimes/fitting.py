@@ -16,6 +16,7 @@ from pytorch_lightning.callbacks import TQDMProgressBar
 from torch import nn
 
 from tasklab.data.datamodule import EvalCache, WorldDataModule
+from tasklab.data.file_source import files_fingerprint
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import World
@@ -92,7 +93,10 @@ def fit_fields(cfg: DictConfig, data: DictConfig, model: DictConfig, steps: int)
         },
         "seed": cfg.seed,
         "code": code_version(),
-    }
+    } | (
+        # a user's files by content, so a stage cached on a file is not reused once it changes
+        {"data_files": files_fingerprint(data.files)} if data.world == "files" else {}
+    )
 
 
 def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path, max_steps: int) -> pl.Trainer:

@@ -21,7 +21,13 @@ import dataclasses
 
 from omegaconf import DictConfig
 
-from tasklab.config_checks import check_choice, check_n_train, check_positive, require
+from tasklab.config_checks import (
+    check_choice,
+    check_n_train,
+    check_positive,
+    check_rows,
+    require,
+)
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import selected_tasks
 from tasklab.data.world import StagedWorld, World
@@ -165,10 +171,13 @@ def check(cfg: DictConfig, world: World) -> None:
     require(
         staged or regime.arm == "end_to_end",
         f"regime.arm={regime.arm} needs a world with an intermediate z, and "
-        f"data.world={cfg.data.world} declares none; use data=bone_age or data=face_id",
+        f"data.world={cfg.data.world} declares none; use data=bone_age or data=face_id, or "
+        "a file with z_<name> arrays (.csv: data.files.intermediates) and one task in data.tasks",
     )
     check_n_train("regime.n_stage1", regime.n_stage1)
     check_n_train("regime.n_stage2", regime.n_stage2)
+    check_rows("regime.n_stage1", regime.n_stage1, world)
+    check_rows("regime.n_stage2", regime.n_stage2, world)
     check_positive("regime.stage1_steps", regime.stage1_steps)
     check_positive("regime.stage2_steps", regime.stage2_steps)
     require(regime.aux_weight >= 0, f"regime.aux_weight={regime.aux_weight} must be >= 0")

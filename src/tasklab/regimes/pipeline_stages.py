@@ -64,8 +64,13 @@ class Stage2World:
 
     def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x, labels = self.world.render(stream, index)
-        inputs = self.world.stage2_input(as_model_input(x), labels[:, self._z])
-        return inputs, labels[:, self._y : self._y + 1]
+        z, y = labels[:, self._z], labels[:, self._y : self._y + 1]
+        # A record whose z is unknown (a user's file with gaps) is no (z, y) record: its y is
+        # hidden from stage 2, and its z zeroed so that no NaN reaches the network.
+        unknown = torch.isnan(z).any(dim=1, keepdim=True)
+        y = torch.where(unknown, torch.full_like(y, float("nan")), y)
+        inputs = self.world.stage2_input(as_model_input(x), torch.nan_to_num(z))
+        return inputs, y
 
 
 def staged_world(ctx: RunContext) -> StagedWorld:

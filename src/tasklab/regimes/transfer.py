@@ -16,7 +16,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from tasklab.config_checks import check_choice, check_positive, require
+from tasklab.config_checks import check_choice, check_positive, check_rows, require
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import WORLDS, build_world, selected_tasks
 from tasklab.data.shuffled_labels import ShuffledLabels
@@ -172,6 +172,7 @@ def check(cfg: DictConfig, world: World) -> None:
         f"regime.source_data gives source inputs of shape {tuple(source_world.input_shape)} but "
         f"the target's are {tuple(world.input_shape)}; transfer needs the same input x",
     )
+    check_rows("regime.n_source", regime.n_source, source_world)
     require(len(regime.source_tasks) > 0, "regime.source_tasks is empty; name a source task")
     for name in regime.source_tasks:
         check_choice("regime.source_tasks", name, source_world.task_names)

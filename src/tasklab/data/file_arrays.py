@@ -1,0 +1,282 @@
+"""Reads a user's data file (.npz or .csv) into checked arrays: inputs, and labels with NaN
+for "?".
+
+Everything a later step would trip over is caught here, once, with one line naming the file,
+the array or column, and what was expected: a wrong length three modules later, or a NaN input
+that turns the loss into NaN a thousand steps in, is far harder to trace back to the file.
+
+.npz: ``x`` (N × features, N × length, N × C × L or N × C × H × W), one ``y_<task>`` per task
+and ``z_<name>`` per intermediate target, each of length N; NaN marks a missing label, and so
+does −1 in a class label (a task declared binary or multiclass, or an integer array).
+.csv: a header row; ``features`` name the input columns (default: every column that is neither
+a task nor an intermediate), ``tasks`` and ``intermediates`` the label columns; an empty cell
+is a missing label.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import struct
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MISSING_CLASS = -1
+
+
+class DataFileError(ValueError):
+    """A data file cannot be used as it is; the message names the file, the array and the fix."""
+
+
+@dataclass(frozen=True)
+class ArrayTable:
+    """One split of a user's data. Labels are float64 with NaN where unknown."""
+
+    source: str
+    x: np.ndarray
+    targets: dict[str, np.ndarray]
+    intermediates: dict[str, np.ndarray]
+    # a split of one file: its rows of ``x``, which stays whole (a mapped file is not read)
+    x_rows: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0] if self.x_rows is None else len(self.x_rows))
+
+
+def _fail(path: Path, what: str, problem: str) -> DataFileError:
+    return DataFileError(f"{path}: {what} {problem}")
+
+
+def _labels(path: Path, name: str, values: np.ndarray, classes: bool) -> np.ndarray:
+    """A label array as float64 with NaN for missing; −1 counts as missing in class labels."""
+    if values.ndim != 1:
+        raise _fail(path, name, f"has shape {values.shape}; expected one label per row, (N,)")
+    if not (np.issubdtype(values.dtype, np.number) or values.dtype == np.bool_):
+        raise _fail(path, name, f"has dtype {values.dtype}; expected numbers, NaN for missing")
+    labels = values.astype(np.float64)
+    if classes or np.issubdtype(values.dtype, np.integer):
+        labels[labels == MISSING_CLASS] = np.nan
+    if np.isinf(labels).any():
+        raise _fail(path, name, "holds infinity; use NaN for a missing label")
+    if np.isnan(labels).all():
+        raise _fail(path, name, "has no known label (all NaN or -1); drop the task or label some")
+    return labels
+
+
+def _check_x(path: Path, what: str, x: np.ndarray, input_shape: Sequence[int] | None) -> None:
+    if not np.issubdtype(x.dtype, np.number) or np.issubdtype(x.dtype, np.complexfloating):
+        raise _fail(path, what, f"has dtype {x.dtype}; expected real numbers")
+    if x.ndim < 2:
+        raise _fail(path, what, f"has shape {x.shape}; expected one row per example, (N, ...)")
+    if input_shape is not None and tuple(x.shape[1:]) != tuple(input_shape):
+        raise _fail(
+            path,
+            what,
+            f"rows have shape {tuple(x.shape[1:])} but data.files.input_shape is "
+            f"{list(input_shape)}; fix the config or the file",
+        )
+    if not np.issubdtype(x.dtype, np.floating):
+        return  # whole numbers are always finite
+    for start in range(0, len(x), _CHECK_ROWS):  # in blocks: a mapped file is never all read
+        finite = np.isfinite(x[start : start + _CHECK_ROWS].reshape(-1, *x.shape[1:]))
+        finite = finite.reshape(len(finite), -1).all(axis=1)
+        if not finite.all():
+            row = start + int(np.argmin(finite))
+            raise _fail(
+                path, what, f"holds NaN or infinity (first in row {row}); inputs must be finite"
+            )
+
+
+_CHECK_ROWS = 65_536
+_LOCAL_HEADER = struct.Struct("<4s22xHH")  # zip local file header: signature … name, extra
+
+
+def _mapped_member(path: Path, name: str) -> np.ndarray | None:
+    """Array ``name`` of an uncompressed .npz, memory-mapped copy-on-write in place; None
+    where it cannot be (compressed, Fortran order), and it is then read into memory."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(f"{name}.npy")
+    if info.compress_type != zipfile.ZIP_STORED:
+        return None
+    with path.open("rb") as handle:
+        handle.seek(info.header_offset)
+        signature, name_len, extra_len = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
+        if signature != b"PK\x03\x04":
+            return None
+        handle.seek(info.header_offset + _LOCAL_HEADER.size + name_len + extra_len)
+        version = np.lib.format.read_magic(handle)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if version == (1, 0)
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran_order, dtype = read_header(handle)
+        offset = handle.tell()
+    if fortran_order or dtype.hasobject or not shape:
+        return None
+    return np.memmap(path, dtype=dtype, mode="c", offset=offset, shape=shape)
+
+
+def _stored_x(x: np.ndarray) -> np.ndarray:
+    """Inputs as the model reads them: uint8 stays (pixels, scaled to [0, 1] per batch like
+    the built-in image worlds), anything else becomes float32."""
+    if isinstance(x, np.memmap) or x.dtype in (np.uint8, np.float32):
+        return x  # a mapped file keeps its dtype; its batches are converted as they are read
+    return x.astype(np.float32)
+
+
+def _check_lengths(path: Path, n: int, arrays: dict[str, np.ndarray]) -> None:
+    for name, values in arrays.items():
+        if len(values) != n:
+            raise _fail(path, name, f"has {len(values)} rows but x has {n}; they must match")
+
+
+def _wants_map(archive: np.lib.npyio.NpzFile, min_bytes: int | None) -> bool:
+    if min_bytes is None or "x" not in archive.files:
+        return False
+    return archive.zip.getinfo("x.npy").file_size >= min_bytes
+
+
+def load_npz(
+    path: str | Path,
+    class_tasks: Sequence[str] = (),
+    input_shape: Sequence[int] | None = None,
+    mmap_min_bytes: int | None = None,
+) -> ArrayTable:
+    """``class_tasks``: tasks declared binary or multiclass, whose −1 means missing. An
+    uncompressed ``x`` of at least ``mmap_min_bytes`` is memory-mapped, not read: rows are
+    then read from disk as batches index them (float32 or uint8 files map as they are)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file; check data.files paths")
+    if not zipfile.is_zipfile(path):
+        raise DataFileError(f"{path}: is not an .npz archive; save it with numpy.savez")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {
+                name: archive[name]
+                for name in archive.files
+                if not (name == "x" and _wants_map(archive, mmap_min_bytes))
+            }
+            if "x" not in arrays and "x" in archive.files:
+                mapped = _mapped_member(path, "x")
+                arrays["x"] = mapped if mapped is not None else archive["x"]
+    except ValueError as error:  # object arrays need pickle, which is never loaded
+        raise DataFileError(
+            f"{path}: holds an object or pickled array ({error}); save plain numeric arrays"
+        ) from None
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise DataFileError(f"{path}: is not a readable .npz archive ({error})") from None
+    if "x" not in arrays:
+        found = ", ".join(sorted(arrays)) or "nothing"
+        raise DataFileError(f"{path}: has no array 'x' (found {found}); save inputs as x=")
+    x = arrays["x"]
+    _check_x(path, "array 'x'", x, input_shape)
+    unknown = sorted(n for n in arrays if n != "x" and not n.startswith(("y_", "z_")))
+    if unknown:
+        raise DataFileError(
+            f"{path}: arrays {unknown} are neither x, y_<task> nor z_<name>; rename or drop them"
+        )
+    _check_lengths(path, len(x), {f"array '{n}'": a for n, a in arrays.items()})
+    targets = {
+        n[2:]: _labels(path, f"array '{n}'", a, n[2:] in class_tasks)
+        for n, a in arrays.items()
+        if n.startswith("y_")
+    }
+    intermediates = {
+        n[2:]: _labels(path, f"array '{n}'", a, classes=False)
+        for n, a in arrays.items()
+        if n.startswith("z_")
+    }
+    if not targets:
+        raise DataFileError(f"{path}: has no y_<task> array; save at least one task's labels")
+    return ArrayTable(str(path), _stored_x(x), targets, intermediates)
+
+
+def _column(path: Path, rows: list[list[str]], index: int, name: str) -> np.ndarray:
+    values = np.empty(len(rows), dtype=np.float64)
+    for line, row in enumerate(rows, start=2):
+        cell = row[index].strip() if index < len(row) else ""
+        if cell == "" or cell == "?":
+            values[line - 2] = math.nan
+            continue
+        try:
+            values[line - 2] = float(cell)
+        except ValueError:
+            raise _fail(
+                path, f"column '{name}'", f"line {line} holds {cell!r}; expected a number"
+            ) from None
+    return values
+
+
+def load_csv(
+    path: str | Path,
+    tasks: Sequence[str],
+    intermediates: Sequence[str] = (),
+    features: Sequence[str] | None = None,
+    class_tasks: Sequence[str] = (),
+    input_shape: Sequence[int] | None = None,
+) -> ArrayTable:
+    """Feature columns become x (N × features); empty or "?" label cells are missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file; check data.files paths")
+    with path.open(newline="") as handle:
+        reader = csv.reader(handle)
+        header = [name.strip() for name in next(reader, [])]
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    if not header:
+        raise DataFileError(f"{path}: is empty; expected a header row naming the columns")
+    labelled = [*tasks, *intermediates]
+    if features is None:
+        features = [name for name in header if name not in labelled]
+    for name in [*features, *labelled]:
+        if name not in header:
+            raise _fail(path, f"column '{name}'", f"is missing; the header has {header}")
+    if not rows:
+        raise DataFileError(f"{path}: has a header but no rows")
+    position = {name: i for i, name in enumerate(header)}
+    x = np.stack([_column(path, rows, position[f], f) for f in features], axis=1)
+    _check_x(path, f"feature columns {list(features)}", x, input_shape)
+    return ArrayTable(
+        str(path),
+        x.astype(np.float32),
+        {
+            t: _labels(path, f"column '{t}'", _column(path, rows, position[t], t), t in class_tasks)
+            for t in tasks
+        },
+        {
+            z: _labels(path, f"column '{z}'", _column(path, rows, position[z], z), False)
+            for z in intermediates
+        },
+    )
+
+
+def check_class_labels(source: str, name: str, labels: np.ndarray, num_classes: int) -> None:
+    """Known labels of a class task must be whole numbers in [0, num_classes)."""
+    known = labels[~np.isnan(labels)]
+    bad = known[(known != np.round(known)) | (known < 0) | (known >= num_classes)]
+    if bad.size:
+        raise DataFileError(
+            f"{source}: labels of '{name}' include {bad[0]:g}, outside 0..{num_classes - 1} for "
+            f"{num_classes} classes; fix the labels or the declared num_classes"
+        )
+
+
+MAX_INFERRED_CLASSES = 100
+
+
+def infer_kind(labels: np.ndarray) -> tuple[str, int]:
+    """(kind, num_classes) guessed from the known labels: {0, 1} is binary, other whole
+    numbers 0..99 multiclass, anything else regression. Printed, and overridable in config."""
+    known = labels[~np.isnan(labels)]
+    whole = bool((known == np.round(known)).all()) and known.min() >= 0
+    if whole and set(np.unique(known).tolist()) <= {0.0, 1.0}:
+        return "binary", 2
+    if whole and known.max() < MAX_INFERRED_CLASSES:
+        return "multiclass", int(known.max()) + 1
+    return "regression", 1

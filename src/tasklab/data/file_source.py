@@ -1,0 +1,216 @@
+"""``data=files``: a user's files become a world, with task kinds declared or inferred.
+
+The one place that reads ``data.files``: it loads the splits (separate files, or one file
+split by seeded fractions), checks that they agree with each other and with the declared
+kinds, class counts and input shape, and prints what it decided, so a task inferred as
+regression that the user meant as classes is seen before any training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from omegaconf import DictConfig
+
+from tasklab.data.file_arrays import (
+    ArrayTable,
+    DataFileError,
+    check_class_labels,
+    infer_kind,
+    load_csv,
+    load_npz,
+)
+from tasklab.data.file_splits import split_rows
+from tasklab.data.file_world import FileWorld, StagedFileWorld
+from tasklab.data.tasks import TaskSpec
+
+KINDS: tuple[str, ...] = ("binary", "multiclass", "regression")
+SPLITS: tuple[str, ...] = ("train", "val", "test")
+
+
+def _load(path: str, files: DictConfig, class_tasks: Sequence[str]) -> ArrayTable:
+    shape = list(files.input_shape) or None
+    suffix = Path(path).suffix.lower()
+    if suffix == ".npz":
+        return load_npz(path, class_tasks, shape, mmap_min_bytes=int(files.mmap_min_mb * 2**20))
+    if suffix == ".csv":
+        if not files.tasks:
+            raise DataFileError(
+                f"{path}: a .csv needs its label columns named; set data.files.tasks=[...]"
+            )
+        return load_csv(
+            path,
+            files.tasks,
+            files.intermediates,
+            list(files.features) or None,
+            class_tasks,
+            shape,
+        )
+    raise DataFileError(f"{path}: unknown format {suffix!r}; use .npz or .csv")
+
+
+def _subset(table: ArrayTable, rows: np.ndarray, part: str) -> ArrayTable:
+    return ArrayTable(
+        f"{table.source} ({part} rows)",
+        table.x,
+        {name: labels[rows] for name, labels in table.targets.items()},
+        {name: values[rows] for name, values in table.intermediates.items()},
+        x_rows=rows,
+    )
+
+
+def load_splits(files: DictConfig) -> dict[str, ArrayTable]:
+    """train / val / test tables: the files given, and seeded parts of ``train`` for the rest."""
+    if not files.train:
+        raise DataFileError("data.files.train is empty; set it to your .npz or .csv file")
+    class_tasks = [t for t, kind in files.kinds.items() if kind in ("binary", "multiclass")]
+    tables = {s: _load(files[s], files, class_tasks) for s in SPLITS if files[s]}
+    carved = {s: (files[f"{s}_fraction"] if not files[s] else 0.0) for s in ("val", "test")}
+    if any(carved.values()) or len(tables) < len(SPLITS):
+        train = tables["train"]
+        rows = split_rows(len(train), carved["val"], carved["test"], files.split_seed)
+        for part in SPLITS:
+            if part == "train" or not files[part]:
+                tables[part] = _subset(train, rows[part], part)
+    for part in SPLITS:
+        if len(tables[part]) == 0:
+            raise DataFileError(
+                f"data.files: the {part} split is empty; give a {part} file or raise "
+                f"data.files.{part}_fraction"
+                if part != "train"
+                else "data.files: no training rows are left; lower the val/test fractions"
+            )
+    _check_agreement(tables)
+    return tables
+
+
+def _check_agreement(tables: dict[str, ArrayTable]) -> None:
+    """Every split has the training split's input shape, tasks and intermediates."""
+    train = tables["train"]
+    for part in ("val", "test"):
+        table = tables[part]
+        if table.x.shape[1:] != train.x.shape[1:]:
+            raise DataFileError(
+                f"{table.source}: rows have shape {tuple(table.x.shape[1:])} but the training "
+                f"rows have {tuple(train.x.shape[1:])}; every split needs the same input shape"
+            )
+        for kind, mine, theirs in (
+            ("tasks", table.targets, train.targets),
+            ("intermediates", table.intermediates, train.intermediates),
+        ):
+            if set(mine) != set(theirs):
+                raise DataFileError(
+                    f"{table.source}: has {kind} {sorted(mine)} but the training split has "
+                    f"{sorted(theirs)}; every split needs the same labels"
+                )
+
+
+def _task_spec(name: str, tables: dict[str, ArrayTable], files: DictConfig) -> tuple[TaskSpec, str]:
+    """The spec of target ``name`` and how it was decided (declared or inferred)."""
+    every = np.concatenate([t.targets[name] for t in tables.values()])
+    declared = files.kinds.get(name)
+    if declared is not None and declared not in KINDS:
+        raise DataFileError(
+            f"data.files.kinds.{name}={declared!r} is unknown; allowed: {', '.join(KINDS)}"
+        )
+    kind, classes = infer_kind(every)
+    how = "inferred"
+    if declared is not None:
+        how = "declared"
+        kind = declared
+        classes = 2 if declared == "binary" else (classes if declared == "multiclass" else 1)
+    if name in files.num_classes:
+        classes, how = int(files.num_classes[name]), "declared"
+        if kind == "binary" and classes != 2:
+            raise DataFileError(
+                f"data.files.num_classes.{name}={classes} contradicts kind binary; use 2"
+            )
+    if kind in ("binary", "multiclass"):
+        if kind == "multiclass" and classes < 2:
+            raise DataFileError(
+                f"data.files: task '{name}' is multiclass with {classes} class; declare "
+                f"data.files.num_classes.{name} (at least 2)"
+            )
+        for table in tables.values():
+            check_class_labels(table.source, name, table.targets[name], classes)
+        return TaskSpec(name, kind, num_classes=classes), how  # type: ignore[arg-type]
+    train = tables["train"].targets[name]
+    known = train[~np.isnan(train)]
+    spread = float(known.std()) if len(known) > 1 else 1.0
+    spec = TaskSpec(name, "regression", 1, float(known.mean()), spread if spread > 0 else 1.0)
+    return spec, how
+
+
+def _intermediate_spec(name: str, tables: dict[str, ArrayTable]) -> TaskSpec:
+    values = tables["train"].intermediates[name]
+    known = values[~np.isnan(values)]
+    spread = float(known.std()) if len(known) > 1 else 1.0
+    return TaskSpec(name, "regression", 1, float(known.mean()), spread if spread > 0 else 1.0)
+
+
+def describe(spec: TaskSpec, how: str, labelled: int, rows: int) -> str:
+    kind = f"{spec.num_classes} classes" if spec.kind == "multiclass" else spec.kind
+    return f"  {spec.name}: {kind} ({how}); labelled in {labelled:,} of {rows:,} training rows"
+
+
+def build_file_world(data: DictConfig, verbose: bool = True) -> FileWorld:
+    """The world of ``data.files``; staged (for ``regime=pipeline``) when it has
+    intermediates, with the first of ``data.tasks`` as the target."""
+    files = data.files
+    tables = load_splits(files)
+    train = tables["train"]
+    unknown = sorted((set(files.kinds) | set(files.num_classes)) - set(train.targets))
+    if unknown:
+        raise DataFileError(
+            f"data.files.kinds/num_classes name {unknown}, which are not tasks of "
+            f"{train.source} (tasks: {sorted(train.targets)})"
+        )
+    specs, lines = {}, []
+    for name in train.targets:
+        spec, how = _task_spec(name, tables, files)
+        specs[name] = spec
+        labels = train.targets[name]
+        lines.append(describe(spec, how, int((~np.isnan(labels)).sum()), len(train)))
+    for name in train.intermediates:
+        specs[name] = _intermediate_spec(name, tables)
+    stratify = files.stratify or None
+    class_tasks = sorted(n for n in train.targets if specs[n].kind != "regression")
+    if stratify is not None and stratify not in class_tasks:
+        raise DataFileError(
+            f"data.files.stratify={stratify!r} is not a class task of {train.source}; use one "
+            f"of {class_tasks}"
+        )
+    if verbose:
+        sizes = ", ".join(f"{part} {len(tables[part]):,}" for part in SPLITS)
+        print(f"data.files: {files.train}: rows {sizes}; input {tuple(train.x.shape[1:])}")
+        print("\n".join(lines))
+    targets = list(data.tasks) or list(train.targets)
+    if train.intermediates and len(targets) == 1:
+        return StagedFileWorld(tables, specs, tuple(train.intermediates), targets[0], stratify)
+    return FileWorld(tables, specs, stratify)
+
+
+@lru_cache(maxsize=64)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    del size, mtime_ns  # part of the cache key only: a rewritten file is hashed anew
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def files_fingerprint(files: DictConfig) -> dict[str, str]:
+    """A content hash of each file named, for cache keys: a cached stage trained on a file
+    must not be reused once the file's contents change under the same name."""
+    out = {}
+    for part in SPLITS:
+        if files[part] and os.path.isfile(files[part]):
+            stat = os.stat(files[part])
+            out[part] = _file_digest(os.path.abspath(files[part]), stat.st_size, stat.st_mtime_ns)
+    return out

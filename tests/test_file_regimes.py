@@ -1,0 +1,132 @@
+"""Every regime on a user's file: transfer from a task of the same file or from another file,
+and a staged pipeline through the file's own intermediate targets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from tasklab.config_checks import ConfigError
+from tasklab.data.file_source import build_file_world
+from tasklab.data.world import train_stream
+from tasklab.train import train
+
+from .conftest import TINY
+
+RUN = [*TINY, "model=mlp", "logger=none", "data=files", "data.n_val=-1", "data.n_test=-1"]
+
+
+def _measured(path, n: int, seed: int = 0) -> None:
+    """x: 12 noisy channels; z: two quantities readable from x, known on 70% of rows;
+    y: a class that depends on z (both above their median), and a regression target."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 12)).astype(np.float32)
+    z = np.stack([x[:, :3].sum(axis=1), x[:, 3:6].sum(axis=1)], axis=1)
+    both = ((z[:, 0] > 0) & (z[:, 1] > 0)).astype(np.int64)
+    gaps = rng.random(z.shape) < 0.3
+    z = np.where(gaps, np.nan, z)
+    np.savez(path, x=x, y_both=both, y_total=z.sum(axis=1), z_a=z[:, 0], z_b=z[:, 1])
+
+
+@pytest.fixture
+def measured(tmp_path):
+    path = tmp_path / "measured.npz"
+    _measured(path, 600)
+    return path
+
+
+def test_transfer_from_another_task_of_the_same_file(make_cfg, tmp_path, measured):
+    cfg = make_cfg(
+        *RUN,
+        f"data.files.train={measured}",
+        "regime=transfer",
+        "data.tasks=[both]",
+        "regime.source_tasks=[total]",
+        "regime.n_source=300",
+        "regime.source_min_steps=2",
+        f"regime.cache_dir={tmp_path / 'cache'}",
+    )
+    result = train(cfg, output_dir=tmp_path / "run")
+    stage1 = result.fits[0]["stage1"]
+    world = build_file_world(cfg.data)
+    _, labels = world.render(train_stream(0), torch.arange(300))
+    total = world.task_names.index("total")
+    assert stage1["n_labelled"] == {"total": int((~torch.isnan(labels[:, total])).sum())}
+    assert result.data["n_labelled"] == {"both": 64}
+
+
+def test_transfer_from_a_second_file(make_cfg, tmp_path, measured):
+    source = tmp_path / "source.npz"
+    _measured(source, 900, seed=1)
+    overrides = [
+        *RUN,
+        f"data.files.train={measured}",
+        "regime=transfer",
+        "data.tasks=[both]",
+        "regime.source_tasks=[both]",
+        "regime.source_min_steps=2",
+        f"+regime.source_data={{files: {{train: '{source}'}}}}",
+        f"regime.cache_dir={tmp_path / 'cache'}",
+    ]
+    result = train(make_cfg(*overrides, "regime.n_source=500"), output_dir=tmp_path / "run")
+    assert result.fits[0]["stage1"]["n_labelled"] == {"both": 500}  # beyond the target's 420
+    with pytest.raises(ConfigError, match=r"regime.n_source=700 exceeds the 630 train rows"):
+        train(make_cfg(*overrides, "regime.n_source=700"), output_dir=tmp_path / "run2")
+
+
+def test_a_staged_pipeline_reads_the_files_intermediates(make_cfg, tmp_path, measured):
+    cfg = make_cfg(
+        *RUN,
+        f"data.files.train={measured}",
+        "data.tasks=[both]",
+        "regime=pipeline",
+        "regime.arm=staged",
+        "regime.n_stage1=400",
+        "regime.n_stage2=400",
+        "regime.stage1_steps=20",
+        "regime.stage2_steps=20",
+        f"regime.cache_dir={tmp_path / 'cache'}",
+    )
+    result = train(cfg, output_dir=tmp_path / "run")
+    fits = {f["name"]: f for f in result.fits}
+    world = build_file_world(cfg.data)
+    _, labels = world.render(train_stream(0), torch.arange(400))
+    z = labels[:, [world.task_names.index("a"), world.task_names.index("b")]]
+    known = (~torch.isnan(z)).sum(dim=0).tolist()
+    assert fits["x_to_z"]["n_labelled"] == {"a": known[0], "b": known[1]}
+    # stage 2 learns only from records whose z is fully known
+    assert fits["z_to_y"]["n_labelled"] == {"both": int((~torch.isnan(z)).all(dim=1).sum())}
+    assert "z_to_y/test/both/auroc" in result.metrics and "x_to_z/test/a/mae" in result.metrics
+    assert 0.0 <= result.metrics["test/both/auroc"] <= 1.0
+
+
+def test_a_pipeline_needs_one_target_and_rows_for_its_stages(make_cfg, tmp_path, measured):
+    base = [*RUN, f"data.files.train={measured}", "regime=pipeline", "regime.arm=staged"]
+    with pytest.raises(ConfigError, match=r"regime.arm=staged needs a world with an interm"):
+        train(make_cfg(*base, "data.tasks=[both,total]"), output_dir=tmp_path / "a")
+    with pytest.raises(ConfigError, match=r"regime.n_stage1=20,000 exceeds the 420 train rows"):
+        train(make_cfg(*base, "data.tasks=[both]"), output_dir=tmp_path / "b")
+
+
+def test_a_csv_with_named_columns_and_empty_cells_runs(make_cfg, tmp_path):
+    rng = np.random.default_rng(0)
+    lines = ["f1,f2,f3,label,size"]
+    for i in range(200):
+        f = rng.normal(size=3)
+        label = "" if i % 7 == 0 else str(int(f[0] > 0))
+        lines.append(f"{f[0]:.4f},{f[1]:.4f},{f[2]:.4f},{label},{2 * f[1]:.4f}")
+    path = tmp_path / "table.csv"
+    path.write_text("\n".join(lines) + "\n")
+    cfg = make_cfg(
+        *RUN,
+        f"data.files.train={path}",
+        "data.files.tasks=[label,size]",
+        "data.files.features=[f1,f2,f3]",
+        "data.n_train=-1",
+    )
+    result = train(cfg, output_dir=tmp_path / "run")
+    assert result.data["n_labelled"]["size"] == 140  # every training row
+    assert result.data["n_labelled"]["label"] < 140  # minus the empty cells among them
+    world = build_file_world(cfg.data)
+    assert world.input_shape == (3,) and world.task_specs["size"].kind == "regression"

@@ -1,0 +1,52 @@
+"""Splits of a user file and nested, seeded (optionally stratified) training subsets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tasklab.data.file_splits import split_rows, training_order
+
+
+def test_splits_are_disjoint_cover_every_row_and_are_seeded():
+    parts = split_rows(1000, val=0.1, test=0.2, seed=3)
+    assert [len(parts[k]) for k in ("train", "val", "test")] == [700, 100, 200]
+    together = np.concatenate(list(parts.values()))
+    np.testing.assert_array_equal(np.sort(together), np.arange(1000))
+    again = split_rows(1000, val=0.1, test=0.2, seed=3)
+    assert all(np.array_equal(parts[k], again[k]) for k in parts)
+    assert not np.array_equal(parts["test"], split_rows(1000, 0.1, 0.2, seed=4)["test"])
+
+
+@pytest.mark.parametrize(("val", "test"), [(-0.1, 0.2), (0.5, 0.5), (1.0, 0.0)])
+def test_bad_split_fractions(val, test):
+    with pytest.raises(ValueError, match="must be >= 0 and sum below 1"):
+        split_rows(10, val, test, seed=0)
+
+
+def test_training_order_is_a_seeded_permutation_of_the_rows():
+    rows = np.arange(100, 400)
+    order = training_order(rows, seed=1)
+    np.testing.assert_array_equal(np.sort(order), rows)
+    np.testing.assert_array_equal(order, training_order(rows, seed=1))
+    assert not np.array_equal(order, training_order(rows, seed=2))
+
+
+def test_stratified_prefixes_keep_the_class_proportions():
+    rng = np.random.default_rng(0)
+    labels = rng.choice([0.0, 1.0, 2.0], size=1000, p=[0.5, 0.3, 0.2])
+    labels[rng.random(1000) < 0.1] = np.nan  # unlabelled rows go last
+    rows = np.arange(1000)
+    order = training_order(rows, seed=5, strata=labels)
+    np.testing.assert_array_equal(np.sort(order), rows)
+    known = ~np.isnan(labels)
+    n_known = int(known.sum())
+    assert known[order[:n_known]].all() and not known[order[n_known:]].any()
+    share = {c: float((labels[known] == c).mean()) for c in (0.0, 1.0, 2.0)}
+    for m in (10, 37, 100, 333, n_known):
+        prefix = labels[order[:m]]
+        for c, p in share.items():
+            assert abs(int((prefix == c).sum()) - p * m) <= 1.5, (m, c)
+    plain = training_order(rows, seed=5)
+    worst = max(abs(int((labels[plain[:m]] == 0.0).sum()) - share[0.0] * m) for m in range(10, 200))
+    assert worst > 1.5  # an unstratified order drifts further from the proportions
