@@ -160,6 +160,13 @@ def test_a_large_uncompressed_input_is_memory_mapped_and_reads_the_same(tmp_path
     assert x.dtype == torch.float32
 
 
+def test_a_pickled_input_is_refused_when_mapping_too(tmp_path):
+    path = tmp_path / "objects.npz"
+    np.savez(path, x=np.array([[1, None]] * 4, dtype=object), y_a=np.ones(4))
+    with pytest.raises(DataFileError, match="holds an object or pickled array"):
+        build_file_world(_data_cfg(train=str(path), mmap_min_mb=0.0))
+
+
 def test_the_fingerprint_follows_the_contents(one_file):
     files = _data_cfg(train=str(one_file)).files
     before = files_fingerprint(files)
