@@ -9,7 +9,8 @@ import torch
 
 from tasklab.config_checks import ConfigError
 from tasklab.data.file_source import build_file_world
-from tasklab.data.world import train_stream
+from tasklab.data.shuffled_labels import ShuffledLabels
+from tasklab.data.world import VAL_STREAM, train_stream
 from tasklab.train import train
 
 from .conftest import TINY
@@ -73,6 +74,36 @@ def test_transfer_from_a_second_file(make_cfg, tmp_path, measured):
     assert result.fits[0]["stage1"]["n_labelled"] == {"both": 500}  # beyond the target's 420
     with pytest.raises(ConfigError, match=r"regime.n_source=700 exceeds the 630 train rows"):
         train(make_cfg(*overrides, "regime.n_source=700"), output_dir=tmp_path / "run2")
+
+
+def test_a_small_source_file_and_a_control_source_on_a_file(make_cfg, tmp_path, measured):
+    source = tmp_path / "small.npz"
+    _measured(source, 200, seed=2)  # 20 validation and 40 test rows, fewer than the target's
+    base = [
+        *RUN,
+        f"data.files.train={measured}",
+        "regime=transfer",
+        "data.tasks=[both]",
+        "regime.source_tasks=[both]",
+        "regime.n_source=100",
+        "regime.source_min_steps=2",
+        f"regime.cache_dir={tmp_path / 'cache'}",
+    ]
+    small = make_cfg(*base, f"+regime.source_data={{files: {{train: '{source}'}}}}")
+    result = train(small, output_dir=tmp_path / "small")
+    assert result.status == "ok" and result.config["data"]["n_val"] == 60
+    # the control source: the file's own inputs, each with another row's labels
+    control = train(make_cfg(*base, "regime.source=control"), output_dir=tmp_path / "control")
+    assert control.fits[0]["stage1"]["n_labelled"] == {"both": 100}
+    world = build_file_world(small.data)
+    shuffled = ShuffledLabels(world, seed=0)
+    rows = torch.arange(world.split_size("val"))
+    x, labels = shuffled.render(VAL_STREAM, rows)
+    donors = shuffled.donor(VAL_STREAM, rows)
+    assert int(donors.max()) < len(rows)  # donors are rows of the same split
+    own_x, own_labels = world.render(VAL_STREAM, rows)
+    torch.testing.assert_close(x, own_x)
+    torch.testing.assert_close(labels, own_labels[donors], equal_nan=True)
 
 
 def test_a_staged_pipeline_reads_the_files_intermediates(make_cfg, tmp_path, measured):

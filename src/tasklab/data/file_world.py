@@ -66,6 +66,10 @@ class FileWorld:
     def split_size(self, split: str) -> int:
         return self._sizes[split]
 
+    def stream_size(self, stream: int) -> int:
+        """Rows of the split that ``stream`` reads."""
+        return self.split_size(self._rows(stream)[0])
+
     def _training_order(self, seed: int) -> torch.Tensor:
         if seed not in self._orders:
             rows = np.arange(self.split_size("train"))

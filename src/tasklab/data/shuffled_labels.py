@@ -36,7 +36,10 @@ class ShuffledLabels:
         return self.world.task_specs
 
     def donor(self, stream: int, index: torch.Tensor) -> torch.Tensor:
-        return hash_keys(self.seed, _DONOR_STREAM, stream, index.to(torch.int64)) % MAX_INDEX
+        # a user's file has a row count per stream, a procedural world rows without end
+        stream_size = getattr(self.world, "stream_size", None)
+        rows = stream_size(stream) if stream_size is not None else MAX_INDEX
+        return hash_keys(self.seed, _DONOR_STREAM, stream, index.to(torch.int64)) % rows
 
     def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         x, _ = self.world.render(stream, index)

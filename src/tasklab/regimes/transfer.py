@@ -8,6 +8,7 @@ target subset, seed, validation set, head initialisation and number of steps.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import math
@@ -17,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from tasklab.config_checks import check_choice, check_positive, check_rows, require
+from tasklab.data.file_world import FileWorld
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import WORLDS, build_world, selected_tasks
 from tasklab.data.shuffled_labels import ShuffledLabels
@@ -43,9 +45,15 @@ def source_data_config(cfg: DictConfig) -> DictConfig:
     return OmegaConf.merge(cfg.data, cfg.regime.source_data)  # type: ignore[return-value]
 
 
-def build_source_world(cfg: DictConfig) -> World:
-    world = build_world(source_data_config(cfg))
-    return ShuffledLabels(world, cfg.seed) if cfg.regime.source == "control" else world
+def source_eval_config(cfg: DictConfig, source_world: World) -> DictConfig:
+    """The run's config with the evaluation sizes of the source fit: a source file is scored
+    on its own validation and test rows, at most as many as the target's."""
+    if not isinstance(source_world, FileWorld):
+        return cfg
+    source_cfg = copy.deepcopy(cfg)
+    source_cfg.data.n_val = min(cfg.data.n_val, source_world.split_size("val"))
+    source_cfg.data.n_test = min(cfg.data.n_test, source_world.split_size("test"))
+    return source_cfg
 
 
 def arm(cfg: DictConfig) -> str:
@@ -80,10 +88,12 @@ def stage1_fields(cfg: DictConfig) -> dict[str, Any]:
 
 def _pretrain(ctx: RunContext) -> tuple[State, dict[str, Any]]:
     cfg, regime = ctx.cfg, ctx.cfg.regime
-    source_world = build_source_world(cfg)
+    world = build_world(source_data_config(cfg))
+    source_world = ShuffledLabels(world, cfg.seed) if regime.source == "control" else world
     tasks = selected_tasks(source_world, regime.source_tasks)
     source_ctx = dataclasses.replace(
         ctx,
+        cfg=source_eval_config(cfg, world),
         world=source_world,
         budgets={t.name: TaskBudget(n_train=regime.n_source) for t in tasks},
         eval_cache={},  # a control world labels the same images differently
