@@ -215,6 +215,13 @@ def test_sizes_beyond_the_file_name_the_field_and_the_row_count(make_cfg, tmp_pa
         train(cfg, output_dir=tmp_path / "run")
 
 
+def test_files_without_a_path_say_which_setting_to_give(make_cfg, tmp_path):
+    with pytest.raises(DataFileError, match=r"data.files.train is empty; set it to your"):
+        train(make_cfg(*FILES_RUN), output_dir=tmp_path / "run")
+    record = json.loads((tmp_path / "run" / "result.json").read_text())
+    assert record["status"] == "failed"
+
+
 def test_a_bad_file_fails_in_one_line_with_a_non_zero_exit(tmp_path):
     broken = tmp_path / "broken.npz"
     broken.write_text("not an archive")
