@@ -9,7 +9,9 @@ import pytest
 import torch
 
 from tasklab.config_checks import ConfigError
+from tasklab.data import face_id
 from tasklab.data.bone_age import BoneAgeWorld
+from tasklab.data.counter_rng import SampleRandomness
 from tasklab.data.crops import crop_at
 from tasklab.data.datamodule import WorldDataModule, render_stream
 from tasklab.data.face_id import FaceIdWorld
@@ -142,6 +144,23 @@ def test_face_crop_never_sees_the_shirt(crop_size):
     crop1 = dressed.stage2_input(as_model_input(x1), z)
     torch.testing.assert_close(crop1, alike.stage2_input(as_model_input(x0), z), atol=0, rtol=0)
     assert (z[:, 0] < crop_size / 96).any()  # some windows were moved down at the top border
+
+
+def test_neck_has_this_appearances_skin_tone():
+    # a neck in the identity's own tone would show, inside the crop, what the jitter hides
+    world = FaceIdWorld(n_clutter=0, noise_std=0.0)
+    index = torch.arange(64)
+    x, labels = world.render(TEST_STREAM, index)
+    k = list(face_id._TRAITS).index("skin")
+    lo, hi = face_id._TRAITS["skin"]
+    normal = SampleRandomness(world.seed, TEST_STREAM, index).normal(face_id._F_JITTER, k)
+    base = world.traits(labels[:, 2])["skin"]
+    skin = (base + world.identity_jitter * (hi - lo) * normal.clamp(-3, 3)).clamp(lo, hi)
+    rows = (world.shirt_top(labels[:, 0]) * 48).floor().long() - 1  # just above the shirt
+    cols = (labels[:, 1] * 48).long()
+    neck = x[index, 0, rows, cols].float() / 255
+    torch.testing.assert_close(neck, skin, atol=1 / 255, rtol=0)
+    assert ((neck - base).abs() > 3 / 255).float().mean() > 0.5
 
 
 def test_shirts_tell_identities_apart_only_with_body_cue():

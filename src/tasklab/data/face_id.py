@@ -181,19 +181,12 @@ class FaceIdWorld:
         return image
 
     def _body(self, rng, rows, cols, image, identity, half, cy, cx) -> torch.Tensor:
-        """A neck from the chin to the shirt, and the identity's shirt (tone and stripes)."""
-        n = self.image_size
+        """The identity's shirt (tone and stripes); the neck above it is drawn with the face."""
         tone, stripes = self.shirt(identity)
         lo, hi = _SHIRT_TONE
         tone = tone + _SHIRT_JITTER * (hi - lo) * rng.normal(_F_SHIRT, 0).clamp(-3, 3)
         tone = _PLAIN_SHIRT + self.body_cue * (tone.clamp(lo, hi) - _PLAIN_SHIRT)
         top = self.shirt_top(cy)
-        neck_half_w = _NECK_WIDTH * half + 0.5 / n
-        neck = shapes.rect_mask(rows, cols, cx, 0.5 * (cy + top), neck_half_w, 0.5 * (top - cy))
-        # Known flaw: the neck shows the identity's own skin tone, without the per-appearance
-        # jitter the face gets, so crops (which hold the top of the neck) carry a cue the face
-        # hides; it favours the pipeline. Measured results in the README are for this world.
-        image = _paint(image, neck.to(torch.float32), self.traits(identity)["skin"])
         shirt = shapes.rect_mask(
             rows,
             cols,
@@ -216,6 +209,12 @@ class FaceIdWorld:
             traits[name] = (traits[name] + jitter).clamp(lo, hi)
         n = self.image_size
         skin, dark = traits["skin"], torch.full_like(half, 0.08)
+        # The neck shares this appearance's skin tone: drawn in the identity's own tone, it
+        # would show inside the crop what the jitter hides on the face.
+        top = self.shirt_top(cy)
+        neck_half_w = _NECK_WIDTH * half + 0.5 / n
+        neck = shapes.rect_mask(rows, cols, cx, 0.5 * (cy + top), neck_half_w, 0.5 * (top - cy))
+        image = _paint(image, neck.to(torch.float32), skin)
         face = _ellipse(rows, cols, cy, cx, half, 0.8 * half, n)
         image = _paint(image, face, skin)
         hairline = cy - half + traits["hair"] * half
