@@ -207,6 +207,21 @@ class LoggerConfig:
 
 
 @dataclass
+class WeightingConfig:
+    """How a multi-task fit weighs its task losses (``tasklab/weighting.py``)."""
+
+    name: str = "equal"  # equal, static, uncertainty, dwa
+    weights: dict[str, float] = field(default_factory=dict)  # static: one per task
+    period: int = 50  # dwa: steps per window (the paper's epoch)
+    temperature: float = 2.0  # dwa: softmax temperature
+
+
+@dataclass
+class MtlConfig:
+    weighting: WeightingConfig = field(default_factory=WeightingConfig)
+
+
+@dataclass
 class TrainConfig:
     name: str = "default"
     seed: int = 0
@@ -216,6 +231,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
     logger: LoggerConfig = field(default_factory=LoggerConfig)
+    mtl: MtlConfig = field(default_factory=MtlConfig)
 
 
 def register_configs() -> None:
@@ -229,3 +245,4 @@ def register_configs() -> None:
     store.store(group="regime", name="pipeline_schema", node=PipelineRegimeConfig)
     store.store(group="trainer", name="trainer_schema", node=TrainerConfig)
     store.store(group="logger", name="logger_schema", node=LoggerConfig)
+    store.store(group="mtl/weighting", name="weighting_schema", node=WeightingConfig)

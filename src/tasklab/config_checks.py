@@ -6,6 +6,7 @@ from omegaconf import DictConfig
 
 from tasklab.data.world import MAX_INDEX, World
 from tasklab.models.backbones import BACKBONES, POOLS
+from tasklab.weighting import WEIGHTINGS
 
 SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 
@@ -119,6 +120,7 @@ def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> Non
     require(
         cfg.optim.weight_decay >= 0, f"optim.weight_decay={cfg.optim.weight_decay} must be >= 0"
     )
+    _check_weighting(cfg.mtl.weighting, list(data.tasks))
     check_positive("trainer.max_steps", cfg.trainer.max_steps)
     check_positive("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
     check_choice("logger.wandb_mode", cfg.logger.wandb_mode, ("offline", "online", "disabled"))
@@ -174,3 +176,19 @@ def _check_face_id(knobs: DictConfig) -> None:
         f"data.face_id.body_cue={knobs.body_cue} is out of range; use 0 (everyone dressed"
         " alike) to 1",
     )
+
+
+def _check_weighting(weighting: DictConfig, tasks: list[str]) -> None:
+    check_choice("mtl.weighting.name", weighting.name, WEIGHTINGS)
+    check_positive("mtl.weighting.period", weighting.period)
+    check_positive("mtl.weighting.temperature", weighting.temperature)
+    if weighting.name != "static":
+        return
+    missing = [t for t in tasks if t not in weighting.weights]
+    require(
+        not missing,
+        f"mtl.weighting.weights has no weight for {missing}; name every task of data.tasks, "
+        "e.g. +mtl.weighting.weights={" + ", ".join(f"{t}: 1.0" for t in tasks) + "}",
+    )
+    for name, value in weighting.weights.items():
+        require(value >= 0, f"mtl.weighting.weights.{name}={value} must be >= 0")

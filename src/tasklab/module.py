@@ -17,6 +17,7 @@ import torch
 from tasklab.data.tasks import TaskSpec
 from tasklab.losses import masked_multitask_loss
 from tasklab.metrics import TaskMetrics
+from tasklab.weighting import LossWeighting
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -50,14 +51,18 @@ class TaskLabModule(pl.LightningModule):
         task_weights: dict[str, float] | None = None,
         schedule: str = "constant",
         total_steps: int = 1,
+        weighting: LossWeighting | None = None,
     ) -> None:
         """``lr_scales`` trains the named submodules at ``lr`` times a factor (a gentler trunk
         when fine-tuning); ``frozen`` submodules get no updates and stay in eval mode, so their
         BatchNorm statistics do not drift either. ``task_weights`` scales each task's loss
-        (default 1: an auxiliary task can count for less than the target)."""
+        (default 1: an auxiliary task can count for less than the target). ``weighting``
+        replaces the seed's equal-weight sum with a strategy of ``tasklab.weighting``; its
+        per-step task weights are logged as ``train/<task>/weight``."""
         super().__init__()
         self.net, self.tasks = net, list(tasks)
         self.task_weights = task_weights
+        self.weighting = weighting  # a submodule: uncertainty weighting's parameters train too
         self.schedule, self.total_steps = schedule, max(1, total_steps)
         self.lr, self.weight_decay = lr, weight_decay
         self._lr_scales = list(lr_scales)
@@ -77,6 +82,8 @@ class TaskLabModule(pl.LightningModule):
         # Running sums over the logging window, on the device: [loss, per-task sums, counts].
         self._window = torch.zeros(1 + 2 * len(self.tasks))
         self._steps_in_window = 0
+        # per task: the sum of its weights and the number of steps it took part in
+        self._weight_window = torch.zeros(2 * len(self.tasks))
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(x)
@@ -87,6 +94,9 @@ class TaskLabModule(pl.LightningModule):
         loss, sums, counts = masked_multitask_loss(
             self.tasks, outputs, batch["y"], batch["mask"], self.task_weights
         )
+        if self.weighting is not None:
+            loss, weights = self.weighting.combine(sums, counts, batch["y"].shape[0])
+            self._accumulate_weights(weights)
         optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
         self.manual_backward(loss)
         optimiser.step()  # type: ignore[union-attr]
@@ -107,6 +117,13 @@ class TaskLabModule(pl.LightningModule):
         self._window += step
         self._steps_in_window += 1
 
+    def _accumulate_weights(self, weights: dict[str, torch.Tensor]) -> None:
+        n_tasks = len(self.tasks)
+        for k, spec in enumerate(self.tasks):
+            if spec.name in weights:
+                self._weight_window[k] += float(weights[spec.name])
+                self._weight_window[n_tasks + k] += 1
+
     def _flush_training_log(self) -> None:
         if self._steps_in_window == 0:
             return
@@ -123,9 +140,13 @@ class TaskLabModule(pl.LightningModule):
             task_sum, count = window[1 + k], window[1 + n_tasks + k]
             if count > 0:
                 values[f"train/{spec.name}/loss"] = task_sum / count
+            weight_sum, steps = self._weight_window[k], self._weight_window[n_tasks + k]
+            if self.weighting is not None and steps > 0:
+                values[f"train/{spec.name}/weight"] = float(weight_sum / steps)
         self.log_dict(values, on_step=True, on_epoch=False, prog_bar=False)
         self.log("loss", mean_loss, on_step=True, prog_bar=True, logger=False)
         self._window.zero_()
+        self._weight_window.zero_()
         self._steps_in_window = 0
 
     def on_train_end(self) -> None:
@@ -171,7 +192,10 @@ class TaskLabModule(pl.LightningModule):
         for module, scale in self._lr_scales:
             scaled.update({id(p): scale for p in module.parameters()})
         groups: dict[float, list[torch.nn.Parameter]] = {}
-        for param in self.net.parameters():
+        trained = [*self.net.parameters()]
+        if self.weighting is not None:
+            trained += list(self.weighting.parameters())
+        for param in trained:
             if param.requires_grad:
                 groups.setdefault(scaled.get(id(param), 1.0), []).append(param)
         optimiser = torch.optim.AdamW(

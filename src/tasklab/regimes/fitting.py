@@ -26,6 +26,7 @@ from tasklab.models.handoff import FineTunePlan
 from tasklab.models.multihead import MultiHeadNet, build_net, count_parameters
 from tasklab.module import TaskLabModule
 from tasklab.stage_cache import code_version
+from tasklab.weighting import LossWeighting, build_weighting
 
 # The only modules in eval mode when a fit starts are frozen transfer blocks, on purpose
 # (fixed BatchNorm statistics); Lightning would warn about them on every such fit.
@@ -80,22 +81,45 @@ def trunk_shape(cfg: DictConfig) -> TrunkShape:
 def fit_fields(cfg: DictConfig, data: DictConfig, model: DictConfig, steps: int) -> dict[str, Any]:
     """What determines the weights of a fit on ``data``'s world with ``model`` for ``steps``
     steps (the part of a cached stage's key that every kind of stage shares)."""
-    return {
-        "world": data.world,
-        "world_seed": data.world_seed,
-        "world_knobs": OmegaConf.to_container(data[data.world], resolve=True),
-        "model": OmegaConf.to_container(model, resolve=True),
-        "optim": OmegaConf.to_container(cfg.optim, resolve=True),
-        "schedule": {
-            "steps": steps,
-            "batch_size": data.batch_size,
-            "precision": cfg.trainer.precision,
-        },
-        "seed": cfg.seed,
-        "code": code_version(),
-    } | (
-        # a user's files by content, so a stage cached on a file is not reused once it changes
-        {"data_files": files_fingerprint(data.files)} if data.world == "files" else {}
+    return (
+        {
+            "world": data.world,
+            "world_seed": data.world_seed,
+            "world_knobs": OmegaConf.to_container(data[data.world], resolve=True),
+            "model": OmegaConf.to_container(model, resolve=True),
+            "optim": OmegaConf.to_container(cfg.optim, resolve=True),
+            "schedule": {
+                "steps": steps,
+                "batch_size": data.batch_size,
+                "precision": cfg.trainer.precision,
+            },
+            "seed": cfg.seed,
+            "code": code_version(),
+        }
+        | (
+            # a weighting other than the seed's changes what a multi-task fit learns
+            {"mtl": OmegaConf.to_container(cfg.mtl, resolve=True)}
+            if cfg.mtl.weighting.name != "equal"
+            else {}
+        )
+        | (
+            # a user's files by content, so a stage cached on a file is not reused once it changes
+            {"data_files": files_fingerprint(data.files)} if data.world == "files" else {}
+        )
+    )
+
+
+def fit_weighting(
+    cfg: DictConfig, tasks: Sequence[TaskSpec], task_weights: dict[str, float] | None
+) -> LossWeighting | None:
+    """The configured loss weighting for a fit of several tasks; None (the seed's equal sum)
+    for a single task, for ``mtl.weighting=equal``, and for fits whose regime sets its own
+    task weights (a pipeline's auxiliary loss)."""
+    weighting = cfg.mtl.weighting
+    if weighting.name == "equal" or len(tasks) < 2 or task_weights is not None:
+        return None
+    return build_weighting(
+        weighting.name, tasks, dict(weighting.weights), weighting.period, weighting.temperature
     )
 
 
@@ -177,6 +201,7 @@ def fit_tasks(
         task_weights=task_weights,
         schedule=cfg.optim.schedule,
         total_steps=max_steps,
+        weighting=fit_weighting(cfg, tasks, task_weights),
     )
     config = OmegaConf.to_container(cfg, resolve=True)
     run_name = f"{cfg.name}-{cfg.regime.name}-{fit_name}-s{cfg.seed}"

@@ -1,0 +1,155 @@
+"""Loss weightings against hand computations, and tasks without labels left out."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from tasklab.config_checks import ConfigError
+from tasklab.data.tasks import TaskSpec
+from tasklab.losses import masked_multitask_loss
+from tasklab.models.backbones import TrunkShape
+from tasklab.models.multihead import build_net
+from tasklab.train import train
+from tasklab.weighting import (
+    DynamicWeightAverage,
+    EqualWeighting,
+    StaticWeighting,
+    UncertaintyWeighting,
+)
+
+from .conftest import TINY
+
+TASKS = [TaskSpec("a", "binary"), TaskSpec("b", "regression", scale=2.0), TaskSpec("c")]
+
+
+def _batch(seed: int = 0, c_labelled: bool = False):
+    """Six rows, three tasks; task c has no label in the batch unless asked for."""
+    generator = torch.Generator().manual_seed(seed)
+    net = build_net("mlp", (5,), TrunkShape(width=8, depth=1), TASKS)
+    x = torch.randn(6, 5, generator=generator)
+    y = torch.stack(
+        [
+            (torch.rand(6, generator=generator) > 0.5).float(),
+            3 * torch.randn(6, generator=generator),
+            (torch.rand(6, generator=generator) > 0.5).float(),
+        ],
+        dim=1,
+    )
+    mask = torch.ones(6, 3, dtype=torch.bool)
+    mask[::2, 0] = False  # a labelled on 3 rows
+    mask[:, 2] = c_labelled
+    outputs = net(x)
+    _, sums, counts = masked_multitask_loss(TASKS, outputs, y, mask)
+    return net, sums, counts
+
+
+def test_equal_is_the_seeds_formula():
+    _, sums, counts = _batch()
+    total, weights = EqualWeighting(TASKS).combine(sums, counts, batch_size=6)
+    torch.testing.assert_close(total, (sums["a"] + sums["b"]) / 6)
+    assert set(weights) == {"a", "b"}
+
+
+def test_static_weighs_each_tasks_mean_loss():
+    _, sums, counts = _batch()
+    total, weights = StaticWeighting(TASKS, {"a": 2.0, "b": 0.5, "c": 9.0}).combine(sums, counts, 6)
+    expected = 2.0 * sums["a"] / 3 + 0.5 * sums["b"] / 6
+    torch.testing.assert_close(total, expected)
+    assert {k: float(v) for k, v in weights.items()} == {"a": 2.0, "b": 0.5}
+
+
+def test_uncertainty_loss_and_its_gradient_in_the_log_variances():
+    _, sums, counts = _batch()
+    weighting = UncertaintyWeighting(TASKS)
+    with torch.no_grad():
+        weighting.log_vars.copy_(torch.tensor([0.3, -0.4, 0.7]))
+    total, weights = weighting.combine(sums, counts, 6)
+    la, lb = float(sums["a"] / 3), float(sums["b"] / 6)
+    s_a, s_b = 0.3, -0.4
+    expected = math.exp(-s_a) * la + 0.5 * s_a + 0.5 * math.exp(-s_b) * lb + 0.5 * s_b
+    assert float(total) == pytest.approx(expected, rel=1e-6)
+    (grad,) = torch.autograd.grad(total, weighting.log_vars)
+    assert grad.tolist() == pytest.approx(
+        [-math.exp(-s_a) * la + 0.5, -0.5 * math.exp(-s_b) * lb + 0.5, 0.0], rel=1e-5
+    )
+    assert float(weights["b"]) == pytest.approx(0.5 * math.exp(0.4)) and "c" not in weights
+
+
+def test_dwa_weights_follow_the_ratio_of_the_last_two_windows():
+    weighting = DynamicWeightAverage(TASKS, period=2, temperature=2.0)
+    ones = {n: torch.tensor(1.0) for n in ("a", "b", "c")}
+    assert weighting.current_weights() == [1.0, 1.0, 1.0]
+    for losses in ([4.0, 2.0, 1.0], [4.0, 2.0, 1.0], [2.0, 2.0, 2.0], [2.0, 2.0, 2.0]):
+        weighting.record({n: torch.tensor(v) for n, v in zip("abc", losses, strict=True)}, ones)
+    ratios = [2.0 / 4.0, 2.0 / 2.0, 2.0 / 1.0]
+    exps = [math.exp(r / 2.0) for r in ratios]
+    expected = [3 * e / sum(exps) for e in exps]
+    assert weighting.current_weights() == pytest.approx(expected)
+    assert sum(weighting.current_weights()) == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(
+    "weighting",
+    [
+        EqualWeighting(TASKS),
+        StaticWeighting(TASKS, {"a": 1.0, "b": 1.0, "c": 1.0}),
+        UncertaintyWeighting(TASKS),
+        DynamicWeightAverage(TASKS, period=1, temperature=2.0),
+    ],
+    ids=["equal", "static", "uncertainty", "dwa"],
+)
+def test_a_task_without_labels_gets_no_weight_and_no_gradient(weighting):
+    net, sums, counts = _batch()
+    total, weights = weighting.combine(sums, counts, 6)
+    assert "c" not in weights
+    total.backward()
+    head_c = net.heads["c"].weight.grad
+    assert head_c is None or not head_c.any()
+    assert net.heads["a"].weight.grad is not None and net.heads["a"].weight.grad.any()
+    if isinstance(weighting, UncertaintyWeighting):
+        assert float(weighting.log_vars.grad[2]) == 0.0
+
+
+@pytest.mark.parametrize("name", ["static", "uncertainty", "dwa"])
+def test_each_weighting_trains_a_multi_task_run_and_logs_weights(make_cfg, tmp_path, name):
+    extra = ["+mtl.weighting.weights={t0: 1, t1: 2, t2: 1, t3: 1}"] if name == "static" else []
+    cfg = make_cfg(
+        *TINY,
+        "data=vectors",
+        "model=mlp",
+        f"mtl/weighting={name}",
+        *extra,
+        "trainer.max_steps=6",
+        "trainer.log_every_n_steps=3",
+        "mtl.weighting.period=2",
+        "logger.wandb=false",
+    )
+    result = train(cfg, output_dir=tmp_path)
+    assert result.status == "ok"
+    header = next((tmp_path / "csv").rglob("metrics.csv")).read_text().splitlines()[0]
+    assert all(f"train/t{k}/weight" in header for k in range(4))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (["mtl.weighting.name=gradmagic"], "mtl.weighting.name='gradmagic' is unknown; allowed:"),
+        (
+            ["mtl/weighting=static", "+mtl.weighting.weights={t0: 1, t1: 1}"],
+            "mtl.weighting.weights has no weight for ['t2', 't3']; name every task",
+        ),
+        (
+            ["mtl/weighting=static", "+mtl.weighting.weights={t0: 1, t1: -1, t2: 1, t3: 1}"],
+            "mtl.weighting.weights.t1=-1.0 must be >= 0",
+        ),
+        (["mtl/weighting=dwa", "mtl.weighting.temperature=0"], "temperature=0.0 must be > 0"),
+    ],
+)
+def test_bad_weighting_settings_are_one_line_errors(make_cfg, tmp_path, overrides, expected):
+    cfg = make_cfg(*TINY, "data=vectors", "model=mlp", "logger=none", *overrides)
+    with pytest.raises(ConfigError) as info:
+        train(cfg, output_dir=tmp_path)
+    assert expected in str(info.value) and "\n" not in str(info.value)
