@@ -16,8 +16,10 @@ from tasklab.train import train
 from tasklab.weighting import (
     DynamicWeightAverage,
     EqualWeighting,
+    PCGrad,
     StaticWeighting,
     UncertaintyWeighting,
+    project_conflicts,
 )
 
 from .conftest import TINY
@@ -98,8 +100,9 @@ def test_dwa_weights_follow_the_ratio_of_the_last_two_windows():
         StaticWeighting(TASKS, {"a": 1.0, "b": 1.0, "c": 1.0}),
         UncertaintyWeighting(TASKS),
         DynamicWeightAverage(TASKS, period=1, temperature=2.0),
+        PCGrad(TASKS),
     ],
-    ids=["equal", "static", "uncertainty", "dwa"],
+    ids=["equal", "static", "uncertainty", "dwa", "pcgrad"],
 )
 def test_a_task_without_labels_gets_no_weight_and_no_gradient(weighting):
     net, sums, counts = _batch()
@@ -113,7 +116,37 @@ def test_a_task_without_labels_gets_no_weight_and_no_gradient(weighting):
         assert float(weighting.log_vars.grad[2]) == 0.0
 
 
-@pytest.mark.parametrize("name", ["static", "uncertainty", "dwa"])
+def test_pcgrad_leaves_no_conflict_between_two_tasks_and_agreeing_ones_alone():
+    g1, g2 = torch.tensor([1.0, 0.0, 2.0]), torch.tensor([-2.0, 1.0, 0.5])
+    assert float(g1 @ g2) < 0
+    p1, p2 = project_conflicts([g1, g2], seed=0)
+    assert float(p1 @ p2) >= 0
+    assert float(p1 @ g2) == pytest.approx(0.0, abs=1e-6)
+    assert float(p2 @ g1) == pytest.approx(0.0, abs=1e-6)
+    torch.testing.assert_close(p1, g1 - (g1 @ g2) / (g2 @ g2) * g2)
+    agreeing = [g1, torch.tensor([1.0, 1.0, 1.0])]
+    for before, after in zip(agreeing, project_conflicts(agreeing, seed=0), strict=True):
+        torch.testing.assert_close(before, after)
+
+
+def test_pcgrad_backward_sets_the_trunk_to_the_projected_sum_and_heads_as_usual():
+    net, sums, counts = _batch(c_labelled=True)
+    weighting = PCGrad(TASKS)
+    total, _ = weighting.combine(sums, counts, 6)
+    shared = list(net.trunk.parameters())
+    per_task = []
+    for name in ("a", "b", "c"):
+        grads = torch.autograd.grad(sums[name] / counts[name], shared, retain_graph=True)
+        per_task.append(torch.cat([g.reshape(-1) for g in grads]))
+    heads = torch.autograd.grad(total, [net.heads["a"].weight], retain_graph=True)[0]
+    weighting.backward(total, sums, counts, shared, lambda loss: loss.backward())
+    expected = torch.stack(project_conflicts(per_task, seed=1)).sum(dim=0)
+    torch.testing.assert_close(torch.cat([p.grad.reshape(-1) for p in shared]), expected)
+    torch.testing.assert_close(net.heads["a"].weight.grad, heads)
+    assert not torch.allclose(expected, sum(per_task))  # the batch's tasks did conflict
+
+
+@pytest.mark.parametrize("name", ["static", "uncertainty", "dwa", "pcgrad"])
 def test_each_weighting_trains_a_multi_task_run_and_logs_weights(make_cfg, tmp_path, name):
     extra = ["+mtl.weighting.weights={t0: 1, t1: 2, t2: 1, t3: 1}"] if name == "static" else []
     cfg = make_cfg(

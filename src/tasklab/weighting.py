@@ -13,6 +13,13 @@ their papers define.
 - ``dwa`` (dynamic weight average, Liu et al. 2019): weights from how fast each task's loss
   fell over the last two windows of ``period`` steps (the paper's epochs),
   K·softmax(r / temperature) with r = L(previous window) / L(the one before).
+- ``pcgrad`` (Yu et al. 2020): each task's gradient on the shared trunk, where it conflicts
+  with another task's (negative dot product), loses its component along that gradient; the
+  trunk then steps along the sum. Heads get their own task's gradient as usual.
+
+Loss-based strategies work wherever Lightning does (any strategy, any precision). PCGrad takes
+per-task gradients with ``torch.autograd.grad``, outside DDP's gradient all-reduce, so it is
+for a single device, at 32-bit or bf16 precision (fp16's loss scaling is not applied to it).
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from torch import nn
 
 from tasklab.data.tasks import TaskSpec
 
-WEIGHTINGS: tuple[str, ...] = ("equal", "static", "uncertainty", "dwa")
+WEIGHTINGS: tuple[str, ...] = ("equal", "static", "uncertainty", "dwa", "pcgrad")
 
 
 class LossWeighting(nn.Module):
@@ -148,6 +155,76 @@ class DynamicWeightAverage(LossWeighting):
         return total, weights
 
 
+def project_conflicts(grads: list[torch.Tensor], seed: int) -> list[torch.Tensor]:
+    """PCGrad's projection of flattened task gradients: each is projected off every other
+    task's gradient it conflicts with, the others taken in a seeded random order."""
+    generator = torch.Generator().manual_seed(seed)
+    projected = []
+    for i, grad in enumerate(grads):
+        g = grad.clone()
+        for j in torch.randperm(len(grads), generator=generator).tolist():
+            if j == i:
+                continue
+            dot = torch.dot(g, grads[j])
+            norm = torch.dot(grads[j], grads[j])
+            if dot < 0 and norm > 0:
+                g = g - dot / norm * grads[j]
+        projected.append(g)
+    return projected
+
+
+class PCGrad(LossWeighting):
+    """Projecting conflicting gradients; ``backward`` replaces the module's backward pass."""
+
+    def __init__(self, tasks: Sequence[TaskSpec]) -> None:
+        super().__init__(tasks)
+        self.steps = 0
+
+    def combine(self, sums, counts, batch_size):
+        total = next(iter(sums.values())).new_zeros(())
+        weights = {}
+        for name in self.present(counts):
+            total = total + sums[name] / counts[name]
+            weights[name] = total.new_ones(())
+        return total, weights
+
+    def backward(
+        self,
+        total: torch.Tensor,
+        sums: dict[str, torch.Tensor],
+        counts: dict[str, torch.Tensor],
+        shared: list[nn.Parameter],
+        backward,
+    ) -> None:
+        """``backward(total)`` fills every gradient; the shared parameters' are then replaced
+        by the sum of the projected per-task gradients."""
+        present = self.present(counts)
+        shared = [p for p in shared if p.requires_grad]
+        per_task = []
+        for name in present:
+            grads = torch.autograd.grad(
+                sums[name] / counts[name], shared, retain_graph=True, allow_unused=True
+            )
+            per_task.append(
+                torch.cat(
+                    [
+                        (g if g is not None else torch.zeros_like(p)).reshape(-1)
+                        for g, p in zip(grads, shared, strict=True)
+                    ]
+                )
+            )
+        backward(total)
+        self.steps += 1
+        if len(per_task) < 2:
+            return
+        combined = torch.stack(project_conflicts(per_task, seed=self.steps)).sum(dim=0)
+        offset = 0
+        for param in shared:
+            size = param.numel()
+            param.grad = combined[offset : offset + size].view_as(param).clone()
+            offset += size
+
+
 def build_weighting(
     name: str,
     tasks: Sequence[TaskSpec],
@@ -163,4 +240,6 @@ def build_weighting(
         return UncertaintyWeighting(tasks)
     if name == "dwa":
         return DynamicWeightAverage(tasks, dwa_period, dwa_temperature)
+    if name == "pcgrad":
+        return PCGrad(tasks)
     raise ValueError(f"mtl.weighting={name!r} is unknown; allowed: {', '.join(WEIGHTINGS)}")
