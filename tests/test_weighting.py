@@ -16,6 +16,7 @@ from tasklab.train import train
 from tasklab.weighting import (
     DynamicWeightAverage,
     EqualWeighting,
+    GradNorm,
     PCGrad,
     StaticWeighting,
     UncertaintyWeighting,
@@ -100,9 +101,10 @@ def test_dwa_weights_follow_the_ratio_of_the_last_two_windows():
         StaticWeighting(TASKS, {"a": 1.0, "b": 1.0, "c": 1.0}),
         UncertaintyWeighting(TASKS),
         DynamicWeightAverage(TASKS, period=1, temperature=2.0),
+        GradNorm(TASKS, alpha=1.5),
         PCGrad(TASKS),
     ],
-    ids=["equal", "static", "uncertainty", "dwa", "pcgrad"],
+    ids=["equal", "static", "uncertainty", "dwa", "gradnorm", "pcgrad"],
 )
 def test_a_task_without_labels_gets_no_weight_and_no_gradient(weighting):
     net, sums, counts = _batch()
@@ -146,7 +148,28 @@ def test_pcgrad_backward_sets_the_trunk_to_the_projected_sum_and_heads_as_usual(
     assert not torch.allclose(expected, sum(per_task))  # the batch's tasks did conflict
 
 
-@pytest.mark.parametrize("name", ["static", "uncertainty", "dwa", "pcgrad"])
+def test_gradnorm_moves_weights_towards_equal_gradient_norms():
+    net, sums, counts = _batch(c_labelled=True)
+    weighting = GradNorm(TASKS, alpha=1.5)
+    total, _ = weighting.combine(sums, counts, 6)
+    layer = [p for p in net.trunk.parameters() if p.dim() > 1][-1]
+    norms = []
+    for name in ("a", "b", "c"):
+        (grad,) = torch.autograd.grad(sums[name] / counts[name], layer, retain_graph=True)
+        norms.append(float(grad.norm()))
+    mean = sum(norms) / 3  # first step: every rate is 1, so the target is the mean norm
+    head = torch.autograd.grad(total, [net.heads["a"].weight], retain_graph=True)[0]
+    weighting.backward(total, sums, counts, list(net.trunk.parameters()), lambda t: t.backward())
+    expected = [math.copysign(n, n - mean) for n in norms]
+    assert weighting.task_weights.grad.tolist() == pytest.approx(expected, rel=1e-4)
+    torch.testing.assert_close(net.heads["a"].weight.grad, head)  # network: Σ w·L, w fixed
+    with torch.no_grad():
+        weighting.task_weights.copy_(torch.tensor([2.0, 1.0, 3.0]))
+    weighting.combine(sums, counts, 6)
+    assert weighting.task_weights.tolist() == pytest.approx([1.0, 0.5, 1.5])
+
+
+@pytest.mark.parametrize("name", ["static", "uncertainty", "dwa", "gradnorm", "pcgrad"])
 def test_each_weighting_trains_a_multi_task_run_and_logs_weights(make_cfg, tmp_path, name):
     extra = ["+mtl.weighting.weights={t0: 1, t1: 2, t2: 1, t3: 1}"] if name == "static" else []
     cfg = make_cfg(
@@ -179,6 +202,7 @@ def test_each_weighting_trains_a_multi_task_run_and_logs_weights(make_cfg, tmp_p
             "mtl.weighting.weights.t1=-1.0 must be >= 0",
         ),
         (["mtl/weighting=dwa", "mtl.weighting.temperature=0"], "temperature=0.0 must be > 0"),
+        (["mtl/weighting=pcgrad", "model=linear"], "model.backbone=linear has none; use"),
     ],
 )
 def test_bad_weighting_settings_are_one_line_errors(make_cfg, tmp_path, overrides, expected):

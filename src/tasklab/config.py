@@ -210,10 +210,11 @@ class LoggerConfig:
 class WeightingConfig:
     """How a multi-task fit weighs its task losses (``tasklab/weighting.py``)."""
 
-    name: str = "equal"  # equal, static, uncertainty, dwa
+    name: str = "equal"  # equal, static, uncertainty, dwa, gradnorm, pcgrad
     weights: dict[str, float] = field(default_factory=dict)  # static: one per task
     period: int = 50  # dwa: steps per window (the paper's epoch)
     temperature: float = 2.0  # dwa: softmax temperature
+    alpha: float = 1.5  # gradnorm: how strongly slower tasks are pushed
 
 
 @dataclass

@@ -121,6 +121,11 @@ def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> Non
         cfg.optim.weight_decay >= 0, f"optim.weight_decay={cfg.optim.weight_decay} must be >= 0"
     )
     _check_weighting(cfg.mtl.weighting, list(data.tasks))
+    require(
+        cfg.mtl.weighting.name not in ("gradnorm", "pcgrad") or cfg.model.backbone != "linear",
+        f"mtl.weighting={cfg.mtl.weighting.name} works on a shared trunk's gradients and "
+        "model.backbone=linear has none; use model=mlp or model=cnn",
+    )
     check_positive("trainer.max_steps", cfg.trainer.max_steps)
     check_positive("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
     check_choice("logger.wandb_mode", cfg.logger.wandb_mode, ("offline", "online", "disabled"))
@@ -182,6 +187,7 @@ def _check_weighting(weighting: DictConfig, tasks: list[str]) -> None:
     check_choice("mtl.weighting.name", weighting.name, WEIGHTINGS)
     check_positive("mtl.weighting.period", weighting.period)
     check_positive("mtl.weighting.temperature", weighting.temperature)
+    require(weighting.alpha >= 0, f"mtl.weighting.alpha={weighting.alpha} must be >= 0")
     if weighting.name != "static":
         return
     missing = [t for t in tasks if t not in weighting.weights]

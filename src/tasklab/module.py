@@ -17,7 +17,7 @@ import torch
 from tasklab.data.tasks import TaskSpec
 from tasklab.losses import masked_multitask_loss
 from tasklab.metrics import TaskMetrics
-from tasklab.weighting import LossWeighting, PCGrad
+from tasklab.weighting import GradNorm, LossWeighting, PCGrad
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -98,7 +98,7 @@ class TaskLabModule(pl.LightningModule):
             loss, weights = self.weighting.combine(sums, counts, batch["y"].shape[0])
             self._accumulate_weights(weights)
         optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
-        if isinstance(self.weighting, PCGrad):
+        if isinstance(self.weighting, (GradNorm, PCGrad)):
             shared = list(getattr(self.net, "trunk", self.net).parameters())
             self.weighting.backward(loss, sums, counts, shared, self.manual_backward)
         else:

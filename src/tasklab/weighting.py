@@ -13,13 +13,17 @@ their papers define.
 - ``dwa`` (dynamic weight average, Liu et al. 2019): weights from how fast each task's loss
   fell over the last two windows of ``period`` steps (the paper's epochs),
   K·softmax(r / temperature) with r = L(previous window) / L(the one before).
+- ``gradnorm`` (Chen et al. 2018): learned weights w (summing to the number of tasks) are
+  moved so that each task's gradient norm on the trunk's last layer approaches the mean norm
+  times (its relative inverse training rate)^alpha; the network steps on Σ w·L with w fixed.
 - ``pcgrad`` (Yu et al. 2020): each task's gradient on the shared trunk, where it conflicts
   with another task's (negative dot product), loses its component along that gradient; the
   trunk then steps along the sum. Heads get their own task's gradient as usual.
 
-Loss-based strategies work wherever Lightning does (any strategy, any precision). PCGrad takes
-per-task gradients with ``torch.autograd.grad``, outside DDP's gradient all-reduce, so it is
-for a single device, at 32-bit or bf16 precision (fp16's loss scaling is not applied to it).
+Loss-based strategies work wherever Lightning does (any strategy, any precision). GradNorm and
+PCGrad take per-task gradients with ``torch.autograd.grad``, outside DDP's gradient all-reduce,
+so they are for a single device, at 32-bit or bf16 precision (fp16's loss scaling is not
+applied to them).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from torch import nn
 
 from tasklab.data.tasks import TaskSpec
 
-WEIGHTINGS: tuple[str, ...] = ("equal", "static", "uncertainty", "dwa", "pcgrad")
+WEIGHTINGS: tuple[str, ...] = ("equal", "static", "uncertainty", "dwa", "gradnorm", "pcgrad")
 
 
 class LossWeighting(nn.Module):
@@ -225,12 +229,65 @@ class PCGrad(LossWeighting):
             offset += size
 
 
+class GradNorm(LossWeighting):
+    """Gradient normalisation; ``backward`` replaces the module's backward pass."""
+
+    def __init__(self, tasks: Sequence[TaskSpec], alpha: float) -> None:
+        super().__init__(tasks)
+        self.alpha = alpha
+        self.task_weights = nn.Parameter(torch.ones(len(self.names)))
+        self.initial: dict[str, float] = {}  # each task's first mean loss, for its rate
+
+    def _renormalise(self) -> None:
+        with torch.no_grad():  # after the optimiser moved them: positive, summing to K
+            self.task_weights.clamp_(min=1e-3)
+            self.task_weights.mul_(len(self.names) / self.task_weights.sum())
+
+    def combine(self, sums, counts, batch_size):
+        self._renormalise()
+        total = self.task_weights.new_zeros(())
+        weights = {}
+        for k, name in enumerate(self.names):
+            if float(counts[name]) == 0:
+                continue
+            weight = self.task_weights[k].detach()
+            total = total + weight * sums[name] / counts[name]
+            weights[name] = weight
+        return total, weights
+
+    def backward(self, total, sums, counts, shared, backward) -> None:
+        """The weights' gradient comes from the gradient-norm loss alone, the network's from
+        ``total`` (the weighted loss with the weights held fixed)."""
+        present = self.present(counts)
+        layer = [p for p in shared if p.requires_grad and p.dim() > 1][-1]
+        norms, rates = [], []
+        for name in present:
+            k = self.names.index(name)
+            loss = sums[name] / counts[name]
+            self.initial.setdefault(name, float(loss.detach()))
+            (grad,) = torch.autograd.grad(
+                self.task_weights[k] * loss, layer, retain_graph=True, create_graph=True
+            )
+            norms.append(grad.norm())
+            rates.append(float(loss.detach()) / max(self.initial[name], 1e-12))
+        if len(present) > 1:
+            norms_t = torch.stack(norms)
+            rates_t = torch.tensor(rates, device=norms_t.device)
+            target = (norms_t.mean() * (rates_t / rates_t.mean()) ** self.alpha).detach()
+            grad_loss = (norms_t - target).abs().sum()
+            (self.task_weights.grad,) = torch.autograd.grad(
+                grad_loss, self.task_weights, retain_graph=True
+            )
+        backward(total)
+
+
 def build_weighting(
     name: str,
     tasks: Sequence[TaskSpec],
     static_weights: dict[str, float] | None = None,
     dwa_period: int = 50,
     dwa_temperature: float = 2.0,
+    gradnorm_alpha: float = 1.5,
 ) -> LossWeighting:
     if name == "equal":
         return EqualWeighting(tasks)
@@ -240,6 +297,8 @@ def build_weighting(
         return UncertaintyWeighting(tasks)
     if name == "dwa":
         return DynamicWeightAverage(tasks, dwa_period, dwa_temperature)
+    if name == "gradnorm":
+        return GradNorm(tasks, gradnorm_alpha)
     if name == "pcgrad":
         return PCGrad(tasks)
     raise ValueError(f"mtl.weighting={name!r} is unknown; allowed: {', '.join(WEIGHTINGS)}")

@@ -119,7 +119,12 @@ def fit_weighting(
     if weighting.name == "equal" or len(tasks) < 2 or task_weights is not None:
         return None
     return build_weighting(
-        weighting.name, tasks, dict(weighting.weights), weighting.period, weighting.temperature
+        weighting.name,
+        tasks,
+        dict(weighting.weights),
+        weighting.period,
+        weighting.temperature,
+        weighting.alpha,
     )
 
 
