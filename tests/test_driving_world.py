@@ -7,7 +7,7 @@ from tasklab.data.world import TEST_STREAM, VAL_STREAM, train_stream
 def test_render_shapes_and_types():
     x, y = DrivingWorld(seed=0).render(train_stream(0), torch.arange(8))
     assert x.shape == (8, 3, 32, 32) and x.dtype == torch.uint8
-    assert y.shape == (8, len(TASK_NAMES)) and set(y.unique().tolist()) <= {0.0, 1.0}
+    assert y.shape == (8, len(TASK_NAMES)) and set(y[:, :5].unique().tolist()) <= {0.0, 1.0}
 
 
 def test_sample_is_pure_function_of_seed_and_index_so_subsets_nest():
@@ -98,3 +98,13 @@ def test_real_objects_carry_the_shared_rim_and_decoys_do_not():
     assert not y.any() and int(decoys.sum()) == 0  # four decoys per image, none rimmed, all "0"
     empty, _ = white_pixels(presence_prob=0.0, n_clutter=0)
     assert int(empty.sum()) == 0
+
+
+def test_object_area_is_the_summed_squared_size_of_the_objects_present():
+    world = DrivingWorld(min_object_size=0.25, max_object_size=0.25)
+    _, y = world.render(0, torch.arange(200))
+    present = y[:, :4].sum(dim=1)
+    area = y[:, TASK_NAMES.index("object_area")]
+    torch.testing.assert_close(area, present * (0.25 * 32) ** 2)
+    spec = DrivingWorld().task_specs["object_area"]
+    assert (spec.kind, spec.scale) == ("regression", 1.0) and 150 < spec.loc < 250

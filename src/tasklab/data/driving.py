@@ -31,7 +31,11 @@ PRESENCE_TASKS: tuple[str, ...] = ("pedestrian", "car", "stop_sign", "traffic_li
 # A spatial relation on the same images: needs the pedestrian and car detectors of the presence
 # tasks, but a different answer (where they are), so it is the natural transfer target.
 RELATION_TASKS: tuple[str, ...] = ("ped_left_of_car",)
-TASK_NAMES: tuple[str, ...] = PRESENCE_TASKS + RELATION_TASKS
+# The objects' total area in pixels (the sum of their squared sizes): a regression target whose
+# loss is deliberately left in its own units (squared pixels², thousands of times a logistic
+# loss), the case that multi-task loss weightings are meant for.
+SCALE_TASKS: tuple[str, ...] = ("object_area",)
+TASK_NAMES: tuple[str, ...] = PRESENCE_TASKS + RELATION_TASKS + SCALE_TASKS
 
 # Colour families (RGB in [0, 1]); each object kind jitters around its own.
 _FAMILIES = torch.tensor(
@@ -79,17 +83,27 @@ class DrivingWorld:
 
     @property
     def task_specs(self) -> dict[str, TaskSpec]:
-        return binary_specs(self.task_names)
+        specs = binary_specs(PRESENCE_TASKS + RELATION_TASKS)
+        # the typical area for the head's start; scale 1 keeps the loss unnormalised
+        mean_side = 0.5 * (self.min_object_size + self.max_object_size) * self.image_size
+        loc = len(PRESENCE_TASKS) * self.presence_prob * mean_side**2
+        specs["object_area"] = TaskSpec("object_area", "regression", loc=loc, scale=1.0)
+        return specs
 
     def labels(self, stream: int, index: torch.Tensor) -> torch.Tensor:
-        """All labels (B, len(TASK_NAMES)) as float 0/1; cheap, as no image is drawn."""
+        """All labels (B, len(TASK_NAMES)): 0/1 flags, then the area; no image is drawn."""
         return self._labels(SampleRandomness(self.seed, stream, index))
 
     def _labels(self, rng: SampleRandomness) -> torch.Tensor:
         present = [rng.uniform(_F_PRESENT, k) < self.presence_prob for k in range(4)]
         ped_x, car_x = self._centre_x(rng, _F_OBJECT, 0), self._centre_x(rng, _F_OBJECT, 1)
         left_of = present[0] & present[1] & (ped_x < car_x)
-        return torch.stack([*present, left_of], dim=1).to(torch.float32)
+        area = sum(
+            present[k].to(torch.float32) * (self._size(rng, _F_OBJECT, k) * self.image_size) ** 2
+            for k in range(len(PRESENCE_TASKS))
+        )
+        flags = torch.stack([*present, left_of], dim=1).to(torch.float32)
+        return torch.cat([flags, area.unsqueeze(1)], dim=1)
 
     def _size(self, rng: SampleRandomness, field: int, kind: int) -> torch.Tensor:
         lo, hi = self.min_object_size, self.max_object_size
@@ -100,7 +114,7 @@ class DrivingWorld:
         return margin + (1 - 2 * margin) * rng.uniform(field, kind, 1)
 
     def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Images (B, 3, H, W) as uint8 and labels (B, 4) as float, on ``index``'s device."""
+        """Images (B, 3, H, W) as uint8 and labels (B, len(TASK_NAMES)), on ``index``'s device."""
         index = index.to(torch.int64)
         rows, cols = shapes.pixel_grid(self.image_size, index.device)
         canvas = shapes.LayerCanvas(index.shape[0], self.image_size, index.device)

@@ -30,4 +30,18 @@ def describe_arm(cfg: DictConfig) -> tuple[str, list[str]]:
         return transfer.arm(cfg), transfer.ARM_AXES
     if cfg.regime.name == "pipeline":
         return pipeline.arm(cfg), pipeline.ARM_AXES
-    return cfg.regime.name, ["regime"]
+    weighting = cfg.mtl.weighting.name
+    if cfg.regime.name == "multi_task" and weighting != "equal":
+        return f"multi_task/{weighting}", ["regime", *WEIGHTING_AXES]
+    return cfg.regime.name, ["regime", *WEIGHTING_AXES]
+
+
+# the keys that choose a weighting: part of the arm, not a swept axis of its own
+WEIGHTING_AXES: list[str] = [
+    "mtl/weighting",
+    "mtl.weighting.name",
+    "mtl.weighting.weights",
+    "mtl.weighting.period",
+    "mtl.weighting.temperature",
+    "mtl.weighting.alpha",
+]
