@@ -116,6 +116,10 @@ class ModelConfig:
     depth: int = 3
     pool: str = "avg"  # cnn only: avg (global) or grid (4x4 cells, keeps where things are)
     fc_width: int = 0  # cnn only: units of a hidden fully connected block after pooling
+    # multi-task sharing: hard (one trunk), mmoe (gated experts), cross_stitch (a trunk per
+    # task, mixed after every block); see models/mtl_architectures.py
+    architecture: str = "hard"
+    n_experts: int = 4  # mmoe only
 
 
 @dataclass

@@ -6,6 +6,7 @@ from omegaconf import DictConfig
 
 from tasklab.data.world import MAX_INDEX, World
 from tasklab.models.backbones import BACKBONES, POOLS
+from tasklab.models.mtl_architectures import ARCHITECTURES
 from tasklab.weighting import WEIGHTINGS
 
 SCHEDULES: tuple[str, ...] = ("constant", "cosine")
@@ -114,6 +115,14 @@ def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> Non
     check_positive("model.width", cfg.model.width)
     require(cfg.model.depth >= 0, f"model.depth={cfg.model.depth} must be >= 0")
     check_choice("model.pool", cfg.model.pool, POOLS)
+    check_choice("model.architecture", cfg.model.architecture, ARCHITECTURES)
+    check_positive("model.n_experts", cfg.model.n_experts)
+    require(
+        cfg.model.architecture == "hard" or cfg.regime.name in ("single_task", "multi_task"),
+        f"model.architecture={cfg.model.architecture} works with regime=multi_task or "
+        f"single_task; regime={cfg.regime.name} hands one shared trunk between fits, so use "
+        "model.architecture=hard",
+    )
     require(cfg.model.fc_width >= 0, f"model.fc_width={cfg.model.fc_width} must be >= 0")
     check_positive("optim.lr", cfg.optim.lr)
     check_choice("optim.schedule", cfg.optim.schedule, SCHEDULES)

@@ -23,7 +23,8 @@ from tasklab.data.world import World
 from tasklab.loggers import build_loggers, finish_wandb
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.handoff import FineTunePlan
-from tasklab.models.multihead import MultiHeadNet, build_net, count_parameters
+from tasklab.models.mtl_architectures import build_architecture
+from tasklab.models.multihead import MultiHeadNet, count_parameters
 from tasklab.module import TaskLabModule
 from tasklab.stage_cache import code_version
 from tasklab.weighting import LossWeighting, build_weighting
@@ -193,7 +194,14 @@ def fit_tasks(
     if network is not None:
         net = network()
     else:
-        net = build_net(cfg.model.backbone, ctx.world.input_shape, trunk_shape(cfg), tasks)
+        net = build_architecture(
+            cfg.model.architecture,
+            cfg.model.backbone,
+            ctx.world.input_shape,
+            trunk_shape(cfg),
+            tasks,
+            cfg.model.n_experts,
+        )
     plan = prepare(net) if prepare is not None else FineTunePlan(frozen=[], lr_scales=[])
     module = TaskLabModule(
         net,
