@@ -63,6 +63,7 @@ def test_experiments_are_found():
         "e2e_vs_staged_face_id",
         "digits_mtl_vs_stl",
         "driving_mtl_weighting",
+        "driving_mtl_capacity",
     }
     assert published <= set(EXPERIMENTS), EXPERIMENTS
 
