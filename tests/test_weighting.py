@@ -12,6 +12,7 @@ from tasklab.data.tasks import TaskSpec
 from tasklab.losses import masked_multitask_loss
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
+from tasklab.module import TaskLabModule
 from tasklab.train import train
 from tasklab.weighting import (
     DynamicWeightAverage,
@@ -169,6 +170,17 @@ def test_gradnorm_moves_weights_towards_equal_gradient_norms():
     assert weighting.task_weights.tolist() == pytest.approx([1.0, 0.5, 1.5])
 
 
+def test_learned_weights_train_at_their_own_rate():
+    net, _, _ = _batch()
+    weighting = UncertaintyWeighting(TASKS)
+    weighting.lr_scale = 10.0
+    module = TaskLabModule(net, TASKS, lr=1e-3, weighting=weighting)
+    groups = module.configure_optimizers().param_groups
+    rates = {id(p): g["lr"] for g in groups for p in g["params"]}
+    assert rates[id(weighting.log_vars)] == pytest.approx(1e-2)
+    assert rates[id(net.heads["a"].weight)] == pytest.approx(1e-3)
+
+
 @pytest.mark.parametrize("name", ["static", "uncertainty", "dwa", "gradnorm", "pcgrad"])
 def test_each_weighting_trains_a_multi_task_run_and_logs_weights(make_cfg, tmp_path, name):
     extra = ["+mtl.weighting.weights={t0: 1, t1: 2, t2: 1, t3: 1}"] if name == "static" else []
@@ -203,6 +215,7 @@ def test_each_weighting_trains_a_multi_task_run_and_logs_weights(make_cfg, tmp_p
         ),
         (["mtl/weighting=dwa", "mtl.weighting.temperature=0"], "temperature=0.0 must be > 0"),
         (["mtl/weighting=pcgrad", "model=linear"], "model.backbone=linear has none; use"),
+        (["mtl.weighting.lr_scale=0"], "mtl.weighting.lr_scale=0.0 must be > 0"),
     ],
 )
 def test_bad_weighting_settings_are_one_line_errors(make_cfg, tmp_path, overrides, expected):

@@ -219,6 +219,7 @@ class WeightingConfig:
     period: int = 50  # dwa: steps per window (the paper's epoch)
     temperature: float = 2.0  # dwa: softmax temperature
     alpha: float = 1.5  # gradnorm: how strongly slower tasks are pushed
+    lr_scale: float = 1.0  # uncertainty, gradnorm: learned weights train at optim.lr × this
 
 
 @dataclass

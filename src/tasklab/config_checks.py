@@ -197,6 +197,7 @@ def _check_weighting(weighting: DictConfig, tasks: list[str]) -> None:
     check_positive("mtl.weighting.period", weighting.period)
     check_positive("mtl.weighting.temperature", weighting.temperature)
     require(weighting.alpha >= 0, f"mtl.weighting.alpha={weighting.alpha} must be >= 0")
+    check_positive("mtl.weighting.lr_scale", weighting.lr_scale)
     if weighting.name != "static":
         return
     missing = [t for t in tasks if t not in weighting.weights]

@@ -199,6 +199,8 @@ class TaskLabModule(pl.LightningModule):
         trained = [*self.net.parameters()]
         if self.weighting is not None:
             trained += list(self.weighting.parameters())
+            scale = self.weighting.lr_scale
+            scaled.update({id(p): scale for p in self.weighting.parameters()})
         for param in trained:
             if param.requires_grad:
                 groups.setdefault(scaled.get(id(param), 1.0), []).append(param)

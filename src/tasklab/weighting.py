@@ -42,6 +42,9 @@ WEIGHTINGS: tuple[str, ...] = ("equal", "static", "uncertainty", "dwa", "gradnor
 class LossWeighting(nn.Module):
     """Base: ``combine`` returns the step's loss and each present task's weight."""
 
+    # learned weights (uncertainty, GradNorm) train at the optimiser's rate times this
+    lr_scale: float = 1.0
+
     def __init__(self, tasks: Sequence[TaskSpec]) -> None:
         super().__init__()
         self.names = [t.name for t in tasks]

@@ -119,7 +119,7 @@ def fit_weighting(
     weighting = cfg.mtl.weighting
     if weighting.name == "equal" or len(tasks) < 2 or task_weights is not None:
         return None
-    return build_weighting(
+    built = build_weighting(
         weighting.name,
         tasks,
         dict(weighting.weights),
@@ -127,6 +127,8 @@ def fit_weighting(
         weighting.temperature,
         weighting.alpha,
     )
+    built.lr_scale = weighting.lr_scale
+    return built
 
 
 def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path, max_steps: int) -> pl.Trainer:
