@@ -71,7 +71,7 @@ def load_splits(files: DictConfig) -> dict[str, ArrayTable]:
     class_tasks = [t for t, kind in files.kinds.items() if kind in ("binary", "multiclass")]
     tables = {s: _load(files[s], files, class_tasks) for s in SPLITS if files[s]}
     carved = {s: (files[f"{s}_fraction"] if not files[s] else 0.0) for s in ("val", "test")}
-    if any(carved.values()) or len(tables) < len(SPLITS):
+    if len(tables) < len(SPLITS):  # a split without its own file is carved from train
         train = tables["train"]
         rows = split_rows(len(train), carved["val"], carved["test"], files.split_seed)
         for part in SPLITS:
@@ -139,16 +139,12 @@ def _task_spec(name: str, tables: dict[str, ArrayTable], files: DictConfig) -> t
         for table in tables.values():
             check_class_labels(table.source, name, table.targets[name], classes)
         return TaskSpec(name, kind, num_classes=classes), how  # type: ignore[arg-type]
-    train = tables["train"].targets[name]
-    known = train[~np.isnan(train)]
-    spread = float(known.std()) if len(known) > 1 else 1.0
-    spec = TaskSpec(name, "regression", 1, float(known.mean()), spread if spread > 0 else 1.0)
-    return spec, how
+    return _regression_spec(name, tables["train"].targets[name]), how
 
 
-def _intermediate_spec(name: str, tables: dict[str, ArrayTable]) -> TaskSpec:
-    values = tables["train"].intermediates[name]
-    known = values[~np.isnan(values)]
+def _regression_spec(name: str, train_values: np.ndarray) -> TaskSpec:
+    """A regression spec whose typical value and spread are the training labels' own."""
+    known = train_values[~np.isnan(train_values)]
     spread = float(known.std()) if len(known) > 1 else 1.0
     return TaskSpec(name, "regression", 1, float(known.mean()), spread if spread > 0 else 1.0)
 
@@ -177,7 +173,7 @@ def build_file_world(data: DictConfig, verbose: bool = True) -> FileWorld:
         labels = train.targets[name]
         lines.append(describe(spec, how, int((~np.isnan(labels)).sum()), len(train)))
     for name in train.intermediates:
-        specs[name] = _intermediate_spec(name, tables)
+        specs[name] = _regression_spec(name, train.intermediates[name])
     stratify = files.stratify or None
     class_tasks = sorted(n for n in train.targets if specs[n].kind != "regression")
     if stratify is not None and stratify not in class_tasks:
