@@ -59,7 +59,7 @@ _FILE_DIR = tempfile.TemporaryDirectory(prefix="tasklab-bench-")
 FILE_PATH = Path(_FILE_DIR.name) / "scenes.npz"
 
 
-def _file_arrays() -> dict[str, np.ndarray]:
+def _write_file() -> None:
     """Driving scenes written to a user file once (uint8 images, presence labels with gaps)."""
     if not FILE_PATH.exists():
         world = DrivingWorld()
@@ -68,12 +68,16 @@ def _file_arrays() -> dict[str, np.ndarray]:
         y[np.random.default_rng(0).random(y.shape) < 0.3] = -1
         arrays = {"x": x.numpy()} | {f"y_{n}": y[:, i] for i, n in enumerate(PRESENCE_TASKS)}
         np.savez(FILE_PATH, **arrays)
+
+
+def _file_arrays() -> dict[str, np.ndarray]:
+    _write_file()
     with np.load(FILE_PATH) as archive:
         return {name: archive[name] for name in archive.files}
 
 
 def _file_world(mapped: bool):
-    _file_arrays()
+    _write_file()  # the world reads the file itself
     data = OmegaConf.structured(DataConfig(world="files"))
     data.files.train = str(FILE_PATH)
     data.files.mmap_min_mb = 0.0 if mapped else 1e9

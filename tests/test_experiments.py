@@ -9,6 +9,7 @@ from tasklab.data.registry import build_world
 from tasklab.data.tasks import HEADLINE_METRIC
 from tasklab.examples.digits import digits_arrays, write_npz
 from tasklab.train import train
+from tasklab.weighting import WEIGHTINGS
 
 from .conftest import TINY
 
@@ -129,6 +130,11 @@ def swept_weightings(name: str) -> list[str]:
 
 
 WEIGHTING_CASES = [(name, w) for name in EXPERIMENTS for w in swept_weightings(name)]
+
+
+def test_the_weighting_experiment_sweeps_every_weighting():
+    # guards the parametrisation below: a parsing slip would leave it with no case at all
+    assert set(swept_weightings("driving_mtl_weighting")) == set(WEIGHTINGS)
 
 
 @pytest.mark.parametrize(("name", "weighting"), WEIGHTING_CASES)
