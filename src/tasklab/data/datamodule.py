@@ -88,6 +88,8 @@ class BatchStream:
     With ``total_batches`` one iteration runs that many batches across as many passes as it
     takes. Training is budgeted in steps, so one long iteration spares Lightning's per-epoch
     work, which otherwise dominates when a small data set gives epochs of a few tiny steps.
+    ``start`` skips that many batches without rendering them: a fit resumed at step k sees
+    exactly the batches an unbroken fit would have seen from step k on.
     """
 
     def __init__(
@@ -97,9 +99,10 @@ class BatchStream:
         shuffle: bool,
         seed: int,
         total_batches: int | None = None,
+        start: int = 0,
     ) -> None:
         self.split, self.batch_size, self.shuffle, self.seed = split, batch_size, shuffle, seed
-        self.total_batches = total_batches
+        self.total_batches, self.start = total_batches, start
         self.passes = 0
 
     @property
@@ -109,7 +112,7 @@ class BatchStream:
     def __len__(self) -> int:
         return self.total_batches or self.batches_per_pass
 
-    def _one_pass(self) -> Iterator[Batch]:
+    def _one_pass(self, skip: int = 0) -> Iterator[Batch]:
         n = len(self.split)
         device = self.split.index.device
         if self.shuffle:
@@ -118,20 +121,22 @@ class BatchStream:
         else:
             order = torch.arange(n, device=device)
         self.passes += 1
-        for rows in order.split(self.batch_size):
+        for rows in order.split(self.batch_size)[skip:]:
             yield self.split.batch(rows)
 
     def __iter__(self) -> Iterator[Batch]:
         if self.total_batches is None:
             yield from self._one_pass()
             return
-        produced = 0
+        produced = min(self.start, self.total_batches)
+        self.passes, skip = divmod(produced, self.batches_per_pass)
         while produced < self.total_batches:
-            for batch in self._one_pass():
+            for batch in self._one_pass(skip):
                 yield batch
                 produced += 1
                 if produced == self.total_batches:
                     return
+            skip = 0
 
 
 class MixedBatchStream(BatchStream):
@@ -151,8 +156,9 @@ class MixedBatchStream(BatchStream):
         total_batches: int,
         focus: torch.Tensor,
         share: float,
+        start: int = 0,
     ) -> None:
-        super().__init__(split, batch_size, True, seed, total_batches)
+        super().__init__(split, batch_size, True, seed, total_batches, start)
         device = split.index.device
         self.focus_rows = torch.nonzero(focus, as_tuple=True)[0].to(device)
         self.other_rows = torch.nonzero(~focus, as_tuple=True)[0].to(device)
@@ -174,9 +180,10 @@ class MixedBatchStream(BatchStream):
         n_other = self.batch_size - self.n_focus
         focus = self._cycle(self.focus_rows, 1, self.n_focus)
         other = self._cycle(self.other_rows, 2, n_other) if n_other else None
-        for _ in range(self.total_batches or 0):
+        for step in range(self.total_batches or 0):
             rows = next(focus) if other is None else torch.cat([next(focus), next(other)])
-            yield self.split.batch(rows)
+            if step >= self.start:  # the rows of skipped batches are drawn, not rendered
+                yield self.split.batch(rows)
 
 
 class WorldDataModule(pl.LightningDataModule):
@@ -277,16 +284,34 @@ class WorldDataModule(pl.LightningDataModule):
         digest.update(split.mask.cpu().numpy().tobytes())
         return digest.hexdigest()[:16]
 
+    def _steps_done(self) -> int:
+        """Optimiser steps already taken: non-zero when Lightning resumed from a checkpoint
+        (it restores the step count before it asks for the training data)."""
+        trainer = getattr(self, "trainer", None)
+        return int(trainer.global_step) if trainer is not None else 0
+
     def train_dataloader(self) -> BatchStream:
+        start = self._steps_done()
         if self.focus is not None and self.train_batches:
             task, share = self.focus
             column = [t.name for t in self.tasks].index(task)
             split = self.splits["train"]
             return MixedBatchStream(
-                split, self.batch_size, self.seed, self.train_batches, split.mask[:, column], share
+                split,
+                self.batch_size,
+                self.seed,
+                self.train_batches,
+                split.mask[:, column],
+                share,
+                start,
             )
         return BatchStream(
-            self.splits["train"], self.batch_size, True, self.seed, total_batches=self.train_batches
+            self.splits["train"],
+            self.batch_size,
+            True,
+            self.seed,
+            total_batches=self.train_batches,
+            start=start,
         )
 
     def val_dataloader(self) -> BatchStream:
