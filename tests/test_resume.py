@@ -14,7 +14,6 @@ import pytest
 import torch
 
 from tasklab.data.datamodule import BatchStream, MixedBatchStream
-from tasklab.data.driving import DrivingWorld
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.runs.checkpoints import CHECKPOINT_DIR, claim_checkpoints
