@@ -35,6 +35,7 @@ class RunResult:
     params: dict[str, Any] = field(default_factory=dict)
     fits: list[dict[str, Any]] = field(default_factory=list)
     wall_time_s: float = 0.0
+    threads: int = 0  # torch's intra-op threads (a parallel launcher gives each job its share)
     error: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
     # a hash of the composed config: a re-launched sweep skips an ok run only when it matches

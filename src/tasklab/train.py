@@ -9,6 +9,7 @@ import traceback
 from pathlib import Path
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
@@ -25,6 +26,7 @@ from tasklab.results import RunResult, git_state, package_versions, write_result
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
 from tasklab.runs.ids import config_key, register_run_id_resolver
 from tasklab.runs.markers import clear_running, finished_ok, mark_running
+from tasklab.runs.threads import job_threads
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 TRACEBACK_FILE = "traceback.txt"
@@ -37,6 +39,10 @@ def _hydra_context() -> tuple[Path | None, list[str]]:
         return None, []
     hc = HydraConfig.get()
     return Path(hc.runtime.output_dir), list(hc.overrides.task)
+
+
+def _launcher_config() -> DictConfig | None:
+    return HydraConfig.get().launcher if HydraConfig.initialized() else None
 
 
 def _summarise(fits: list[FitOutcome]) -> tuple[dict, dict, dict]:
@@ -96,7 +102,8 @@ def train(
         if cfg.regime.name in REGIME_CHECKS:
             REGIME_CHECKS[cfg.regime.name](cfg, world)
         result.arm, result.arm_axes = describe_arm(cfg)
-        set_threads(cfg.trainer.threads)
+        set_threads(job_threads(cfg.trainer.threads, _launcher_config()))
+        result.threads = torch.get_num_threads()
         budgets = task_budgets(cfg.data)
         group = cfg.logger.group or cfg.name
         ctx = RunContext(cfg=cfg, world=world, budgets=budgets, output_dir=output_dir, group=group)
