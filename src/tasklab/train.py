@@ -13,6 +13,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.utilities import rank_zero_only
 
 from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError, check_choice, check_config
@@ -91,8 +92,11 @@ def train(
         versions=package_versions(),
         git=git_state(),
     )
-    mark_running(output_dir)
-    claim_checkpoints(output_dir, key)
+    # Under DDP every process runs this function; only the first writes the run's files.
+    writer = rank_zero_only.rank == 0
+    if writer:
+        mark_running(output_dir)
+        claim_checkpoints(output_dir, key)
     try:
         check_choice("data.world", cfg.data.world, WORLDS)
         world = build_world(cfg.data, verbose=True)
@@ -129,7 +133,7 @@ def train(
             for f in fits
         ]
         result.status = "ok"
-        if not cfg.trainer.keep_checkpoints:
+        if writer and not cfg.trainer.keep_checkpoints:
             remove_checkpoints(output_dir)
     except BaseException as error:  # an interrupt is recorded too, not left as error: null
         name = type(error).__name__
@@ -137,8 +141,9 @@ def train(
         raise
     finally:
         result.wall_time_s = round(time.perf_counter() - start, 3)
-        write_result(output_dir, result)
-        clear_running(output_dir)
+        if writer:
+            write_result(output_dir, result)
+            clear_running(output_dir)
     return result
 
 

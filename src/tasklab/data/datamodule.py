@@ -89,7 +89,10 @@ class BatchStream:
     takes. Training is budgeted in steps, so one long iteration spares Lightning's per-epoch
     work, which otherwise dominates when a small data set gives epochs of a few tiny steps.
     ``start`` skips that many batches without rendering them: a fit resumed at step k sees
-    exactly the batches an unbroken fit would have seen from step k on.
+    exactly the batches an unbroken fit would have seen from step k on. ``shard=(rank,
+    processes)`` keeps every ``processes``-th row of each batch from ``rank`` on: under DDP
+    the processes share each batch, so the global batch and the data order are those of one
+    process.
     """
 
     def __init__(
@@ -100,10 +103,15 @@ class BatchStream:
         seed: int,
         total_batches: int | None = None,
         start: int = 0,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.split, self.batch_size, self.shuffle, self.seed = split, batch_size, shuffle, seed
-        self.total_batches, self.start = total_batches, start
+        self.total_batches, self.start, self.shard = total_batches, start, shard
         self.passes = 0
+
+    def _render(self, rows: torch.Tensor) -> Batch:
+        rank, processes = self.shard
+        return self.split.batch(rows[rank::processes] if processes > 1 else rows)
 
     @property
     def batches_per_pass(self) -> int:
@@ -122,7 +130,7 @@ class BatchStream:
             order = torch.arange(n, device=device)
         self.passes += 1
         for rows in order.split(self.batch_size)[skip:]:
-            yield self.split.batch(rows)
+            yield self._render(rows)
 
     def __iter__(self) -> Iterator[Batch]:
         if self.total_batches is None:
@@ -157,8 +165,9 @@ class MixedBatchStream(BatchStream):
         focus: torch.Tensor,
         share: float,
         start: int = 0,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
-        super().__init__(split, batch_size, True, seed, total_batches, start)
+        super().__init__(split, batch_size, True, seed, total_batches, start, shard)
         device = split.index.device
         self.focus_rows = torch.nonzero(focus, as_tuple=True)[0].to(device)
         self.other_rows = torch.nonzero(~focus, as_tuple=True)[0].to(device)
@@ -183,7 +192,7 @@ class MixedBatchStream(BatchStream):
         for step in range(self.total_batches or 0):
             rows = next(focus) if other is None else torch.cat([next(focus), next(other)])
             if step >= self.start:  # the rows of skipped batches are drawn, not rendered
-                yield self.split.batch(rows)
+                yield self._render(rows)
 
 
 class WorldDataModule(pl.LightningDataModule):
@@ -290,8 +299,15 @@ class WorldDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return int(trainer.global_step) if trainer is not None else 0
 
+    def _shard(self) -> tuple[int, int]:
+        """This process's rank and the number of processes (DDP), else (0, 1)."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
+
     def train_dataloader(self) -> BatchStream:
-        start = self._steps_done()
+        start, shard = self._steps_done(), self._shard()
         if self.focus is not None and self.train_batches:
             task, share = self.focus
             column = [t.name for t in self.tasks].index(task)
@@ -304,6 +320,7 @@ class WorldDataModule(pl.LightningDataModule):
                 split.mask[:, column],
                 share,
                 start,
+                shard,
             )
         return BatchStream(
             self.splits["train"],
@@ -312,10 +329,15 @@ class WorldDataModule(pl.LightningDataModule):
             self.seed,
             total_batches=self.train_batches,
             start=start,
+            shard=shard,
         )
 
+    def _eval_stream(self, split: str) -> BatchStream:
+        size = max(self.batch_size, 512)
+        return BatchStream(self.splits[split], size, False, self.seed, shard=self._shard())
+
     def val_dataloader(self) -> BatchStream:
-        return BatchStream(self.splits["val"], max(self.batch_size, 512), False, self.seed)
+        return self._eval_stream("val")
 
     def test_dataloader(self) -> BatchStream:
-        return BatchStream(self.splits["test"], max(self.batch_size, 512), False, self.seed)
+        return self._eval_stream("test")

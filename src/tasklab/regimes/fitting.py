@@ -36,6 +36,9 @@ warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the st
 # A fit resumed mid-stream is exact without Lightning's dataloader state: the training stream
 # skips the batches of the steps already taken (``WorldDataModule.train_dataloader``).
 warnings.filterwarnings("ignore", message=r".*your dataloader is not resumable")
+# Under DDP the logged evaluation metrics are torchmetrics' computed values, which it already
+# gathered from every process; Lightning's advice to sync them again does not apply.
+warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting")
 
 
 @dataclass
