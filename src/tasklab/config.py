@@ -203,6 +203,9 @@ class TrainerConfig:
     # (0: none); a run that ends ok deletes them unless keep_checkpoints
     checkpoint_every_n_steps: int = 100
     keep_checkpoints: bool = False
+    # another run's folder whose kept checkpoints (keep_checkpoints=true) this run's fits start
+    # from, e.g. to train a finished run further with a larger max_steps
+    resume_from: str | None = None
     # one run over several processes, GPUs or nodes (trainer=ddp): a Lightning strategy
     strategy: str = "auto"
     num_nodes: int = 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 import traceback
@@ -11,10 +12,13 @@ from pathlib import Path
 import hydra
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 from pytorch_lightning.utilities import rank_zero_only
 
+from tasklab.cli_errors import one_line
 from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError, check_choice, check_config
 from tasklab.data.file_arrays import DataFileError
@@ -181,7 +185,20 @@ def _hydra_main(cfg: DictConfig) -> float | None:
 
 def main() -> None:
     register_configs()
-    _hydra_main()
+    previous = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # raise composition errors here, to word them once
+    try:
+        _hydra_main()
+    except (HydraException, OmegaConfBaseException, OSError) as error:
+        if previous == "1":  # the user asked for Hydra's full report
+            raise
+        print(f"tasklab-train: error: {one_line(error)}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous
 
 
 if __name__ == "__main__":

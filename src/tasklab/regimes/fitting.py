@@ -247,6 +247,8 @@ def fit_tasks(
         trainer = build_trainer(cfg, loggers, ctx.output_dir, max(max_steps, 1), fit_name)
         if max_steps > 0:
             resume = resume_checkpoint(ctx.output_dir, fit_name)
+            if resume is None and cfg.trainer.resume_from:
+                resume = resume_checkpoint(Path(cfg.trainer.resume_from), fit_name)
             trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
         trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.test(module, datamodule=datamodule, verbose=False)
