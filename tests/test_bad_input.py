@@ -67,6 +67,7 @@ CASES = [
     (["mtl/weighting=magic"], "mtl/weighting=magic is not a config in conf/mtl/weighting/", 2),
     (["data.n_train=5,many"], "quote it for a string ('a,b'), write [a,b] for a list", 2),
     # out-of-range sizes and rates
+    (["seed=-1"], "seed=-1 is out of range; use an integer in [0, 2,147,483,647]", 2),
     (["data.n_train=0"], "data.n_train=0 is out of range; use an integer in [1, 10,000,000]", 2),
     (["data.label_rate=1.5"], "data.label_rate=1.5 is outside [0, 1]", 2),
     (["optim.lr=-1"], "optim.lr=-1.0 must be > 0", 2),

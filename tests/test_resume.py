@@ -19,6 +19,7 @@ from tasklab.data.tasks import TaskSpec
 from tasklab.runs.checkpoints import CHECKPOINT_DIR, claim_checkpoints
 from tasklab.train import train
 
+from .conftest import TINY
 from .test_datamodule import _dm
 
 TASKS = [TaskSpec(n) for n in ("pedestrian", "car", "stop_sign", "traffic_light")]
@@ -113,3 +114,19 @@ def test_a_sigkilled_run_resumes_to_the_same_metrics_bit_for_bit(tmp_path, make_
 
     unbroken = train(make_cfg(*RESUME_RUN), output_dir=tmp_path / "unbroken")
     assert resumed["metrics"] and resumed["metrics"] == unbroken.metrics
+
+
+def test_resume_from_another_run_trains_it_further_as_if_unbroken(make_cfg, tmp_path):
+    base = [*TINY, "logger=none", "trainer.checkpoint_every_n_steps=4", "optim.schedule=constant"]
+    short = train(
+        make_cfg(*base, "trainer.max_steps=4", "trainer.keep_checkpoints=true"),
+        output_dir=tmp_path / "short",
+    )
+    assert short.fits[0]["steps"] == 4 and (tmp_path / "short" / CHECKPOINT_DIR).is_dir()
+    extended = train(
+        make_cfg(*base, "trainer.max_steps=8", f"trainer.resume_from={tmp_path / 'short'}"),
+        output_dir=tmp_path / "extended",
+    )
+    unbroken = train(make_cfg(*base, "trainer.max_steps=8"), output_dir=tmp_path / "unbroken")
+    assert extended.fits[0]["steps"] == 8
+    assert extended.metrics == unbroken.metrics != short.metrics

@@ -14,6 +14,7 @@ from tasklab.runs.checkpoints import CHECKPOINT_DIR, LAST
 from tasklab.weighting import WEIGHTINGS
 
 SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+MAX_SEED = 2**31 - 1  # every stream of random numbers is keyed by it; negatives would alias
 
 
 class ConfigError(ValueError):
@@ -65,6 +66,10 @@ def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> Non
     data = cfg.data
     task_names, input_shape = world.task_names, world.input_shape
     check_choice("regime.name", cfg.regime.name, regimes)
+    require(
+        0 <= cfg.seed <= MAX_SEED,
+        f"seed={cfg.seed} is out of range; use an integer in [0, {MAX_SEED:,}]",
+    )
     check_choice("model.backbone", cfg.model.backbone, BACKBONES)
     require(
         cfg.model.backbone != "cnn" or len(input_shape) == 3,
