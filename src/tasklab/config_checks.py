@@ -159,6 +159,13 @@ def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> Non
     )
     if cfg.trainer.resume_from:
         check_resume_from(cfg.trainer.resume_from)
+    several = cfg.trainer.strategy != "auto" or cfg.trainer.devices > 1 or cfg.trainer.num_nodes > 1
+    require(
+        cfg.mtl.weighting.name not in ("gradnorm", "pcgrad") or not several,
+        f"mtl.weighting={cfg.mtl.weighting.name} takes per-task gradients outside DDP's "
+        "all-reduce, so the processes would drift apart; run it on one device "
+        "(trainer=default) or choose a loss-based weighting (static, uncertainty, dwa)",
+    )
     check_choice("logger.wandb_mode", cfg.logger.wandb_mode, ("offline", "online", "disabled"))
 
 
