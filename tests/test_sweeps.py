@@ -9,9 +9,11 @@ import socket
 import subprocess
 import sys
 
+import pytest
+
 from tasklab.results import RESULT_FILE
 from tasklab.runs.ids import run_id
-from tasklab.runs.markers import RUNNING_FILE, mark_running
+from tasklab.runs.markers import RUNNING_FILE, RunInProgressError, mark_running
 from tasklab.runs.status import main as status_main
 from tasklab.runs.status import sweep_states
 from tasklab.train import train
@@ -133,3 +135,19 @@ def test_status_tells_running_from_interrupted(tmp_path):
     )
     states = {s.folder: s.state for s in sweep_states(tmp_path)}
     assert states == {"a": "running", "b": "interrupted"}
+
+
+def test_a_run_that_a_live_process_is_running_is_not_started_twice(make_cfg, tmp_path):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / RUNNING_FILE).write_text(
+            json.dumps({"host": socket.gethostname(), "pid": other.pid, "started": 0})
+        )
+        with pytest.raises(RunInProgressError, match=f"being run by process {other.pid}"):
+            train(make_cfg(*TINY, "logger=none"), output_dir=tmp_path)
+        assert not (tmp_path / RESULT_FILE).exists()
+    finally:
+        other.kill()
+        other.wait()
+    assert train(make_cfg(*TINY, "logger=none"), output_dir=tmp_path).status == "ok"
+    assert not (tmp_path / RUNNING_FILE).exists()

@@ -30,7 +30,13 @@ from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
 from tasklab.results import RunResult, git_state, package_versions, write_result, write_text_atomic
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
 from tasklab.runs.ids import config_key, register_run_id_resolver
-from tasklab.runs.markers import clear_running, finished_ok, mark_running
+from tasklab.runs.markers import (
+    RunInProgressError,
+    check_not_running,
+    clear_running,
+    finished_ok,
+    mark_running,
+)
 from tasklab.runs.threads import job_threads
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
@@ -99,6 +105,7 @@ def train(
     # Under DDP every process runs this function; only the first writes the run's files.
     writer = rank_zero_only.rank == 0
     if writer:
+        check_not_running(output_dir)
         mark_running(output_dir)
         claim_checkpoints(output_dir, key)
     try:
@@ -162,12 +169,12 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     non-zero: 2 for the user's input (a bad value or data file), 1 for anything else."""
     try:
         result = train(cfg)
-    except (ConfigError, DataFileError, NonFiniteLossError) as error:
+    except (ConfigError, DataFileError, NonFiniteLossError, RunInProgressError) as error:
         # The user's to fix: one line, no traceback.
         print(f"tasklab-train: error: {error}", file=sys.stderr)
         if _in_multirun():
             return math.nan
-        sys.exit(1 if isinstance(error, NonFiniteLossError) else 2)
+        sys.exit(2 if isinstance(error, (ConfigError, DataFileError)) else 1)
     except Exception as error:
         if not _in_multirun():
             raise

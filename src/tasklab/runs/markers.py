@@ -36,6 +36,22 @@ def finished_ok(run_dir: Path, key: str) -> dict[str, Any] | None:
     return record
 
 
+class RunInProgressError(RuntimeError):
+    """Another live process on this host is running this very run."""
+
+
+def check_not_running(run_dir: Path) -> None:
+    """Refuse to start a run that a live process here is running already (the same sweep
+    launched twice at once would otherwise train it twice into one folder)."""
+    marker = read_json(Path(run_dir) / RUNNING_FILE)
+    if marker is None or marker.get("pid") == os.getpid() or process_alive(marker) is not True:
+        return
+    raise RunInProgressError(
+        f"{run_dir} is being run by process {marker.get('pid')} on this host; "
+        "wait for it, or stop that process and launch again"
+    )
+
+
 def mark_running(run_dir: Path) -> None:
     write_json_atomic(
         Path(run_dir) / RUNNING_FILE,
