@@ -35,6 +35,7 @@ from tasklab.losses import masked_multitask_loss
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
 from tasklab.module import TaskLabModule
+from tasklab.runs.checkpoints import periodic_checkpoint
 
 WARMUP = 20
 
@@ -53,7 +54,9 @@ class StepTimer(Callback):
         self.end = time.perf_counter()
 
 
-CASES = ("driving_cnn", "vector_mlp", "source_1m", "file_cnn", "file_cnn_mmap")
+CASES = ("driving_cnn", "driving_cnn_ckpt", "vector_mlp", "source_1m", "file_cnn", "file_cnn_mmap")
+# driving_cnn_ckpt: the CNN with tasklab's periodic checkpoint (every 100 steps, the default),
+# against the plain loop that saves nothing: what resumability costs
 FILE_ROWS = 20_000
 _FILE_DIR = tempfile.TemporaryDirectory(prefix="tasklab-bench-")
 FILE_PATH = Path(_FILE_DIR.name) / "scenes.npz"
@@ -97,7 +100,7 @@ def _setup(case: str, steps: int, seed: int = 0):
         )
         n_train, rate = world.split_size("train"), 1.0
         materialise_max = 0 if case.endswith("mmap") else materialise_max
-    elif case == "driving_cnn":
+    elif case in ("driving_cnn", "driving_cnn_ckpt"):
         world, names, backbone, batch = DrivingWorld(), PRESENCE_TASKS, "cnn", 128
     elif case == "source_1m":
         # transfer's stage 1: 1,000,000 source examples rendered batch by batch, never stored
@@ -177,6 +180,10 @@ def tasklab_loop(case: str, steps: int) -> float:
     dm, net, tasks, batch = _setup(case, steps)
     module = TaskLabModule(net, tasks, lr=3e-3, log_every_n_steps=50)
     timer = StepTimer()
+    callbacks: list[Callback] = [TQDMProgressBar(refresh_rate=20), timer]
+    checkpoints = tempfile.TemporaryDirectory(prefix="tasklab-bench-ckpt-")
+    if case.endswith("_ckpt"):
+        callbacks.append(periodic_checkpoint(Path(checkpoints.name), "all", 100))
     trainer = pl.Trainer(
         max_steps=steps,
         max_epochs=-1,
@@ -187,11 +194,12 @@ def tasklab_loop(case: str, steps: int) -> float:
         check_val_every_n_epoch=None,
         val_check_interval=steps + 1,
         num_sanity_val_steps=0,
-        enable_checkpointing=False,
+        enable_checkpointing=case.endswith("_ckpt"),
         enable_model_summary=False,
-        callbacks=[TQDMProgressBar(refresh_rate=20), timer],
+        callbacks=callbacks,
     )
     trainer.fit(module, datamodule=dm)
+    checkpoints.cleanup()
     return (steps - WARMUP) * batch / (timer.end - timer.start)
 
 

@@ -199,6 +199,16 @@ class TrainerConfig:
     progress_bar: bool = True
     progress_refresh_rate: int = 20
     threads: int | None = None
+    # a checkpoint every this many steps, resumed from when a killed run is launched again
+    # (0: none); a run that ends ok deletes them unless keep_checkpoints
+    checkpoint_every_n_steps: int = 100
+    keep_checkpoints: bool = False
+    # another run's folder whose kept checkpoints (keep_checkpoints=true) this run's fits start
+    # from, e.g. to train a finished run further with a larger max_steps
+    resume_from: str | None = None
+    # one run over several processes, GPUs or nodes (trainer=ddp): a Lightning strategy
+    strategy: str = "auto"
+    num_nodes: int = 1
 
 
 @dataclass
@@ -231,6 +241,8 @@ class MtlConfig:
 class TrainConfig:
     name: str = "default"
     seed: int = 0
+    # the metric a hyperparameter search (hparams_search=...) optimises
+    objective: str = "val/mean/auroc"
     regime: RegimeConfig = field(default_factory=RegimeConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)

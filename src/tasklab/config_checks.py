@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import torch
 from omegaconf import DictConfig
 
 from tasklab.data.world import MAX_INDEX, World
 from tasklab.models.backbones import BACKBONES, POOLS
 from tasklab.models.mtl_architectures import ARCHITECTURES
+from tasklab.runs.checkpoints import CHECKPOINT_DIR, LAST
 from tasklab.weighting import WEIGHTINGS
 
 SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+MAX_SEED = 2**31 - 1  # every stream of random numbers is keyed by it; negatives would alias
 
 
 class ConfigError(ValueError):
@@ -61,6 +66,10 @@ def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> Non
     data = cfg.data
     task_names, input_shape = world.task_names, world.input_shape
     check_choice("regime.name", cfg.regime.name, regimes)
+    require(
+        0 <= cfg.seed <= MAX_SEED,
+        f"seed={cfg.seed} is out of range; use an integer in [0, {MAX_SEED:,}]",
+    )
     check_choice("model.backbone", cfg.model.backbone, BACKBONES)
     require(
         cfg.model.backbone != "cnn" or len(input_shape) == 3,
@@ -137,6 +146,26 @@ def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> Non
     )
     check_positive("trainer.max_steps", cfg.trainer.max_steps)
     check_positive("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
+    require(
+        cfg.trainer.checkpoint_every_n_steps >= 0,
+        f"trainer.checkpoint_every_n_steps={cfg.trainer.checkpoint_every_n_steps} must be >= 0 "
+        "(0: no checkpoints)",
+    )
+    check_positive("trainer.devices", cfg.trainer.devices)
+    check_positive("trainer.num_nodes", cfg.trainer.num_nodes)
+    require(
+        cfg.trainer.threads is None or cfg.trainer.threads >= 1,
+        f"trainer.threads={cfg.trainer.threads} must be >= 1 (or null: torch's default)",
+    )
+    if cfg.trainer.resume_from:
+        check_resume_from(cfg.trainer.resume_from)
+    several = cfg.trainer.strategy != "auto" or cfg.trainer.devices > 1 or cfg.trainer.num_nodes > 1
+    require(
+        cfg.mtl.weighting.name not in ("gradnorm", "pcgrad") or not several,
+        f"mtl.weighting={cfg.mtl.weighting.name} takes per-task gradients outside DDP's "
+        "all-reduce, so the processes would drift apart; run it on one device "
+        "(trainer=default) or choose a loss-based weighting (static, uncertainty, dwa)",
+    )
     check_choice("logger.wandb_mode", cfg.logger.wandb_mode, ("offline", "online", "disabled"))
 
 
@@ -208,3 +237,25 @@ def _check_weighting(weighting: DictConfig, tasks: list[str]) -> None:
     )
     for name, value in weighting.weights.items():
         require(value >= 0, f"mtl.weighting.weights.{name}={value} must be >= 0")
+
+
+def check_resume_from(run_dir: str) -> None:
+    """``trainer.resume_from`` names a folder holding readable checkpoints, or fails in one
+    line before any training."""
+    found = sorted((Path(run_dir) / CHECKPOINT_DIR).glob(f"*/{LAST}.ckpt"))
+    if not found:
+        raise ConfigError(
+            f"trainer.resume_from={run_dir} holds no {CHECKPOINT_DIR}/<fit>/{LAST}.ckpt; give "
+            "the folder of a run made with trainer.keep_checkpoints=true"
+        )
+    for path in found:
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+            ok = isinstance(checkpoint, dict) and "state_dict" in checkpoint
+        except Exception:  # any unreadable file: truncated, not a checkpoint, unsafe pickle
+            ok = False
+        if not ok:
+            raise ConfigError(
+                f"trainer.resume_from: {path} is not a readable checkpoint; remove it or give "
+                "another run's folder"
+            )

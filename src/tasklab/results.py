@@ -35,8 +35,11 @@ class RunResult:
     params: dict[str, Any] = field(default_factory=dict)
     fits: list[dict[str, Any]] = field(default_factory=list)
     wall_time_s: float = 0.0
+    threads: int = 0  # torch's intra-op threads (a parallel launcher gives each job its share)
     error: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    # a hash of the composed config: a re-launched sweep skips an ok run only when it matches
+    config_key: str = ""
     versions: dict[str, str | None] = field(default_factory=dict)
     git: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +95,10 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:

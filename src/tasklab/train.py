@@ -2,24 +2,47 @@
 
 from __future__ import annotations
 
+import math
+import os
 import sys
 import time
+import traceback
 from pathlib import Path
 
 import hydra
+import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.errors import HydraException
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+from pytorch_lightning.utilities import rank_zero_only
 
+from tasklab.cli_errors import one_line
 from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError, check_choice, check_config
 from tasklab.data.file_arrays import DataFileError
 from tasklab.data.registry import WORLDS, build_world, fit_data_to_world, task_budgets
 from tasklab.metrics import with_task_means
+from tasklab.module import NonFiniteLossError
 from tasklab.regimes import REGIME_CHECKS, REGIMES, describe_arm
 from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
-from tasklab.results import RunResult, git_state, package_versions, write_result
+from tasklab.results import RunResult, git_state, package_versions, write_result, write_text_atomic
+from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
+from tasklab.runs.ids import config_key, register_run_id_resolver
+from tasklab.runs.markers import (
+    RunInProgressError,
+    check_not_running,
+    clear_running,
+    finished_ok,
+    mark_running,
+)
+from tasklab.runs.threads import job_threads
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+TRACEBACK_FILE = "traceback.txt"
+
+register_run_id_resolver()
 
 
 def _hydra_context() -> tuple[Path | None, list[str]]:
@@ -27,6 +50,10 @@ def _hydra_context() -> tuple[Path | None, list[str]]:
         return None, []
     hc = HydraConfig.get()
     return Path(hc.runtime.output_dir), list(hc.overrides.task)
+
+
+def _launcher_config() -> DictConfig | None:
+    return HydraConfig.get().launcher if HydraConfig.initialized() else None
 
 
 def _summarise(fits: list[FitOutcome]) -> tuple[dict, dict, dict]:
@@ -49,10 +76,20 @@ def _summarise(fits: list[FitOutcome]) -> tuple[dict, dict, dict]:
 def train(
     cfg: DictConfig, output_dir: Path | None = None, overrides: list[str] | None = None
 ) -> RunResult:
-    """Run ``cfg.regime`` and write ``result.json`` (status ok, or failed with the error)."""
+    """Run ``cfg.regime`` and write ``result.json`` (status ok, or failed with the error).
+
+    A folder that already holds an ok record of this very config is not run again (a
+    re-launched sweep skips its finished runs); a failed, killed or changed run is.
+    """
     hydra_dir, hydra_overrides = _hydra_context()
     output_dir = Path(output_dir or hydra_dir or Path.cwd())
     overrides = overrides if overrides is not None else hydra_overrides
+    key = config_key(cfg)
+    done = finished_ok(output_dir, key)
+    if done is not None:
+        print(f"tasklab-train: {output_dir} already holds this run (status ok); skipped")
+        fields = set(RunResult.__dataclass_fields__)
+        return RunResult(**{k: v for k, v in done.items() if k in fields})
     start = time.perf_counter()
     result = RunResult(
         status="failed",
@@ -61,9 +98,16 @@ def train(
         seed=cfg.seed,
         overrides=overrides,
         config=OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
+        config_key=key,
         versions=package_versions(),
         git=git_state(),
     )
+    # Under DDP every process runs this function; only the first writes the run's files.
+    writer = rank_zero_only.rank == 0
+    if writer:
+        check_not_running(output_dir)
+        mark_running(output_dir)
+        claim_checkpoints(output_dir, key)
     try:
         check_choice("data.world", cfg.data.world, WORLDS)
         world = build_world(cfg.data, verbose=True)
@@ -73,7 +117,8 @@ def train(
         if cfg.regime.name in REGIME_CHECKS:
             REGIME_CHECKS[cfg.regime.name](cfg, world)
         result.arm, result.arm_axes = describe_arm(cfg)
-        set_threads(cfg.trainer.threads)
+        set_threads(job_threads(cfg.trainer.threads, _launcher_config()))
+        result.threads = torch.get_num_threads()
         budgets = task_budgets(cfg.data)
         group = cfg.logger.group or cfg.name
         ctx = RunContext(cfg=cfg, world=world, budgets=budgets, output_dir=output_dir, group=group)
@@ -99,30 +144,68 @@ def train(
             for f in fits
         ]
         result.status = "ok"
+        if writer and not cfg.trainer.keep_checkpoints:
+            remove_checkpoints(output_dir)
     except BaseException as error:  # an interrupt is recorded too, not left as error: null
         name = type(error).__name__
         result.error = f"{name}: {error}" if str(error) else name
         raise
     finally:
         result.wall_time_s = round(time.perf_counter() - start, 3)
-        write_result(output_dir, result)
+        if writer:
+            write_result(output_dir, result)
+            clear_running(output_dir)
     return result
+
+
+def _in_multirun() -> bool:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 @hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
+    """One run. In a sweep a failed run is recorded and reported in one line, and the sweep
+    goes on (the sweep's end reports every failure and exits non-zero); alone, it exits
+    non-zero: 2 for the user's input (a bad value or data file), 1 for anything else."""
     try:
         result = train(cfg)
-    except (ConfigError, DataFileError) as error:
-        # A bad value or data file is the user's to fix: one line, no traceback, non-zero exit.
+    except (ConfigError, DataFileError, NonFiniteLossError, RunInProgressError) as error:
+        # The user's to fix: one line, no traceback.
         print(f"tasklab-train: error: {error}", file=sys.stderr)
-        sys.exit(2)
-    return result.metrics.get("val/mean/auroc")
+        if _in_multirun():
+            return math.nan
+        sys.exit(2 if isinstance(error, (ConfigError, DataFileError)) else 1)
+    except Exception as error:
+        if not _in_multirun():
+            raise
+        output_dir = Path(HydraConfig.get().runtime.output_dir)
+        write_text_atomic(output_dir / TRACEBACK_FILE, traceback.format_exc())
+        print(
+            f"tasklab-train: run failed: {type(error).__name__}: {error} "
+            f"(traceback in {output_dir / TRACEBACK_FILE})",
+            file=sys.stderr,
+        )
+        return math.nan
+    # the value a hyperparameter search optimises (hparams_search=...); NaN when absent
+    return result.metrics.get(cfg.objective, math.nan)
 
 
 def main() -> None:
     register_configs()
-    _hydra_main()
+    previous = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"  # raise composition errors here, to word them once
+    try:
+        _hydra_main()
+    except (HydraException, OmegaConfBaseException, OSError) as error:
+        if previous == "1":  # the user asked for Hydra's full report
+            raise
+        print(f"tasklab-train: error: {one_line(error)}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        if previous is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = previous
 
 
 if __name__ == "__main__":

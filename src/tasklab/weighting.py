@@ -117,6 +117,20 @@ class DynamicWeightAverage(LossWeighting):
         self._counts = [0.0] * len(self.names)
         self._steps = 0
 
+    # plain-Python state, kept in checkpoints so a resumed fit weighs as an unbroken one
+    def get_extra_state(self) -> dict:
+        return {
+            "history": self.history,
+            "sums": self._sums,
+            "counts": self._counts,
+            "steps": self._steps,
+        }
+
+    def set_extra_state(self, state: dict) -> None:
+        self.history = [list(h) for h in state["history"]]
+        self._sums, self._counts = list(state["sums"]), list(state["counts"])
+        self._steps = int(state["steps"])
+
     def current_weights(self) -> list[float]:
         k = len(self.names)
         if len(self.history) < 2:
@@ -187,6 +201,12 @@ class PCGrad(LossWeighting):
         super().__init__(tasks)
         self.steps = 0
 
+    def get_extra_state(self) -> dict:
+        return {"steps": self.steps}  # seeds each step's projection order
+
+    def set_extra_state(self, state: dict) -> None:
+        self.steps = int(state["steps"])
+
     def combine(self, sums, counts, batch_size):
         total = next(iter(sums.values())).new_zeros(())
         weights = {}
@@ -240,6 +260,12 @@ class GradNorm(LossWeighting):
         self.alpha = alpha
         self.task_weights = nn.Parameter(torch.ones(len(self.names)))
         self.initial: dict[str, float] = {}  # each task's first mean loss, for its rate
+
+    def get_extra_state(self) -> dict:
+        return {"initial": self.initial}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.initial = dict(state["initial"])
 
     def _renormalise(self) -> None:
         with torch.no_grad():  # after the optimiser moved them: positive, summing to K

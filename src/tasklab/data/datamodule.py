@@ -88,6 +88,11 @@ class BatchStream:
     With ``total_batches`` one iteration runs that many batches across as many passes as it
     takes. Training is budgeted in steps, so one long iteration spares Lightning's per-epoch
     work, which otherwise dominates when a small data set gives epochs of a few tiny steps.
+    ``start`` skips that many batches without rendering them: a fit resumed at step k sees
+    exactly the batches an unbroken fit would have seen from step k on. ``shard=(rank,
+    processes)`` keeps every ``processes``-th row of each batch from ``rank`` on: under DDP
+    the processes share each batch, so the global batch and the data order are those of one
+    process.
     """
 
     def __init__(
@@ -97,10 +102,16 @@ class BatchStream:
         shuffle: bool,
         seed: int,
         total_batches: int | None = None,
+        start: int = 0,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.split, self.batch_size, self.shuffle, self.seed = split, batch_size, shuffle, seed
-        self.total_batches = total_batches
+        self.total_batches, self.start, self.shard = total_batches, start, shard
         self.passes = 0
+
+    def _render(self, rows: torch.Tensor) -> Batch:
+        rank, processes = self.shard
+        return self.split.batch(rows[rank::processes] if processes > 1 else rows)
 
     @property
     def batches_per_pass(self) -> int:
@@ -109,7 +120,7 @@ class BatchStream:
     def __len__(self) -> int:
         return self.total_batches or self.batches_per_pass
 
-    def _one_pass(self) -> Iterator[Batch]:
+    def _one_pass(self, skip: int = 0) -> Iterator[Batch]:
         n = len(self.split)
         device = self.split.index.device
         if self.shuffle:
@@ -118,20 +129,22 @@ class BatchStream:
         else:
             order = torch.arange(n, device=device)
         self.passes += 1
-        for rows in order.split(self.batch_size):
-            yield self.split.batch(rows)
+        for rows in order.split(self.batch_size)[skip:]:
+            yield self._render(rows)
 
     def __iter__(self) -> Iterator[Batch]:
         if self.total_batches is None:
             yield from self._one_pass()
             return
-        produced = 0
+        produced = min(self.start, self.total_batches)
+        self.passes, skip = divmod(produced, self.batches_per_pass)
         while produced < self.total_batches:
-            for batch in self._one_pass():
+            for batch in self._one_pass(skip):
                 yield batch
                 produced += 1
                 if produced == self.total_batches:
                     return
+            skip = 0
 
 
 class MixedBatchStream(BatchStream):
@@ -151,8 +164,10 @@ class MixedBatchStream(BatchStream):
         total_batches: int,
         focus: torch.Tensor,
         share: float,
+        start: int = 0,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
-        super().__init__(split, batch_size, True, seed, total_batches)
+        super().__init__(split, batch_size, True, seed, total_batches, start, shard)
         device = split.index.device
         self.focus_rows = torch.nonzero(focus, as_tuple=True)[0].to(device)
         self.other_rows = torch.nonzero(~focus, as_tuple=True)[0].to(device)
@@ -174,9 +189,10 @@ class MixedBatchStream(BatchStream):
         n_other = self.batch_size - self.n_focus
         focus = self._cycle(self.focus_rows, 1, self.n_focus)
         other = self._cycle(self.other_rows, 2, n_other) if n_other else None
-        for _ in range(self.total_batches or 0):
+        for step in range(self.total_batches or 0):
             rows = next(focus) if other is None else torch.cat([next(focus), next(other)])
-            yield self.split.batch(rows)
+            if step >= self.start:  # the rows of skipped batches are drawn, not rendered
+                yield self._render(rows)
 
 
 class WorldDataModule(pl.LightningDataModule):
@@ -277,20 +293,51 @@ class WorldDataModule(pl.LightningDataModule):
         digest.update(split.mask.cpu().numpy().tobytes())
         return digest.hexdigest()[:16]
 
+    def _steps_done(self) -> int:
+        """Optimiser steps already taken: non-zero when Lightning resumed from a checkpoint
+        (it restores the step count before it asks for the training data)."""
+        trainer = getattr(self, "trainer", None)
+        return int(trainer.global_step) if trainer is not None else 0
+
+    def _shard(self) -> tuple[int, int]:
+        """This process's rank and the number of processes (DDP), else (0, 1)."""
+        trainer = getattr(self, "trainer", None)
+        if trainer is None:
+            return 0, 1
+        return int(trainer.global_rank), int(trainer.world_size)
+
     def train_dataloader(self) -> BatchStream:
+        start, shard = self._steps_done(), self._shard()
         if self.focus is not None and self.train_batches:
             task, share = self.focus
             column = [t.name for t in self.tasks].index(task)
             split = self.splits["train"]
             return MixedBatchStream(
-                split, self.batch_size, self.seed, self.train_batches, split.mask[:, column], share
+                split,
+                self.batch_size,
+                self.seed,
+                self.train_batches,
+                split.mask[:, column],
+                share,
+                start,
+                shard,
             )
         return BatchStream(
-            self.splits["train"], self.batch_size, True, self.seed, total_batches=self.train_batches
+            self.splits["train"],
+            self.batch_size,
+            True,
+            self.seed,
+            total_batches=self.train_batches,
+            start=start,
+            shard=shard,
         )
 
+    def _eval_stream(self, split: str) -> BatchStream:
+        size = max(self.batch_size, 512)
+        return BatchStream(self.splits[split], size, False, self.seed, shard=self._shard())
+
     def val_dataloader(self) -> BatchStream:
-        return BatchStream(self.splits["val"], max(self.batch_size, 512), False, self.seed)
+        return self._eval_stream("val")
 
     def test_dataloader(self) -> BatchStream:
-        return BatchStream(self.splits["test"], max(self.batch_size, 512), False, self.seed)
+        return self._eval_stream("test")

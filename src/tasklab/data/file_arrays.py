@@ -228,9 +228,16 @@ def load_csv(
     with path.open(newline="") as handle:
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]
-        rows = [row for row in reader if any(cell.strip() for cell in row)]
+        numbered = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     if not header:
         raise DataFileError(f"{path}: is empty; expected a header row naming the columns")
+    for line, row in numbered:
+        if len(row) != len(header):
+            raise DataFileError(
+                f"{path}: line {line} has {len(row)} cells and the header {len(header)}; give "
+                "every row one cell per column (an empty cell for a missing label)"
+            )
+    rows = [row for _, row in numbered]
     labelled = [*tasks, *intermediates]
     if features is None:
         features = [name for name in header if name not in labelled]

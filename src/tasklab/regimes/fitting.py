@@ -26,12 +26,19 @@ from tasklab.models.handoff import FineTunePlan
 from tasklab.models.mtl_architectures import build_architecture
 from tasklab.models.multihead import MultiHeadNet, count_parameters
 from tasklab.module import TaskLabModule
+from tasklab.runs.checkpoints import periodic_checkpoint, resume_checkpoint
 from tasklab.stage_cache import code_version
 from tasklab.weighting import LossWeighting, build_weighting
 
 # The only modules in eval mode when a fit starts are frozen transfer blocks, on purpose
 # (fixed BatchNorm statistics); Lightning would warn about them on every such fit.
 warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start")
+# A fit resumed mid-stream is exact without Lightning's dataloader state: the training stream
+# skips the batches of the steps already taken (``WorldDataModule.train_dataloader``).
+warnings.filterwarnings("ignore", message=r".*your dataloader is not resumable")
+# Under DDP the logged evaluation metrics are torchmetrics' computed values, which it already
+# gathered from every process; Lightning's advice to sync them again does not apply.
+warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting")
 
 
 @dataclass
@@ -131,9 +138,15 @@ def fit_weighting(
     return built
 
 
-def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path, max_steps: int) -> pl.Trainer:
+def build_trainer(
+    cfg: DictConfig, loggers: list, output_dir: Path, max_steps: int, fit_name: str
+) -> pl.Trainer:
     tc = cfg.trainer
-    callbacks = [TQDMProgressBar(refresh_rate=tc.progress_refresh_rate)] if tc.progress_bar else []
+    callbacks: list[pl.Callback] = []
+    if tc.progress_bar:
+        callbacks.append(TQDMProgressBar(refresh_rate=tc.progress_refresh_rate))
+    if tc.checkpoint_every_n_steps > 0:
+        callbacks.append(periodic_checkpoint(output_dir, fit_name, tc.checkpoint_every_n_steps))
     # Step-based validation; without val_every_n_steps it never triggers inside fit and the
     # regime validates once after training.
     val_interval = tc.val_every_n_steps or max_steps + 1
@@ -142,6 +155,8 @@ def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path, max_steps: i
         max_epochs=-1,
         accelerator=tc.accelerator,
         devices=tc.devices,
+        strategy=tc.strategy,
+        num_nodes=tc.num_nodes,
         precision=tc.precision,
         deterministic=tc.deterministic,
         logger=loggers or False,
@@ -149,7 +164,7 @@ def build_trainer(cfg: DictConfig, loggers: list, output_dir: Path, max_steps: i
         check_val_every_n_epoch=None,
         val_check_interval=val_interval,
         num_sanity_val_steps=0,
-        enable_checkpointing=False,
+        enable_checkpointing=tc.checkpoint_every_n_steps > 0,
         enable_progress_bar=tc.progress_bar,
         enable_model_summary=False,
         callbacks=callbacks,
@@ -229,9 +244,12 @@ def fit_tasks(
         config,  # type: ignore[arg-type]
     )
     try:
-        trainer = build_trainer(cfg, loggers, ctx.output_dir, max(max_steps, 1))
+        trainer = build_trainer(cfg, loggers, ctx.output_dir, max(max_steps, 1), fit_name)
         if max_steps > 0:
-            trainer.fit(module, datamodule=datamodule)
+            resume = resume_checkpoint(ctx.output_dir, fit_name)
+            if resume is None and cfg.trainer.resume_from:
+                resume = resume_checkpoint(Path(cfg.trainer.resume_from), fit_name)
+            trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
         trainer.validate(module, datamodule=datamodule, verbose=False)
         trainer.test(module, datamodule=datamodule, verbose=False)
     finally:

@@ -129,16 +129,27 @@ def main(argv: list[str] | None = None) -> int:
 
 
 class PrintSummaryOnMultirunEnd(Callback):
-    """Hydra callback: after a sweep, print its summary table."""
+    """Hydra callback: after a sweep, print its summary table; exit non-zero if any of its
+    runs failed (each failure is recorded, and did not stop the others)."""
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
-        if sweep_dir.exists():
-            records = load_records([sweep_dir])
+        if not sweep_dir.exists():
+            return
+        records = load_records([sweep_dir])
+        if records.ok:
             print("\n".join(summary_lines(records, headline_metric(records))))
             print(
                 f"full report (bootstrap CIs, learning curves, HTML): tasklab-compare {sweep_dir}"
             )
+        failed = [path for path, reason in records.problems if reason.startswith("failed")]
+        if failed:
+            print(
+                f"tasklab-train: {len(failed)} run(s) failed; `tasklab-status {sweep_dir}` "
+                "lists them, and launching the same sweep again re-runs only those",
+                file=sys.stderr,
+            )
+            sys.exit(1)
 
 
 def cli() -> None:

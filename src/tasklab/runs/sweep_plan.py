@@ -1,0 +1,62 @@
+"""The jobs a sweep asked for, recomputed from the ``multirun.yaml`` Hydra saved beside them.
+
+Hydra's basic sweeper expands the sweep's parameters (the experiment file's
+``hydra.sweeper.params``, then the command line) into a grid; each job's folder is the hash of
+its sorted overrides (``tasklab.runs.ids``). Using Hydra's own parser, expansion and
+``override_dirname`` keeps this in step with what the launch did (hydra-core is pinned below
+1.4, whose internals these are). A search sweeper (Optuna) draws its jobs as it goes, so only
+their number is known.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra._internal.config_loader_impl import get_overrides_dirname
+from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import DictConfig, OmegaConf
+
+from tasklab.runs.ids import run_id
+
+MULTIRUN_FILE = "multirun.yaml"
+_BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+
+
+@dataclass
+class SweepPlan:
+    """``jobs`` maps each expected run folder name to its overrides (a grid sweep);
+    ``n_trials`` is the number of jobs a search sweeper will draw (else None)."""
+
+    jobs: dict[str, list[str]]
+    n_trials: int | None = None
+
+
+def grid_jobs(hydra_cfg: DictConfig) -> dict[str, list[str]]:
+    params = [f"{k}={v}" for k, v in (hydra_cfg.sweeper.get("params") or {}).items()]
+    parser = OverridesParser.create()
+    parsed = parser.parse_overrides([*params, *hydra_cfg.overrides.task])
+    (batch,) = BasicSweeper.split_arguments(parsed, None)
+    naming = hydra_cfg.job.config.override_dirname
+    jobs = {}
+    for overrides in batch:
+        dirname = get_overrides_dirname(
+            parser.parse_overrides(overrides),
+            exclude_keys=list(naming.exclude_keys),
+            item_sep=naming.item_sep,
+            kv_sep=naming.kv_sep,
+        )
+        jobs[run_id(dirname)] = list(overrides)
+    return jobs
+
+
+def sweep_plan(sweep_dir: Path) -> SweepPlan | None:
+    """What the last launch into ``sweep_dir`` asked for; None without a ``multirun.yaml``."""
+    path = Path(sweep_dir) / MULTIRUN_FILE
+    if not path.is_file():
+        return None
+    hydra_cfg = OmegaConf.load(path).hydra
+    if hydra_cfg.sweeper.get("_target_") == _BASIC_SWEEPER:
+        return SweepPlan(jobs=grid_jobs(hydra_cfg))
+    return SweepPlan(jobs={}, n_trials=hydra_cfg.sweeper.get("n_trials"))

@@ -1,0 +1,79 @@
+"""``trainer=ddp``: one run over two CPU processes on the gloo backend, each process on its
+share of every batch, equal to the one-process run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from tasklab.data.datamodule import BatchStream
+from tasklab.data.label_masks import TaskBudget
+from tasklab.data.tasks import TaskSpec
+from tasklab.train import train
+
+from .test_datamodule import _dm
+
+TASKS = [TaskSpec(n) for n in ("pedestrian", "car", "stop_sign", "traffic_light")]
+# An MLP (no BatchNorm, whose statistics would be per process) on the seed's loss, which
+# divides by the batch size: the average of the processes' gradients is the whole batch's.
+RUN = [
+    "data=vectors",
+    "model=mlp",
+    "trainer.max_steps=30",
+    "trainer.progress_bar=false",
+    "data.n_train=256",
+    "data.n_val=64",
+    "data.n_test=128",
+    "data.batch_size=32",
+    "logger=none",
+]
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+def test_the_shards_of_a_batch_are_a_partition_of_it(shuffle):
+    split = _dm({t.name: TaskBudget(300, 0.5) for t in TASKS}).splits["train"]
+
+    def stream(shard):
+        return [b["x"] for b in BatchStream(split, 50, shuffle, 4, total_batches=9, shard=shard)]
+
+    whole, first, second = stream((0, 1)), stream((0, 2)), stream((1, 2))
+    for batch, a, b in zip(whole, first, second, strict=True):
+        assert len(a) == (len(batch) + 1) // 2 and len(b) == len(batch) // 2
+        assert torch.equal(batch[0::2], a) and torch.equal(batch[1::2], b)
+
+
+def test_ddp_over_two_cpu_processes_matches_one_process(tmp_path, make_cfg):
+    run_dir = tmp_path / "ddp"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tasklab.train",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            *RUN,
+            f"hydra.run.dir={run_dir}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "WANDB_MODE": "disabled"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    output = proc.stdout + proc.stderr
+    assert "distributed_backend=gloo" in output
+    assert "Starting with 2 processes" in output
+    record = json.loads((run_dir / "result.json").read_text())
+    assert record["status"] == "ok" and record["fits"][0]["steps"] == 30
+    assert record["config"]["trainer"]["strategy"] == "ddp"
+    assert not (run_dir / "running.json").exists()
+
+    alone = train(make_cfg(*RUN), output_dir=tmp_path / "alone")
+    assert record["metrics"].keys() == alone.metrics.keys()
+    for key, value in alone.metrics.items():
+        assert record["metrics"][key] == pytest.approx(value, abs=1e-5), key

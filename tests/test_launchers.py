@@ -1,0 +1,100 @@
+"""The scale-out paths are Hydra's own launchers and sweeper, run for real: joblib over the
+local cores, submitit's local executor (the SLURM launcher's code path without a cluster), and
+the Optuna sweeper."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tasklab.results import RESULT_FILE
+from tasklab.runs.threads import usable_cores
+
+SMALL = [
+    "trainer=smoke",
+    "data.n_train=32",
+    "data.n_val=16",
+    "data.n_test=16",
+    "data.batch_size=16",
+    "model.width=4",
+    "logger=none",
+]
+GRID = ["seed=0,1", "regime=single_task,multi_task"]
+ENV = {**os.environ, "WANDB_MODE": "disabled"}
+
+
+def _multirun(sweep_dir, *overrides: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tasklab.train", "-m", *overrides, f"hydra.sweep.dir={sweep_dir}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=ENV,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc
+
+
+def _records(sweep_dir) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sweep_dir.glob(f"*/{RESULT_FILE}")}
+
+
+@pytest.fixture(scope="module")
+def joblib_records(tmp_path_factory) -> dict[str, dict]:
+    sweep = tmp_path_factory.mktemp("joblib")
+    _multirun(sweep, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *SMALL, *GRID)
+    return _records(sweep)
+
+
+def test_joblib_runs_a_2x2_sweep_with_a_share_of_the_cores_per_job(joblib_records):
+    assert len(joblib_records) == 4
+    assert all(r["status"] == "ok" for r in joblib_records.values())
+    assert {(r["regime"], r["seed"]) for r in joblib_records.values()} == {
+        (regime, seed) for regime in ("single_task", "multi_task") for seed in (0, 1)
+    }
+    assert {r["threads"] for r in joblib_records.values()} == {max(1, usable_cores() // 2)}
+
+
+def test_submitit_local_runs_the_same_2x2_sweep_to_the_same_numbers(tmp_path, joblib_records):
+    sweep = tmp_path / "submitit"
+    _multirun(
+        sweep,
+        "hydra/launcher=submitit_local",
+        "hydra.launcher.cpus_per_task=1",
+        "hydra.launcher.timeout_min=10",
+        *SMALL,
+        *GRID,
+    )
+    records = _records(sweep)
+    assert (sweep / ".submitit").is_dir()  # the jobs went through submitit's executor
+    assert all(r["status"] == "ok" and r["threads"] == 1 for r in records.values())
+    # a launcher is not part of a run's overrides: same folders, and (one thread each, CPU,
+    # deterministic) the very same metrics as under joblib
+    assert set(records) == set(joblib_records)
+    if {r["threads"] for r in joblib_records.values()} == {1}:
+        for name, record in records.items():
+            assert record["metrics"] == joblib_records[name]["metrics"]
+
+
+def test_the_optuna_sweeper_runs_4_trials_and_a_relaunch_skips_them(tmp_path):
+    sweep = tmp_path / "optuna"
+    search = ["hparams_search=driving_lr_width", "hydra.sweeper.n_trials=4", *SMALL[:-2]]
+    first = _multirun(sweep, *search, "logger=none")
+    records = _records(sweep)
+    assert len(records) == 4 and all(r["status"] == "ok" for r in records.values())
+    lrs = {r["config"]["optim"]["lr"] for r in records.values()}
+    assert len(lrs) == 4 and all(0.0003 <= lr <= 0.03 for lr in lrs)
+    assert {r["config"]["model"]["width"] for r in records.values()} <= {8, 16, 32}
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    objectives = [r["metrics"]["val/mean/auroc"] for r in records.values()]
+    assert best["best_value"] == pytest.approx(max(objectives))
+    assert "Best value" in first.stdout + first.stderr
+
+    again = _multirun(sweep, *search, "logger=none")
+    assert again.stdout.count("(status ok); skipped") == 4  # the seeded sampler asks again
+    assert _records(sweep) == records

@@ -1,0 +1,153 @@
+"""Sweeps that survive faults: a failing run is recorded and the others go on; a re-launch
+skips finished runs and re-runs the rest; tasklab-status tells which is which."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from tasklab.results import RESULT_FILE
+from tasklab.runs.ids import run_id
+from tasklab.runs.markers import RUNNING_FILE, RunInProgressError, mark_running
+from tasklab.runs.status import main as status_main
+from tasklab.runs.status import sweep_states
+from tasklab.train import train
+
+from .conftest import TINY
+
+SMALL = [
+    "trainer=smoke",
+    "trainer.max_steps=3",
+    "data.n_train=32",
+    "data.n_val=16",
+    "data.n_test=16",
+    "data.batch_size=16",
+    "model.width=4",
+    "logger=none",
+]
+ENV = {**os.environ, "WANDB_MODE": "disabled"}
+
+
+def _sweep(sweep_dir, *overrides: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "tasklab.train", "-m", *SMALL, *overrides]
+    return subprocess.run(
+        [*command, f"hydra.sweep.dir={sweep_dir}"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=ENV,
+    )
+
+
+def _records(sweep_dir) -> dict[str, dict]:
+    return {p.parent.name: json.loads(p.read_text()) for p in sweep_dir.glob(f"*/{RESULT_FILE}")}
+
+
+def _status(sweep_dir, capsys) -> list[str]:
+    assert status_main([str(sweep_dir)]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(tmp_path, capsys):
+    sweep = tmp_path / "sweep"
+    lrs = "optim.lr=0.001,0.002,0.003,1e30"  # the last one's loss becomes NaN
+    first = _sweep(sweep, lrs)
+    assert first.returncode == 1, first.stderr[-3000:]
+    assert "Traceback" not in first.stderr
+    assert "tasklab-train: error: training loss became nan by step" in first.stderr
+    assert "1 run(s) failed; `tasklab-status" in first.stderr
+    records = _records(sweep)
+    assert sorted(r["status"] for r in records.values()) == ["failed", "ok", "ok", "ok"]
+    (failed,) = [name for name, r in records.items() if r["status"] == "failed"]
+    assert records[failed]["error"].startswith("NonFiniteLossError: training loss became nan")
+    # each folder is the hash of its job's sorted overrides
+    for name, record in records.items():
+        assert name == run_id(",".join(sorted(record["overrides"])))
+    assert not list(sweep.glob(f"*/{RUNNING_FILE}"))
+
+    lines = _status(sweep, capsys)
+    assert lines[0] == f"{sweep}: 3 done, 1 failed, 0 running, 0 interrupted, 0 missing"
+    assert lines[1].split()[:2] == ["failed", failed] and "optim.lr=1e+30" in lines[1]
+
+    # the comparison report lists the failure beside the ok runs
+    compare = subprocess.run(
+        [sys.executable, "-m", "tasklab.report.compare", str(sweep), "--wandb", "off"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=ENV,
+    )
+    assert compare.returncode == 0, compare.stderr[-2000:]
+    assert "NonFiniteLossError" in (sweep / "compare" / "report.html").read_text()
+
+    # one finished run lost: the plan in multirun.yaml tells it is missing
+    (done_gone, *kept) = sorted(n for n, r in records.items() if r["status"] == "ok")
+    gone_overrides = records[done_gone]["overrides"]
+    for path in (sweep / done_gone).rglob("*"):
+        if path.is_file():
+            path.unlink()
+    for path in sorted((sweep / done_gone).rglob("*"), reverse=True):
+        path.rmdir()
+    (sweep / done_gone).rmdir()
+    lines = _status(sweep, capsys)
+    assert lines[0] == f"{sweep}: 2 done, 1 failed, 0 running, 0 interrupted, 1 missing"
+    assert any(
+        line.split()[:2] == ["missing", done_gone] and " ".join(gone_overrides) in line
+        for line in lines
+    )
+
+    before = {name: (sweep / name / RESULT_FILE).stat().st_mtime_ns for name in kept}
+    second = _sweep(sweep, lrs)
+    assert second.returncode == 1  # the NaN run fails again, and says so
+    assert second.stdout.count("(status ok); skipped") == 2
+    assert {name: (sweep / name / RESULT_FILE).stat().st_mtime_ns for name in kept} == before
+    again = _records(sweep)
+    assert again[done_gone]["status"] == "ok"
+    assert again[done_gone]["metrics"] == records[done_gone]["metrics"]  # same seed, same run
+    assert _status(sweep, capsys)[0].startswith(f"{sweep}: 3 done, 1 failed, 0 running")
+
+
+def test_an_ok_run_is_skipped_only_for_the_same_config(make_cfg, tmp_path):
+    cfg = make_cfg(*TINY, "logger=none")
+    first = train(cfg, output_dir=tmp_path)
+    stamp = (tmp_path / RESULT_FILE).stat().st_mtime_ns
+    again = train(cfg, output_dir=tmp_path)
+    assert again.metrics == first.metrics and again.config_key == first.config_key
+    assert (tmp_path / RESULT_FILE).stat().st_mtime_ns == stamp
+    changed = train(make_cfg(*TINY, "logger=none", "optim.lr=0.002"), output_dir=tmp_path)
+    assert changed.config_key != first.config_key
+    assert json.loads((tmp_path / RESULT_FILE).read_text())["config_key"] == changed.config_key
+
+
+def test_status_tells_running_from_interrupted(tmp_path):
+    running, interrupted = tmp_path / "a", tmp_path / "b"
+    mark_running(running)  # this very process
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    interrupted.mkdir()
+    (interrupted / RUNNING_FILE).write_text(
+        json.dumps({"host": socket.gethostname(), "pid": gone.pid, "started": 0})
+    )
+    states = {s.folder: s.state for s in sweep_states(tmp_path)}
+    assert states == {"a": "running", "b": "interrupted"}
+
+
+def test_a_run_that_a_live_process_is_running_is_not_started_twice(make_cfg, tmp_path):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (tmp_path / RUNNING_FILE).write_text(
+            json.dumps({"host": socket.gethostname(), "pid": other.pid, "started": 0})
+        )
+        with pytest.raises(RunInProgressError, match=f"being run by process {other.pid}"):
+            train(make_cfg(*TINY, "logger=none"), output_dir=tmp_path)
+        assert not (tmp_path / RESULT_FILE).exists()
+    finally:
+        other.kill()
+        other.wait()
+    assert train(make_cfg(*TINY, "logger=none"), output_dir=tmp_path).status == "ok"
+    assert not (tmp_path / RUNNING_FILE).exists()
