@@ -14,7 +14,7 @@ import torch
 from tasklab.data.datamodule import BatchStream
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
-from tasklab.train import train
+from tasklab.train import main, train
 
 from .test_datamodule import _dm
 
@@ -77,3 +77,17 @@ def test_ddp_over_two_cpu_processes_matches_one_process(tmp_path, make_cfg):
     assert record["metrics"].keys() == alone.metrics.keys()
     for key, value in alone.metrics.items():
         assert record["metrics"][key] == pytest.approx(value, abs=1e-5), key
+
+
+def test_ddp_inside_an_in_process_sweep_is_refused_in_one_line(tmp_path, capsys, monkeypatch):
+    # Lightning would start the second process by re-running the command line: the sweep
+    sweep = tmp_path / "sweep"
+    argv = ["tasklab-train", "-m", "trainer=ddp", "trainer.accelerator=cpu", *RUN]
+    monkeypatch.setattr(sys, "argv", [*argv, f"hydra.sweep.dir={sweep}"])
+    with pytest.raises(SystemExit) as exit_info:
+        main()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "tasklab-train: error: trainer.strategy=ddp with trainer.devices=2 starts its" in err
+    (record,) = [json.loads(p.read_text()) for p in sweep.glob("*/result.json")]
+    assert record["status"] == "failed" and "launch it as a single run" in record["error"]

@@ -52,6 +52,22 @@ def _hydra_context() -> tuple[Path | None, list[str]]:
     return Path(hc.runtime.output_dir), list(hc.overrides.task)
 
 
+def _check_processes_in_sweep(cfg: DictConfig) -> None:
+    """Lightning starts DDP's other processes by re-running the command line; inside a sweep
+    launched in-process or by joblib that would re-run the whole sweep in each of them. Under
+    submitit (SLURM), each task is one process already and Lightning starts none."""
+    tc = cfg.trainer
+    several = tc.strategy != "auto" or tc.devices > 1 or tc.num_nodes > 1
+    launcher = str(getattr(_launcher_config(), "_target_", "") or "")
+    if several and _in_multirun() and "submitit" not in launcher:
+        raise ConfigError(
+            f"trainer.strategy={tc.strategy} with trainer.devices={tc.devices} starts its other "
+            "processes by re-running the command, which in a sweep (-m) would re-run the sweep; "
+            "launch it as a single run, or sweep with hydra/launcher=submitit_slurm and "
+            "hydra.launcher.tasks_per_node=trainer.devices"
+        )
+
+
 def _launcher_config() -> DictConfig | None:
     return HydraConfig.get().launcher if HydraConfig.initialized() else None
 
@@ -109,6 +125,7 @@ def train(
         mark_running(output_dir)
         claim_checkpoints(output_dir, key)
     try:
+        _check_processes_in_sweep(cfg)
         check_choice("data.world", cfg.data.world, WORLDS)
         world = build_world(cfg.data, verbose=True)
         fit_data_to_world(cfg.data, world)
