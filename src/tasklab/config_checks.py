@@ -21,6 +21,11 @@ class ConfigError(ValueError):
     """A config value is out of range or unknown; the message names the field and the fix."""
 
 
+def several_processes(trainer: DictConfig) -> bool:
+    """Whether the run asks Lightning for more than one process (DDP and its kin)."""
+    return trainer.strategy != "auto" or trainer.devices > 1 or trainer.num_nodes > 1
+
+
 def require(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
@@ -159,9 +164,8 @@ def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> Non
     )
     if cfg.trainer.resume_from:
         check_resume_from(cfg.trainer.resume_from)
-    several = cfg.trainer.strategy != "auto" or cfg.trainer.devices > 1 or cfg.trainer.num_nodes > 1
     require(
-        cfg.mtl.weighting.name not in ("gradnorm", "pcgrad") or not several,
+        cfg.mtl.weighting.name not in ("gradnorm", "pcgrad") or not several_processes(cfg.trainer),
         f"mtl.weighting={cfg.mtl.weighting.name} takes per-task gradients outside DDP's "
         "all-reduce, so the processes would drift apart; run it on one device "
         "(trainer=default) or choose a loss-based weighting (static, uncertainty, dwa)",

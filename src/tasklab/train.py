@@ -20,7 +20,7 @@ from pytorch_lightning.utilities import rank_zero_only
 
 from tasklab.cli_errors import one_line
 from tasklab.config import register_configs
-from tasklab.config_checks import ConfigError, check_choice, check_config
+from tasklab.config_checks import ConfigError, check_choice, check_config, several_processes
 from tasklab.data.file_arrays import DataFileError
 from tasklab.data.registry import WORLDS, build_world, fit_data_to_world, task_budgets
 from tasklab.metrics import with_task_means
@@ -57,9 +57,8 @@ def _check_processes_in_sweep(cfg: DictConfig) -> None:
     launched in-process or by joblib that would re-run the whole sweep in each of them. Under
     submitit (SLURM), each task is one process already and Lightning starts none."""
     tc = cfg.trainer
-    several = tc.strategy != "auto" or tc.devices > 1 or tc.num_nodes > 1
     launcher = str(getattr(_launcher_config(), "_target_", "") or "")
-    if several and _in_multirun() and "submitit" not in launcher:
+    if several_processes(tc) and _in_multirun() and "submitit" not in launcher:
         raise ConfigError(
             f"trainer.strategy={tc.strategy} with trainer.devices={tc.devices} starts its other "
             "processes by re-running the command, which in a sweep (-m) would re-run the sweep; "
@@ -100,7 +99,8 @@ def train(
     hydra_dir, hydra_overrides = _hydra_context()
     output_dir = Path(output_dir or hydra_dir or Path.cwd())
     overrides = overrides if overrides is not None else hydra_overrides
-    key = config_key(cfg)
+    composed = OmegaConf.to_container(cfg, resolve=True)
+    key = config_key(composed)  # type: ignore[arg-type]
     done = finished_ok(output_dir, key)
     if done is not None:
         print(f"tasklab-train: {output_dir} already holds this run (status ok); skipped")
@@ -113,7 +113,7 @@ def train(
         regime=cfg.regime.name,
         seed=cfg.seed,
         overrides=overrides,
-        config=OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
+        config=composed,  # type: ignore[arg-type]
         config_key=key,
         versions=package_versions(),
         git=git_state(),

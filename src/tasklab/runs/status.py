@@ -57,16 +57,11 @@ def sweep_states(sweep_dir: Path) -> list[RunState]:
     if _is_run_folder(sweep_dir) and not (sweep_dir / MULTIRUN_FILE).is_file():
         return [run_state(sweep_dir)]  # a single run's folder
     states = {p.name: run_state(p) for p in sorted(sweep_dir.iterdir()) if _is_run_folder(p)}
-    plan = sweep_plan(sweep_dir)
-    if plan is not None:
-        for folder, overrides in plan.jobs.items():
-            if folder not in states:
-                states[folder] = RunState(folder, "missing", overrides)
-            elif not states[folder].overrides:
-                states[folder].overrides = overrides
-        if plan.n_trials is not None and len(states) < plan.n_trials:
-            n = plan.n_trials - len(states)
-            states["…"] = RunState("…", "missing", [], f"{n} of {plan.n_trials} trials")
+    for folder, overrides in (sweep_plan(sweep_dir) or {}).items():
+        if folder not in states:
+            states[folder] = RunState(folder, "missing", overrides)
+        elif not states[folder].overrides:
+            states[folder].overrides = overrides
     return list(states.values())
 
 
@@ -80,9 +75,6 @@ def sweep_dirs(root: Path) -> list[Path]:
 
 def report_lines(sweep_dir: Path, states: list[RunState]) -> list[str]:
     counts = Counter(s.state for s in states)
-    missing_trials = next((s for s in states if s.folder == "…"), None)
-    if missing_trials is not None:
-        counts["missing"] += int(missing_trials.detail.split()[0]) - 1
     lines = [f"{sweep_dir}: " + ", ".join(f"{counts[s]} {s}" for s in STATES)]
     for state in states:
         if state.state != "done":

@@ -4,13 +4,12 @@ Hydra's basic sweeper expands the sweep's parameters (the experiment file's
 ``hydra.sweeper.params``, then the command line) into a grid; each job's folder is the hash of
 its sorted overrides (``tasklab.runs.ids``). Using Hydra's own parser, expansion and
 ``override_dirname`` keeps this in step with what the launch did (hydra-core is pinned below
-1.4, whose internals these are). A search sweeper (Optuna) draws its jobs as it goes, so only
-their number is known.
+1.4, whose internals these are). A search sweeper (Optuna) draws its jobs as it goes and saves
+no ``multirun.yaml``: its runs are listed as found, without a plan.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from hydra._internal.config_loader_impl import get_overrides_dirname
@@ -22,15 +21,6 @@ from tasklab.runs.ids import run_id
 
 MULTIRUN_FILE = "multirun.yaml"
 _BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
-
-
-@dataclass
-class SweepPlan:
-    """``jobs`` maps each expected run folder name to its overrides (a grid sweep);
-    ``n_trials`` is the number of jobs a search sweeper will draw (else None)."""
-
-    jobs: dict[str, list[str]]
-    n_trials: int | None = None
 
 
 def grid_jobs(hydra_cfg: DictConfig) -> dict[str, list[str]]:
@@ -51,12 +41,11 @@ def grid_jobs(hydra_cfg: DictConfig) -> dict[str, list[str]]:
     return jobs
 
 
-def sweep_plan(sweep_dir: Path) -> SweepPlan | None:
-    """What the last launch into ``sweep_dir`` asked for; None without a ``multirun.yaml``."""
+def sweep_plan(sweep_dir: Path) -> dict[str, list[str]] | None:
+    """The run folders the last grid launch into ``sweep_dir`` asked for, each with its
+    overrides; None without a ``multirun.yaml`` of Hydra's basic sweeper."""
     path = Path(sweep_dir) / MULTIRUN_FILE
     if not path.is_file():
         return None
     hydra_cfg = OmegaConf.load(path).hydra
-    if hydra_cfg.sweeper.get("_target_") == _BASIC_SWEEPER:
-        return SweepPlan(jobs=grid_jobs(hydra_cfg))
-    return SweepPlan(jobs={}, n_trials=hydra_cfg.sweeper.get("n_trials"))
+    return grid_jobs(hydra_cfg) if hydra_cfg.sweeper.get("_target_") == _BASIC_SWEEPER else None
