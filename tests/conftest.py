@@ -27,6 +27,18 @@ TINY = [
     "model.width=4",
 ]
 
+# The same budget as command-line overrides of a whole run (sweeps, launchers, the CLI): a
+# 2-step run of a width-4 network that writes no logs.
+SMALL_RUN = [
+    "trainer=smoke",
+    "data.n_train=32",
+    "data.n_val=16",
+    "data.n_test=16",
+    "data.batch_size=16",
+    "model.width=4",
+    "logger=none",
+]
+
 register_configs()
 
 

@@ -16,15 +16,8 @@ import pytest
 from tasklab.results import RESULT_FILE
 from tasklab.train import main
 
-SMALL = [
-    "trainer=smoke",
-    "data.n_train=32",
-    "data.n_val=16",
-    "data.n_test=16",
-    "data.batch_size=16",
-    "model.width=4",
-    "logger=none",
-]
+from .conftest import SMALL_RUN
+
 FILES = ["data=files", "model=mlp", "data.n_val=-1", "data.n_test=-1", "data.files.tasks=[label]"]
 
 
@@ -101,7 +94,7 @@ def test_bad_input_fails_in_one_line(
     given = [o.format(**{k: str(v) for k, v in inputs.items()}) for o in overrides]
     if not any(o.startswith("hydra.run.dir=") for o in given):
         given.append(f"hydra.run.dir={run_dir}")
-    monkeypatch.setattr(sys, "argv", ["tasklab-train", *SMALL, *given])
+    monkeypatch.setattr(sys, "argv", ["tasklab-train", *SMALL_RUN, *given])
     with pytest.raises(SystemExit) as exit_info:
         main()
     assert exit_info.value.code == status

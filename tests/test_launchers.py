@@ -15,15 +15,8 @@ import yaml
 from tasklab.results import RESULT_FILE
 from tasklab.runs.threads import usable_cores
 
-SMALL = [
-    "trainer=smoke",
-    "data.n_train=32",
-    "data.n_val=16",
-    "data.n_test=16",
-    "data.batch_size=16",
-    "model.width=4",
-    "logger=none",
-]
+from .conftest import SMALL_RUN
+
 GRID = ["seed=0,1", "regime=single_task,multi_task"]
 ENV = {**os.environ, "WANDB_MODE": "disabled"}
 
@@ -47,7 +40,7 @@ def _records(sweep_dir) -> dict[str, dict]:
 @pytest.fixture(scope="module")
 def joblib_records(tmp_path_factory) -> dict[str, dict]:
     sweep = tmp_path_factory.mktemp("joblib")
-    _multirun(sweep, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *SMALL, *GRID)
+    _multirun(sweep, "hydra/launcher=joblib", "hydra.launcher.n_jobs=2", *SMALL_RUN, *GRID)
     return _records(sweep)
 
 
@@ -62,29 +55,31 @@ def test_joblib_runs_a_2x2_sweep_with_a_share_of_the_cores_per_job(joblib_record
 
 def test_submitit_local_runs_the_same_2x2_sweep_to_the_same_numbers(tmp_path, joblib_records):
     sweep = tmp_path / "submitit"
+    threads = max(1, usable_cores() // 2)  # as many as each joblib job had
     _multirun(
         sweep,
         "hydra/launcher=submitit_local",
-        "hydra.launcher.cpus_per_task=1",
+        f"hydra.launcher.cpus_per_task={threads}",
         "hydra.launcher.timeout_min=10",
-        *SMALL,
+        *SMALL_RUN,
         *GRID,
     )
     records = _records(sweep)
     assert (sweep / ".submitit").is_dir()  # the jobs went through submitit's executor
-    assert all(r["status"] == "ok" and r["threads"] == 1 for r in records.values())
-    # a launcher is not part of a run's overrides: same folders, and (one thread each, CPU,
+    assert all(r["status"] == "ok" and r["threads"] == threads for r in records.values())
+    # a launcher is not part of a run's overrides: same folders, and (the same threads, CPU,
     # deterministic) the very same metrics as under joblib
     assert set(records) == set(joblib_records)
-    if {r["threads"] for r in joblib_records.values()} == {1}:
-        for name, record in records.items():
-            assert record["metrics"] == joblib_records[name]["metrics"]
+    for name, record in records.items():
+        assert record["metrics"] == joblib_records[name]["metrics"]
 
 
 def test_the_optuna_sweeper_runs_4_trials_and_a_relaunch_skips_them(tmp_path):
     sweep = tmp_path / "optuna"
-    search = ["hparams_search=driving_lr_width", "hydra.sweeper.n_trials=4", *SMALL[:-2]]
-    first = _multirun(sweep, *search, "logger=none")
+    # the search chooses model.width, so the run's own width is left to it
+    small = [o for o in SMALL_RUN if not o.startswith("model.width")]
+    search = ["hparams_search=driving_lr_width", "hydra.sweeper.n_trials=4", *small]
+    first = _multirun(sweep, *search)
     records = _records(sweep)
     assert len(records) == 4 and all(r["status"] == "ok" for r in records.values())
     lrs = {r["config"]["optim"]["lr"] for r in records.values()}
@@ -95,6 +90,6 @@ def test_the_optuna_sweeper_runs_4_trials_and_a_relaunch_skips_them(tmp_path):
     assert best["best_value"] == pytest.approx(max(objectives))
     assert "Best value" in first.stdout + first.stderr
 
-    again = _multirun(sweep, *search, "logger=none")
+    again = _multirun(sweep, *search)
     assert again.stdout.count("(status ok); skipped") == 4  # the seeded sampler asks again
     assert _records(sweep) == records

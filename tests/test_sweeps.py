@@ -18,18 +18,9 @@ from tasklab.runs.status import main as status_main
 from tasklab.runs.status import sweep_states
 from tasklab.train import train
 
-from .conftest import TINY
+from .conftest import SMALL_RUN, TINY
 
-SMALL = [
-    "trainer=smoke",
-    "trainer.max_steps=3",
-    "data.n_train=32",
-    "data.n_val=16",
-    "data.n_test=16",
-    "data.batch_size=16",
-    "model.width=4",
-    "logger=none",
-]
+SMALL = [*SMALL_RUN, "trainer.max_steps=3"]
 ENV = {**os.environ, "WANDB_MODE": "disabled"}
 
 
