@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -79,12 +80,7 @@ def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(t
     # one finished run lost: the plan in multirun.yaml tells it is missing
     (done_gone, *kept) = sorted(n for n, r in records.items() if r["status"] == "ok")
     gone_overrides = records[done_gone]["overrides"]
-    for path in (sweep / done_gone).rglob("*"):
-        if path.is_file():
-            path.unlink()
-    for path in sorted((sweep / done_gone).rglob("*"), reverse=True):
-        path.rmdir()
-    (sweep / done_gone).rmdir()
+    shutil.rmtree(sweep / done_gone)
     lines = _status(sweep, capsys)
     assert lines[0] == f"{sweep}: 2 done, 1 failed, 0 running, 0 interrupted, 1 missing"
     assert any(
