@@ -17,6 +17,7 @@ import torch
 from tasklab.data.tasks import TaskSpec
 from tasklab.losses import masked_multitask_loss
 from tasklab.metrics import TaskMetrics
+from tasklab.predictions import SPLITS, PredictionCollector, TaskPredictions
 from tasklab.weighting import GradNorm, LossWeighting, PCGrad
 
 
@@ -75,6 +76,9 @@ class TaskLabModule(pl.LightningModule):
             {split: TaskMetrics(self.tasks) for split in ("val", "test")}
         )
         self.latest: dict[str, float] = {}
+        # per-example predictions of the last evaluation of each split (see ``predictions``)
+        self._collectors = {split: PredictionCollector(self.tasks) for split in SPLITS}
+        self.predictions: dict[str, dict[str, TaskPredictions]] = {}
         # Manual optimisation skips automatic optimisation's per-step closure machinery (with
         # the DataModule's direct batch transfer, a tiny MLP ~4% faster), and gradient-based
         # loss weightings need it anyway.
@@ -164,6 +168,8 @@ class TaskLabModule(pl.LightningModule):
     def _eval_step(self, split: str, batch: dict[str, torch.Tensor]) -> None:
         outputs = self.net(batch["x"])
         self.split_metrics[split].update(outputs, batch["y"], batch["mask"])
+        if "index" in batch:
+            self._collectors[split].update(outputs, batch["y"], batch["mask"], batch["index"])
 
     def validation_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> None:
         self._eval_step("val", batch)
@@ -175,6 +181,11 @@ class TaskLabModule(pl.LightningModule):
         values = self.split_metrics[split].compute(split)
         self.split_metrics[split].reset()
         self.latest.update(values)
+        # Under DDP each process sees only its share of the rows: no predictions are kept
+        # then, and comparisons fall back to intervals over seeds (labelled as such).
+        if self.trainer.world_size == 1:
+            self.predictions[split] = self._collectors[split].result()
+        self._collectors[split].reset()
         if values:
             self.log_dict(values, on_epoch=True)
 

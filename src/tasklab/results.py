@@ -34,6 +34,9 @@ class RunResult:
     data: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     fits: list[dict[str, Any]] = field(default_factory=list)
+    # the per-example predictions kept beside the record (file, tasks per split, and the
+    # tasks whose metrics no fit's predictions reproduced)
+    predictions: dict[str, Any] = field(default_factory=dict)
     wall_time_s: float = 0.0
     threads: int = 0  # torch's intra-op threads (a parallel launcher gives each job its share)
     error: str | None = None

@@ -25,8 +25,10 @@ from tasklab.data.file_arrays import DataFileError
 from tasklab.data.registry import WORLDS, build_world, fit_data_to_world, task_budgets
 from tasklab.metrics import with_task_means
 from tasklab.module import NonFiniteLossError
+from tasklab.predictions import PREDICTIONS_FILE, matching_predictions, save_predictions
 from tasklab.regimes import REGIME_CHECKS, REGIMES, describe_arm
 from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
+from tasklab.report.example_metrics import reproduces
 from tasklab.results import RunResult, git_state, package_versions, write_result, write_text_atomic
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
 from tasklab.runs.ids import config_key, register_run_id_resolver
@@ -86,6 +88,16 @@ def _summarise(fits: list[FitOutcome]) -> tuple[dict, dict, dict]:
         for task, n in fit.n_labelled.items():
             labelled[task] = max(n, labelled.get(task, 0))
     return with_task_means(metrics), params, labelled
+
+
+def _keep_predictions(
+    output_dir: Path, fits: list[FitOutcome], metrics: dict[str, float]
+) -> dict[str, object]:
+    """Store the per-example predictions behind the record's metrics; say what was kept."""
+    chosen, unmatched = matching_predictions([f.predictions for f in fits], metrics, reproduces)
+    path = save_predictions(output_dir, chosen)
+    kept = {split: sorted(tasks) for split, tasks in chosen.items()}
+    return {"file": PREDICTIONS_FILE if path else None, "tasks": kept, "unmatched": unmatched}
 
 
 def train(
@@ -160,6 +172,8 @@ def train(
             }
             for f in fits
         ]
+        if writer:
+            result.predictions = _keep_predictions(output_dir, fits, result.metrics)
         result.status = "ok"
         if writer and not cfg.trainer.keep_checkpoints:
             remove_checkpoints(output_dir)

@@ -79,6 +79,7 @@ class RenderedSplit:
             "x": as_model_input(x),
             "y": torch.where(mask, y, torch.zeros_like(y)),
             "mask": mask,
+            "index": self.index[rows],  # the examples' indices in the split's stream
         }
 
 

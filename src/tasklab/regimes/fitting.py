@@ -64,6 +64,8 @@ class FitOutcome:
     wall_time_s: float
     train_digest: str = ""
     notes: dict = field(default_factory=dict)  # regime-specific facts for the run record
+    # split -> task -> per-example predictions of the last evaluation (``tasklab.predictions``)
+    predictions: dict = field(default_factory=dict, repr=False)
     net: nn.Module | None = field(default=None, repr=False)
     # False for a fit whose network is not part of the final predictor (a stage that a later
     # fit fine-tunes) or repeats one that is (the evaluation of a composed pipeline).
@@ -264,6 +266,7 @@ def fit_tasks(
         wall_time_s=time.perf_counter() - start,
         train_digest=datamodule.train_digest() if max_steps > 0 else "",
         net=net,
+        predictions=module.predictions,
     )
 
 

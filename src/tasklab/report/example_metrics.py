@@ -1,0 +1,118 @@
+"""A run's metrics recomputed from its stored predictions under example weights.
+
+A bootstrap resample of the test split is a vector of counts, how often each example was drawn;
+every metric here takes a matrix of such counts (resample × example) and returns one value per
+resample, so thousands of resamples cost a few array operations, not thousands of metric calls.
+With all counts 1 the values equal torchmetrics' (``tests/test_example_metrics.py`` checks
+AUROC, accuracy and F1 for binary tasks, micro accuracy and macro F1 for classes, MAE and MSE).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from tasklab.predictions import TaskPredictions
+
+Weights = np.ndarray  # (resamples, examples) counts
+
+
+def _safe(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = numerator / denominator
+    return np.where(denominator > 0, value, 0.0)
+
+
+def auroc(p: TaskPredictions, w: Weights) -> np.ndarray:
+    """Mann–Whitney form of the ROC area (ties count one half), which is what the trapezoidal
+    ROC curve of torchmetrics integrates to; NaN where a resample holds one class only."""
+    order = np.argsort(p.output, kind="stable")
+    scores, positive = p.output[order], p.target[order] == 1
+    w = w[:, order]
+    starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])
+    pos = np.add.reduceat(np.where(positive, w, 0.0), starts, axis=1)
+    neg = np.add.reduceat(np.where(positive, 0.0, w), starts, axis=1)
+    below = np.cumsum(neg, axis=1) - neg
+    area = (pos * (below + 0.5 * neg)).sum(axis=1)
+    total = pos.sum(axis=1) * neg.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, area / total, np.nan)
+
+
+def _binary_counts(p: TaskPredictions, w: Weights) -> tuple[np.ndarray, ...]:
+    predicted, actual = p.output > 0.5, p.target == 1
+    tp = (w * (predicted & actual)).sum(axis=1)
+    fp = (w * (predicted & ~actual)).sum(axis=1)
+    fn = (w * (~predicted & actual)).sum(axis=1)
+    return tp, fp, fn
+
+
+def accuracy(p: TaskPredictions, w: Weights) -> np.ndarray:
+    if p.kind == "binary":
+        correct = (p.output > 0.5) == (p.target == 1)
+    else:
+        correct = p.output == p.target
+    return _safe((w * correct).sum(axis=1), w.sum(axis=1))
+
+
+def f1(p: TaskPredictions, w: Weights) -> np.ndarray:
+    """Binary F1 of the positive class; for classes the macro mean over classes that occur in
+    the targets or the predictions of the resample (as torchmetrics averages)."""
+    if p.kind == "binary":
+        tp, fp, fn = _binary_counts(p, w)
+        return _safe(2 * tp, 2 * tp + fp + fn)
+    scores, present = [], []
+    for c in range(p.num_classes):
+        predicted, actual = p.output == c, p.target == c
+        tp = (w * (predicted & actual)).sum(axis=1)
+        fp = (w * (predicted & ~actual)).sum(axis=1)
+        fn = (w * (~predicted & actual)).sum(axis=1)
+        scores.append(_safe(2 * tp, 2 * tp + fp + fn))
+        present.append((tp + fp + fn) > 0)
+    score, weight = np.stack(scores, axis=1), np.stack(present, axis=1).astype(float)
+    return _safe((score * weight).sum(axis=1), weight.sum(axis=1))
+
+
+def mae(p: TaskPredictions, w: Weights) -> np.ndarray:
+    error = np.abs(p.output.astype(np.float64) - p.target)
+    return _safe((w * error).sum(axis=1), w.sum(axis=1))
+
+
+def mse(p: TaskPredictions, w: Weights) -> np.ndarray:
+    error = (p.output.astype(np.float64) - p.target) ** 2
+    return _safe((w * error).sum(axis=1), w.sum(axis=1))
+
+
+METRICS: dict[str, Callable[[TaskPredictions, Weights], np.ndarray]] = {
+    "auroc": auroc,
+    "accuracy": accuracy,
+    "f1": f1,
+    "mae": mae,
+    "mse": mse,
+}
+
+
+def supports(p: TaskPredictions, name: str) -> bool:
+    if name == "auroc":
+        return p.kind == "binary"
+    if name in ("mae", "mse"):
+        return p.kind == "regression"
+    return name in ("accuracy", "f1") and p.kind != "regression"
+
+
+def metric_value(p: TaskPredictions, name: str, w: Weights | None = None) -> np.ndarray:
+    """``name`` under the example weights ``w`` (all ones, one value, when None)."""
+    weights = np.ones((1, p.index.shape[0])) if w is None else w
+    return METRICS[name](p, weights)
+
+
+def reproduces(p: TaskPredictions, name: str, recorded: float, tolerance: float = 1e-4) -> bool:
+    """Whether the stored predictions give the recorded value of metric ``name`` (metrics this
+    module does not know are not evidence either way)."""
+    if name not in METRICS:
+        return True
+    if not supports(p, name):
+        return False
+    value = float(metric_value(p, name)[0])
+    return abs(value - recorded) <= tolerance * max(1.0, abs(recorded))
