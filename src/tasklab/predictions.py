@@ -81,8 +81,9 @@ class PredictionCollector:
             if spec.kind == "regression":
                 target, output = target.astype(np.float32), output.astype(np.float32)
             else:
-                target, output = target.astype(np.int16), output.astype(
-                    np.float32 if spec.kind == "binary" else np.int16
+                target, output = (
+                    target.astype(np.int16),
+                    output.astype(np.float32 if spec.kind == "binary" else np.int16),
                 )
             found[spec.name] = TaskPredictions(
                 spec.kind,

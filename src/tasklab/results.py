@@ -29,6 +29,9 @@ class RunResult:
     # summary treats every other swept key as a cell axis).
     arm: str = ""
     arm_axes: list[str] = field(default_factory=list)
+    # the settings that define this run's arm (runs of one arm name that differ in any of
+    # them are different arms)
+    arm_keys: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)

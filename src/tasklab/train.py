@@ -145,7 +145,7 @@ def train(
         check_config(cfg, world, tuple(REGIMES))
         if cfg.regime.name in REGIME_CHECKS:
             REGIME_CHECKS[cfg.regime.name](cfg, world)
-        result.arm, result.arm_axes = describe_arm(cfg)
+        result.arm, result.arm_axes, result.arm_keys = describe_arm(cfg)
         set_threads(job_threads(cfg.trainer.threads, _launcher_config()))
         result.threads = torch.get_num_threads()
         budgets = task_budgets(cfg.data)

@@ -24,24 +24,24 @@ RegimeCheck = Callable[[DictConfig, World], None]
 REGIME_CHECKS: dict[str, RegimeCheck] = {"transfer": transfer.check, "pipeline": pipeline.check}
 
 
-def describe_arm(cfg: DictConfig) -> tuple[str, list[str]]:
-    """The run's arm in a comparison and the config keys that define arms."""
+def weighting_keys(cfg: DictConfig) -> list[str]:
+    """Every setting of the loss weighting, read from the config itself (not a list kept by
+    hand), so a new setting of any weighting defines arms as soon as it exists."""
+    return [f"mtl.weighting.{key}" for key in cfg.mtl.weighting if key != "name"]
+
+
+def describe_arm(cfg: DictConfig) -> tuple[str, list[str], list[str]]:
+    """The run's arm in a comparison, the config keys that define arms in its regime (never
+    cell axes), and the settings that define *this* arm: runs of one name that differ in any
+    of these are different arms (``report.records.arm_names``)."""
     if cfg.regime.name == "transfer":
-        return transfer.arm(cfg), transfer.ARM_AXES
+        return transfer.arm(cfg), transfer.ARM_AXES, transfer.arm_keys(cfg)
     if cfg.regime.name == "pipeline":
-        return pipeline.arm(cfg), pipeline.ARM_AXES
+        return pipeline.arm(cfg), pipeline.ARM_AXES, list(pipeline.ARM_AXES)
+    axes = ["regime", "mtl/weighting", "mtl.weighting.name", *weighting_keys(cfg)]
     weighting = cfg.mtl.weighting.name
-    if cfg.regime.name == "multi_task" and weighting != "equal":
-        return f"multi_task/{weighting}", ["regime", *WEIGHTING_AXES]
-    return cfg.regime.name, ["regime", *WEIGHTING_AXES]
-
-
-# the keys that choose a weighting: part of the arm, not a swept axis of its own
-WEIGHTING_AXES: list[str] = [
-    "mtl/weighting",
-    "mtl.weighting.name",
-    "mtl.weighting.weights",
-    "mtl.weighting.period",
-    "mtl.weighting.temperature",
-    "mtl.weighting.alpha",
-]
+    if cfg.regime.name == "multi_task":
+        name = "multi_task" if weighting == "equal" else f"multi_task/{weighting}"
+        return name, axes, weighting_keys(cfg)
+    # a weighting applies only to fits of several tasks: single-task arms ignore it
+    return cfg.regime.name, axes, []

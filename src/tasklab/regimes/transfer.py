@@ -68,6 +68,20 @@ def arm(cfg: DictConfig) -> str:
     return f"{regime.source}/{mode} n_source={regime.n_source}"
 
 
+def arm_keys(cfg: DictConfig) -> list[str]:
+    """The settings that change what this arm trains (scratch: none; a linear probe never
+    trains the trunk, so its learning-rate scale and frozen blocks do not matter)."""
+    regime = cfg.regime
+    if regime.n_source == 0:
+        return ["regime.n_source"]
+    keys = ["regime.n_source", "regime.source", "regime.mode"]
+    if regime.mode != "linear_probe":
+        keys.append("regime.trunk_lr_scale")
+    if regime.mode == "partial":
+        keys.append("regime.frozen_blocks")
+    return keys
+
+
 def source_steps(regime: DictConfig, batch_size: int) -> int:
     """``source_epochs`` passes over ``n_source``, clamped to [min, max] steps."""
     steps = max(math.ceil(regime.source_epochs * regime.n_source / batch_size), 1)

@@ -1,70 +1,33 @@
 """The statistics of a comparison, computed once and rendered by every output.
 
-Per cell and arm: mean, standard deviation, seeds and a bootstrap interval. Between arms in a
-cell: paired differences on matched seeds. For multi-task arms: Δm against single-task. For
-transfer arms: the gain over scratch and the negative-transfer gap. Along the data-size axis:
-where two arms' learning curves cross.
+Per cell and arm: mean, standard deviation, seeds and an interval over seeds and test
+examples. Between arms in a cell: paired differences on matched seeds (``comparisons``), for
+every metric shown and, for a mean over tasks, for each task too. For multi-task arms: Δm
+against single-task. For transfer arms: the gain over scratch and the negative-transfer gap.
+Along the data-size axis: where two arms' learning curves cross.
 
-A verdict ("a better") needs at least 3 matched seeds and *both* the bootstrap and the
-Student-t interval of the difference to exclude 0: with 3–5 seeds the bootstrap interval is
-too narrow (coverage 82–89%, see ``bootstrap``), the t-interval assumes normality; requiring
-both keeps a verdict honest under either failure. Everything else reads "no conclusion".
+The verdicts of one report form a family: every comparison shown (arm pairs × cells ×
+metrics, per task and mean) and every Δm. Their two-level p-values are Holm-adjusted over the
+whole family before any verdict is given (``verdicts``), so a report of forty comparisons does
+not expect two false verdicts by chance. A mean-level verdict that hides a task significantly
+worse says so in words ("better on the mean, worse on digit").
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from tasklab.report.bootstrap import (
-    RESAMPLES,
-    Crossover,
-    bootstrap_interval,
-    crossover,
-    paired_comparison,
-)
+from tasklab.report.bootstrap import RESAMPLES, Crossover, crossover
+from tasklab.report.comparisons import SEEDS_ONLY, CellStat, Comparison, ComparisonBuilder
 from tasklab.report.effects import delta_m_interval, lower_is_better
 from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Experiment, Facet
 from tasklab.report.pairs import comparison_pairs
 from tasklab.report.records import natural_key
 from tasklab.report.stats import mean_interval
-
-MIN_SEEDS = 3
-
-
-@dataclass(frozen=True)
-class CellStat:
-    experiment: str
-    metric: str
-    cell: Cell
-    arm: str
-    n: int
-    mean: float
-    std: float
-    low: float
-    high: float
-    seeds: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """a − b on matched seeds. ``prob_a_better`` is the bootstrap probability that a is the
-    better arm (its mean higher, or lower for lower-is-better metrics)."""
-
-    experiment: str
-    metric: str
-    cell: Cell
-    arm_a: str
-    arm_b: str
-    n: int
-    diff: float
-    low: float
-    high: float
-    t_low: float
-    t_high: float
-    prob_a_better: float
-    verdict: str
+from tasklab.report.verdicts import MIN_SEEDS, holm, verdict
 
 
 @dataclass(frozen=True)
@@ -100,6 +63,10 @@ class DeltaM:
     low: float
     high: float
     verdict: str
+    p_value: float = math.nan  # seed-only bootstrap p (Δm is resampled over seeds only)
+    p_adjusted: float = math.nan
+    t_low: float = math.nan  # Student's t interval of the per-seed Δm
+    t_high: float = math.nan
 
 
 @dataclass(frozen=True)
@@ -148,73 +115,7 @@ class Analysis:
     delta_m: list[DeltaM] = field(default_factory=list)
     crossovers: list[CrossoverRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-
-
-def _excludes_zero(low: float, high: float) -> bool:
-    return math.isfinite(low) and math.isfinite(high) and (low > 0 or high < 0)
-
-
-def _verdict(n: int, intervals: list[tuple[float, float]], positive: str, negative: str) -> str:
-    if n < MIN_SEEDS:
-        return f"too few seeds ({n} < {MIN_SEEDS})"
-    if all(_excludes_zero(*i) and i[0] > 0 for i in intervals):
-        return positive
-    if all(_excludes_zero(*i) and i[1] < 0 for i in intervals):
-        return negative
-    return "no conclusion (bootstrap or t CI contains 0)"
-
-
-def _cell_stats(experiment: Experiment, metric: str, resamples: int, seed: int) -> list[CellStat]:
-    stats = []
-    for cell in experiment.cells(metric):
-        for arm, seeds in sorted(
-            experiment.values[metric][cell].items(), key=lambda i: natural_key(i[0])
-        ):
-            values = [seeds[s] for s in sorted(seeds)]
-            interval = bootstrap_interval(values, resamples, seed)
-            std = mean_interval(values).std
-            stats.append(
-                CellStat(
-                    experiment.name,
-                    metric,
-                    cell,
-                    arm,
-                    interval.n,
-                    interval.mean,
-                    std,
-                    interval.low,
-                    interval.high,
-                    tuple(sorted(seeds)),
-                )
-            )
-    return stats
-
-
-def _compare(
-    experiment: Experiment, metric: str, cell: Cell, a: str, b: str, resamples: int, seed: int
-) -> Comparison:
-    arms = experiment.values[metric][cell]
-    paired = paired_comparison(arms[a], arms[b], resamples, seed)
-    t = mean_interval([arms[a][s] - arms[b][s] for s in paired.seeds])
-    lower = lower_is_better(metric)
-    prob = paired.prob_a_better if not lower else 1.0 - paired.prob_a_better
-    intervals = [(paired.diff.low, paired.diff.high), (t.low, t.high)]
-    better, worse = (f"{b} better", f"{a} better") if lower else (f"{a} better", f"{b} better")
-    return Comparison(
-        experiment.name,
-        metric,
-        cell,
-        a,
-        b,
-        paired.diff.n,
-        paired.diff.mean,
-        paired.diff.low,
-        paired.diff.high,
-        t.low,
-        t.high,
-        prob,
-        _verdict(paired.diff.n, intervals, better, worse),
-    )
+    family_size: int = 0  # comparisons and Δm values whose p-values were adjusted together
 
 
 def _transfer_gain(comparison: Comparison, experiment: Experiment) -> TransferGain:
@@ -225,10 +126,12 @@ def _transfer_gain(comparison: Comparison, experiment: Experiment) -> TransferGa
     arm = sum(arms[comparison.arm_a][s] for s in seeds) / len(seeds)
     gain = sign * comparison.diff
     low, high = sorted((sign * comparison.low, sign * comparison.high))
-    t_low, t_high = sorted((sign * comparison.t_low, sign * comparison.t_high))
-    verdict = _verdict(
-        comparison.n, [(low, high), (t_low, t_high)], "positive transfer", "negative transfer"
-    )
+    if comparison.verdict == f"{comparison.arm_a} better":
+        shown = "positive transfer"
+    elif comparison.verdict == f"{comparison.arm_b} better":
+        shown = "negative transfer"
+    else:
+        shown = comparison.verdict
     relative = 100.0 * gain / abs(scratch) if scratch else math.nan
     return TransferGain(
         experiment.name,
@@ -243,7 +146,7 @@ def _transfer_gain(comparison: Comparison, experiment: Experiment) -> TransferGa
         high,
         relative,
         -gain,
-        verdict,
+        shown,
     )
 
 
@@ -272,22 +175,21 @@ def _delta_m(
     if not result.tasks:
         return None
     t = mean_interval(list(result.per_seed))
-    n = len(result.per_seed)
-    verdict = _verdict(
-        n, [(result.low, result.high), (t.low, t.high)], f"{arm} better", "single_task better"
-    )
     return DeltaM(
         experiment.name,
         metric.rsplit("/", 1)[-1],
         cell,
         arm,
         "single_task",
-        n,
+        len(result.per_seed),
         result.tasks,
         result.value,
         result.low,
         result.high,
-        verdict,
+        "",
+        result.p_value,
+        t_low=t.low,
+        t_high=t.high,
     )
 
 
@@ -327,6 +229,52 @@ def _better_at(
     return a if (gap > 0) != lower else b
 
 
+def _task_metrics(experiment: Experiment, metric: str) -> list[str]:
+    """``split/<task>/name`` for a ``split/mean/name`` metric: the tasks behind the mean."""
+    parts = metric.split("/")
+    if len(parts) != 3 or parts[1] != "mean":
+        return []
+    return sorted(
+        key
+        for key in experiment.values
+        if key.count("/") == 2
+        and key.split("/")[0] == parts[0]
+        and key.split("/")[2] == parts[2]
+        and key.split("/")[1] != "mean"
+    )
+
+
+def _decide(comparison: Comparison, p_adjusted: float) -> Comparison:
+    lower = lower_is_better(comparison.metric)
+    a, b = comparison.arm_a, comparison.arm_b
+    better, worse = (f"{b} better", f"{a} better") if lower else (f"{a} better", f"{b} better")
+    shown = verdict(
+        comparison.n,
+        comparison.diff,
+        p_adjusted,
+        (comparison.t_low, comparison.t_high),
+        better,
+        worse,
+    )
+    return dataclasses.replace(comparison, p_adjusted=p_adjusted, verdict=shown)
+
+
+def _with_per_task(mean: Comparison, per_task: list[Comparison]) -> Comparison:
+    """The mean's verdict with every task's beside it, and a warning in words where the mean
+    is better but a task is shown worse (or the other way round)."""
+    if not per_task:
+        return mean
+    task_of = {c.metric: c.metric.split("/")[1] for c in per_task}
+    parts = [f"{task_of[c.metric]} {signed(c.diff)} ({c.verdict})" for c in per_task]
+    text = mean.verdict
+    for winner, loser in ((mean.arm_a, mean.arm_b), (mean.arm_b, mean.arm_a)):
+        if mean.verdict == f"{winner} better":
+            worse = [task_of[c.metric] for c in per_task if c.verdict == f"{loser} better"]
+            if worse:
+                text = f"{winner} better on the mean, worse on {', '.join(worse)}"
+    return dataclasses.replace(mean, verdict=text, per_task="; ".join(parts))
+
+
 def analyse(
     experiment: Experiment,
     metrics: list[str],
@@ -334,49 +282,102 @@ def analyse(
     seed: int = 0,
     reference: str | None = None,
 ) -> Analysis:
+    """Cells, comparisons (each metric, and each task behind a mean), Δm, transfer gains and
+    crossovers of one experiment, with the family's verdicts."""
     analysis = Analysis(experiment, metrics)
-    few: set[str] = set()
+    builder = ComparisonBuilder(experiment, resamples, seed)
+    shown = [m for m in metrics if m in experiment.values]
+    with_tasks = list(dict.fromkeys(m2 for m in shown for m2 in [m, *_task_metrics(experiment, m)]))
+    raw: list[Comparison] = []
+    delta_m: list[DeltaM] = []
     delta_m_done: set[tuple[str, str]] = set()
-    for metric in metrics:
-        if metric not in experiment.values:
-            continue
-        analysis.cells += _cell_stats(experiment, metric, resamples, seed)
-        curve_pairs: set[tuple[str, str]] = set()
-        # Δm spans the tasks, so test/car/auroc and test/mean/auroc give the same one: once.
+    pairs_by_metric: dict[str, set[tuple[str, str]]] = {}
+    for metric in with_tasks:
+        if metric in shown:
+            analysis.cells += [
+                builder.cell_stat(metric, cell, arm)
+                for cell in experiment.cells(metric)
+                for arm in sorted(experiment.values[metric][cell], key=natural_key)
+            ]
         family = (metric.split("/", 1)[0], metric.rsplit("/", 1)[-1])
         for cell in experiment.cells(metric):
-            arms = experiment.values[metric][cell]
-            for a, b in comparison_pairs(list(arms), reference):
-                comparison = _compare(experiment, metric, cell, a, b, resamples, seed)
-                analysis.comparisons.append(comparison)
-                curve_pairs.add((a, b))
-                if b == "scratch" and comparison.n > 0:
-                    analysis.transfer.append(_transfer_gain(comparison, experiment))
+            for a, b in comparison_pairs(list(experiment.values[metric][cell]), reference):
+                raw.append(builder.compare(metric, cell, a, b))
+                pairs_by_metric.setdefault(metric, set()).add((a, b))
                 if (
-                    b == "single_task"
+                    metric in shown
+                    and b == "single_task"
                     and family not in delta_m_done
                     and (dm := _delta_m(experiment, metric, cell, a, resamples, seed))
                 ):
-                    analysis.delta_m.append(dm)
-        delta_m_done.add(family)
-        if experiment.x_axis is not None:
-            analysis.crossovers += _crossovers(experiment, metric, curve_pairs, resamples, seed)
-    for stat in analysis.cells:
-        if stat.n < MIN_SEEDS:
-            few.add(f"{stat.cell.label(experiment.x_axis)} {stat.arm}: {stat.n} seed(s)")
-    analysis.warnings += [
+                    delta_m.append(dm)
+        if metric in shown:
+            delta_m_done.add(family)
+    adjusted = holm([c.p_value for c in raw] + [d.p_value for d in delta_m])
+    decided = [_decide(c, p) for c, p in zip(raw, adjusted, strict=False)]
+    analysis.family_size = sum(1 for p in adjusted if not math.isnan(p))
+    for d, p in zip(delta_m, adjusted[len(raw) :], strict=True):
+        shown_verdict = verdict(
+            d.n, d.value, p, (d.t_low, d.t_high), f"{d.arm} better", "single_task better"
+        )
+        analysis.delta_m.append(dataclasses.replace(d, p_adjusted=p, verdict=shown_verdict))
+    by_key = {(c.metric, c.cell, c.arm_a, c.arm_b): c for c in decided}
+    for c in decided:
+        if c.metric not in shown:
+            continue
+        tasks = [
+            by_key[key]
+            for task_metric in _task_metrics(experiment, c.metric)
+            if (key := (task_metric, c.cell, c.arm_a, c.arm_b)) in by_key
+        ]
+        analysis.comparisons.append(_with_per_task(c, tasks))
+    analysis.comparisons += [c for c in decided if c.metric not in shown]
+    analysis.transfer = [
+        _transfer_gain(c, experiment)
+        for c in analysis.comparisons
+        if c.metric in shown and c.arm_b == "scratch" and c.n > 0
+    ]
+    if experiment.x_axis is not None:
+        for metric in shown:
+            analysis.crossovers += _crossovers(
+                experiment, metric, pairs_by_metric.get(metric, set()), resamples, seed
+            )
+    analysis.warnings += _warnings(analysis, builder)
+    return analysis
+
+
+def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
+    experiment = analysis.experiment
+    few = {
+        f"{s.cell.label(experiment.x_axis)} {s.arm}: {s.n} seed(s)"
+        for s in analysis.cells
+        if s.n < MIN_SEEDS
+    }
+    warnings = [
         f"fewer than {MIN_SEEDS} seeds, no interval to trust: {text}"
         for text in sorted(few, key=natural_key)
     ]
-    analysis.warnings += [
-        f"no conclusion, the bootstrap or t CI of the difference contains 0: {c.metric} "
-        f"{c.cell.label(experiment.x_axis)} {c.arm_a} − {c.arm_b} = {signed(c.diff)}, "
-        f"bootstrap [{signed(c.low)}, {signed(c.high)}], t [{signed(c.t_low)}, {signed(c.t_high)}]"
+    seeds_only = [c for c in analysis.comparisons if c.interval == SEEDS_ONLY and c.n >= 2]
+    if seeds_only:
+        why = sorted(set(builder.resampler.unavailable.values())) or [
+            "no predictions stored for these metrics"
+        ]
+        warnings.append(
+            f"{len(seeds_only)} of {len(analysis.comparisons)} comparisons resample seeds only "
+            f"(test-set noise not included: {'; '.join(why)}); their intervals are too narrow "
+            "for a test split of a few hundred rows"
+        )
+    warnings += [
+        f"{c.metric} {c.cell.label(experiment.x_axis)}: {c.arm_a} − {c.arm_b}: "
+        f"{c.verdict}, although the seeds alone would suggest it"
         for c in analysis.comparisons
-        if c.verdict.startswith("no conclusion")
+        if c.interval != SEEDS_ONLY
+        and c.verdict.startswith("no conclusion")
+        and (c.seed_low > 0 or c.seed_high < 0)
+        and (c.t_low > 0 or c.t_high < 0)
     ]
-    analysis.warnings += [
+    warnings += [
         f"replicated runs disagree (the last one read is used): {text}"
         for text in experiment.disagreeing
     ]
-    return analysis
+    return warnings

@@ -23,6 +23,7 @@ from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.formatting import signed
 from tasklab.report.grouping import group_records
 from tasklab.report.records import Records, load_records
+from tasklab.report.verdicts import is_shown
 from tasklab.results import RESULT_FILE, write_bytes_atomic
 
 PROG = "tasklab-compare"
@@ -192,11 +193,12 @@ def write_outputs(
 def _print_summary(out: Path, analyses: list[Analysis], records: Records, seconds: float) -> None:
     for analysis in analyses:
         experiment = analysis.experiment
-        decided = [c for c in analysis.comparisons if c.verdict.endswith("better")]
+        decided = [c for c in analysis.comparisons if is_shown(c.verdict)]
         print(
             f"{experiment.name}: {experiment.n_records} records, "
             f"size axis {experiment.x_axis or 'none'}, {len(analysis.comparisons)} comparisons "
-            f"({len(decided)} with a verdict), {len(analysis.warnings)} warnings"
+            f"({len(decided)} with a verdict; Holm-adjusted over a family of "
+            f"{analysis.family_size}), {len(analysis.warnings)} warnings"
         )
         for comparison in decided[:10]:
             print(

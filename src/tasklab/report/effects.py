@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tasklab.report.bootstrap import LEVEL, RESAMPLES, resample_picks
+from tasklab.report.verdicts import bootstrap_p
 
 
 def _delta_m_array(multi: np.ndarray, single: np.ndarray, signs: np.ndarray) -> np.ndarray:
@@ -61,6 +62,7 @@ class DeltaMInterval:
     high: float
     per_seed: tuple[float, ...]  # Δm seed by seed (for a t-interval and for counting)
     tasks: tuple[str, ...]
+    p_value: float = math.nan  # two-sided bootstrap p of Δm = 0
 
 
 def delta_m_interval(
@@ -99,4 +101,5 @@ def delta_m_interval(
     expanded = value + math.sqrt(n / (n - 1)) * (resampled - value)
     tail = (1.0 - level) / 2.0
     low, high = np.quantile(expanded, [tail, 1.0 - tail])
-    return DeltaMInterval(value, float(low), float(high), per_seed, tasks)
+    finite = expanded[np.isfinite(expanded)]
+    return DeltaMInterval(value, float(low), float(high), per_seed, tasks, bootstrap_p(finite))

@@ -49,10 +49,7 @@ def _binary_counts(p: TaskPredictions, w: Weights) -> tuple[np.ndarray, ...]:
 
 
 def accuracy(p: TaskPredictions, w: Weights) -> np.ndarray:
-    if p.kind == "binary":
-        correct = (p.output > 0.5) == (p.target == 1)
-    else:
-        correct = p.output == p.target
+    correct = (p.output > 0.5) == (p.target == 1) if p.kind == "binary" else p.output == p.target
     return _safe((w * correct).sum(axis=1), w.sum(axis=1))
 
 

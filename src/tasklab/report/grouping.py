@@ -14,7 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasklab.report.records import arm_of, find_axes, natural_key
+from tasklab.report.records import RUN_DIR, arm_names, find_axes, natural_key
 
 Facet = tuple[tuple[str, str], ...]  # (axis, value) for every swept axis but the size axis
 SeedValues = dict[int, float]
@@ -43,6 +43,8 @@ class Experiment:
     # metric → cell → arm → seed → value
     values: dict[str, dict[Cell, dict[str, SeedValues]]] = field(default_factory=dict)
     disagreeing: list[str] = field(default_factory=list)
+    # cell → arm → seed → the run's folder (its stored predictions), where known
+    run_dirs: dict[Cell, dict[str, dict[int, str]]] = field(default_factory=dict)
 
     @property
     def facet_axes(self) -> list[str]:
@@ -111,10 +113,13 @@ def group_experiment(
     axes = find_axes(records)
     chosen = choose_x_axis(axes.swept, axes.per_record, x_axis)
     experiment = Experiment(name, len(records), axes.swept, axes.fixed, chosen, metrics)
-    for record, values in zip(records, axes.per_record, strict=True):
+    arms = arm_names(records)
+    for record, values, arm in zip(records, axes.per_record, arms, strict=True):
         facet = tuple((k, values[k] or "-") for k in axes.swept if k != chosen)
         cell = Cell(facet, _number(values[chosen]) if chosen else None)
-        arm, seed = arm_of(record), int(record["seed"])
+        seed = int(record["seed"])
+        if RUN_DIR in record:
+            experiment.run_dirs.setdefault(cell, {}).setdefault(arm, {})[seed] = record[RUN_DIR]
         for metric in metrics:
             value = record["metrics"].get(metric)
             if value is None:

@@ -17,17 +17,26 @@ from tasklab.report.plots import Plot
 from tasklab.report.tables import Table, display
 
 CONVENTIONS = """\
-Intervals are 95% bootstrap intervals over seeds (2,000+ resamples, seeded; expanded
-percentile). A verdict ("a better") needs at least 3 matched seeds and both the bootstrap and
-the Student-t interval of the paired difference to exclude 0; otherwise it reads "no
-conclusion". p_a_better is the bootstrap probability that arm a is the better one. Transfer
+Intervals are 95% bootstrap intervals (2,000+ resamples, seeded; expanded percentile) over
+seeds *and* test examples: each resample draws seeds and one set of test examples shared by
+both arms, and recomputes every run's metric from its stored predictions (ci_over:
+seeds+examples). Runs without stored predictions get intervals over seeds only, labelled as
+such, and too narrow for a small test split. Beside each difference: the seed-only interval,
+Student's t over seeds, the share of seeds in which arm a is better with its Clopper–Pearson
+interval, and the exact sign-flip p over seeds (with 5 seeds or fewer it cannot fall below
+0.0625). A verdict ("a better") needs at least 3 matched seeds, the two-level p below 0.05
+after Holm's correction over every comparison of the experiment (the family, its size given
+above), and the t interval on the same side of 0; otherwise it reads "no conclusion", with the
+smallest difference the seeds could detect (80% power) and the seeds needed for the observed
+one. A mean over tasks is shown with each task's verdict; "better on the mean, worse on X"
+flags a task shown worse. p_a_better is the share of resamples in which a is better. Transfer
 gain is transfer − scratch at the same target size, signed so that positive is better; the
 negative-transfer gap is its opposite (&gt; 0: pre-training hurt). Δm is the mean over tasks
 of the relative change of an arm against single-task, in %, with the sign flipped for
-lower-is-better metrics (MAE, MSE, loss, error), so positive always means better. Crossovers
-are where the mean curves of two arms change order, interpolated on the log size axis; the
-CI is over bootstrap resamples of whole seeds that cross, and the share of resamples that
-cross at all is given beside it."""
+lower-is-better metrics (MAE, MSE, loss, error), so positive always means better; its interval
+is over seeds only. Crossovers are where the mean curves of two arms change order,
+interpolated on the log size axis; the CI is over bootstrap resamples of whole seeds that
+cross, and the share of resamples that cross at all is given beside it."""
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200px;
@@ -137,13 +146,16 @@ def render_html(
             f"<p class='meta'>{experiment.n_records} records · size axis: "
             f"<code>{html.escape(experiment.x_axis or 'none')}</code> · other swept axes: "
             f"<code>{html.escape(', '.join(experiment.facet_axes) or 'none')}</code> · "
-            f"fixed: <code>{html.escape(fixed)}</code></p>"
+            f"fixed: <code>{html.escape(fixed)}</code> · family: "
+            f"{analysis.family_size} comparisons, Holm-adjusted together</p>"
         )
         if analysis.warnings:
             items = "".join(f"<li>{html.escape(w)}</li>" for w in analysis.warnings)
             parts.append(
                 f"<details class='warnings'><summary>{len(analysis.warnings)} warnings "
-                "(too few seeds, differences whose CI contains 0, disagreeing replicas)"
+                "(too few seeds, intervals over seeds only, verdicts the test set's noise "
+                "withdrew, "
+                "disagreeing replicas)"
                 f"</summary><ul>{items}</ul></details>"
             )
         parts += [_figure_html(plot) for plot in plots.get(experiment.name, [])]

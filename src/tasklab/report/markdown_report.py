@@ -28,6 +28,8 @@ def render_markdown(
             f"other swept axes: `{', '.join(experiment.facet_axes) or 'none'}` · "
             f"fixed: `{fixed}`",
             "",
+            f"Family: {analysis.family_size} comparisons (Holm-adjusted together).",
+            "",
         ]
         if analysis.warnings:
             lines += ["**Warnings**", ""] + [f"- {w}" for w in analysis.warnings] + [""]

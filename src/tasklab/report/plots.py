@@ -21,7 +21,8 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLocator
 
-from tasklab.report.analysis import Analysis, CellStat
+from tasklab.report.analysis import Analysis
+from tasklab.report.comparisons import CellStat
 from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Facet
 from tasklab.report.pairs import reference_arm

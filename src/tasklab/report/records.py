@@ -25,6 +25,7 @@ from tasklab.results import RESULT_FILE
 _NOT_AXES = ("seed", "regime", "experiment")
 _REQUIRED = ("status", "name", "regime", "seed")
 _MISSING = object()
+RUN_DIR = "_run_dir"  # set on each loaded record: the folder it was read from
 
 
 @dataclass
@@ -74,6 +75,7 @@ def load_records(roots: list[Path]) -> Records:
             if problem:
                 records.problems.append((path, problem))
             else:
+                record[RUN_DIR] = str(path.parent)  # where its predictions are, if kept
                 records.ok.append(record)
         for job in unfinished:
             records.problems.append((job, f"no {RESULT_FILE}: the run did not finish"))
@@ -81,7 +83,36 @@ def load_records(roots: list[Path]) -> Records:
 
 
 def arm_of(record: dict[str, Any]) -> str:
+    """The arm as the run named it; ``arm_names`` adds what tells apart runs of one name."""
     return record.get("arm") or record["regime"]
+
+
+def _identity_keys(record: dict[str, Any]) -> list[str]:
+    """The settings that define this run's arm (``arm_keys``; older records: their arm axes
+    but the regime and config-group choices, which the name already holds)."""
+    keys = record.get("arm_keys")
+    if keys is None:
+        keys = [k for k in record.get("arm_axes", []) if k != "regime" and "/" not in k]
+    return list(keys)
+
+
+def arm_names(records: list[dict[str, Any]]) -> list[str]:
+    """Each record's arm: its own name, followed by ``key=value`` for every setting that
+    defines its arm and differs between records of that name. Two runs with different
+    settings are therefore never one arm, even where a name leaves a setting out (a swept
+    ``mtl.weighting.alpha`` gives one arm per value)."""
+    bases = [arm_of(r) for r in records]
+    values = [axis_values(r, _identity_keys(r)) for r in records]
+    varying: dict[str, list[str]] = {}
+    for base in set(bases):
+        same = [v for b, v in zip(bases, values, strict=True) if b == base]
+        keys = sorted({k for v in same for k in v})
+        varying[base] = [k for k in keys if len({v.get(k) for v in same}) > 1]
+    names = []
+    for base, value in zip(bases, values, strict=True):
+        suffix = " ".join(f"{k.rsplit('.', 1)[-1]}={value.get(k)}" for k in varying[base])
+        names.append(f"{base} [{suffix}]" if suffix else base)
+    return names
 
 
 def natural_key(text: str) -> list:
@@ -133,9 +164,15 @@ class Axes:
     per_record: list[dict[str, str | None]]
 
 
+def _defines_arms(key: str, arm_keys: set[str]) -> bool:
+    """A key of the arm's own settings, or one inside them (``mtl.weighting.weights.car``)."""
+    return any(key == k or key.startswith(k + ".") for k in arm_keys)
+
+
 def find_axes(records: list[dict[str, Any]]) -> Axes:
-    arm_keys = {k for r in records for k in r.get("arm_axes", [])}
-    keys = sorted({k for r in records for k in override_items(r)} - arm_keys)
+    arm_keys = {k for r in records for k in [*r.get("arm_axes", []), *r.get("arm_keys", [])]}
+    overridden = {k for r in records for k in override_items(r)}
+    keys = sorted(k for k in overridden if not _defines_arms(k, arm_keys))
     per_record = [axis_values(r, keys) for r in records]
     swept = [k for k in keys if len({values[k] for values in per_record}) > 1]
     first = per_record[0] if per_record else {}

@@ -1,16 +1,10 @@
-"""``tasklab-summary DIR``: a terminal table of a sweep — mean ± 95% CI per arm over seeds,
-and the paired difference between arms on matched seeds.
+"""``tasklab-summary DIR``: a terminal table of a sweep — each arm's mean with its 95% interval,
+and the paired difference between arms on matched seeds with its verdict.
 
-Cells are found from the records: each record names its arm (the regime, or for transfer
-e.g. ``related/full n_source=100000``) and the config keys that define arms; every other swept
-override except ``seed`` is a cell axis, and seeds are replicates. Within a cell every arm is
-compared with ``scratch`` where there is one, else arms are compared pairwise; transfer arms
-that differ only in ``n_source`` are also compared step by step up the source sizes, which is
-what "does more source data help?" needs. Unreadable or failed records are listed, never fatal.
-
-A cell is defined by resolved config values, not by how a command line spelt them: a run that
-set ``data.driving.decoy_rate=0.5`` by override and one that got it from its experiment file
-share a cell.
+It is ``tasklab-compare``'s analysis printed for one metric (grouping, arm identity,
+intervals over seeds and test examples, Holm's correction and verdicts are the same code, so
+the two always agree), with each task's verdict under a mean over tasks. Unreadable or failed
+records are listed, never fatal.
 """
 
 from __future__ import annotations
@@ -18,17 +12,18 @@ from __future__ import annotations
 import argparse
 import math
 import sys
-from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from tasklab.report.effects import lower_is_better
-from tasklab.report.pairs import comparison_pairs
-from tasklab.report.records import Records, arm_of, find_axes, load_records, natural_key
-from tasklab.report.stats import Interval, mean_interval, paired_difference
+from tasklab.report.analysis import Analysis, analyse
+from tasklab.report.bootstrap import RESAMPLES
+from tasklab.report.comparisons import BOTH, CellStat, Comparison
+from tasklab.report.formatting import signed
+from tasklab.report.grouping import group_records
+from tasklab.report.records import Records, find_axes, load_records, natural_key
 from tasklab.results import RESULT_FILE
 
 
@@ -42,58 +37,98 @@ def swept_axes(
     return axes.swept, axes.fixed, cells
 
 
-def _fmt(interval: Interval, digits: int = 3) -> str:
-    if math.isnan(interval.low):
-        return f"{interval.mean:.{digits}f} (n={interval.n}, no CI)"
-    return f"{interval.mean:.{digits}f} ± {interval.half_width:.{digits}f}"
+def _interval(low: float, high: float) -> str:
+    return "no CI" if math.isnan(low) else f"[{signed(low)}, {signed(high)}]"
 
 
-def summary_lines(records: Records, metric: str) -> list[str]:
-    _, fixed, cells = swept_axes(records.ok)
-    by_cell: dict[tuple[str, ...], dict[str, dict[int, float]]] = defaultdict(dict)
-    disagreeing: list[str] = []  # replicas (same cell, arm and seed) with different values
-    for record, cell in zip(records.ok, cells, strict=True):
-        value = record.get("metrics", {}).get(metric)
-        if value is None:
-            continue
-        seeds = by_cell[cell].setdefault(arm_of(record), {})
-        if record["seed"] in seeds and seeds[record["seed"]] != value:
-            disagreeing.append(" ".join([*cell, arm_of(record), f"seed={record['seed']}"]))
-        seeds[record["seed"]] = value
-    lines = [f"metric: {metric} (mean ± 95% t-interval over seeds)"]
-    if fixed:
-        lines.append("fixed: " + " ".join(f"{k}={v}" for k, v in fixed.items()))
-    for cell, arms in sorted(by_cell.items(), key=lambda item: natural_key(" ".join(item[0]))):
-        lines.append("")
-        lines.append("cell: " + (" ".join(cell) or "(no swept axis)"))
-        names = sorted(arms, key=natural_key)
-        width = max(14, *(len(n) for n in names))
-        for arm in names:
-            seeds = arms[arm]
-            lines.append(
-                f"  {arm:<{width}} {_fmt(mean_interval(list(seeds.values())))}  seeds={len(seeds)}"
-            )
-        for first, second in comparison_pairs(names):
-            diff, wins = paired_difference(arms[first], arms[second])
-            verdict = _verdict(diff, first, second, lower_is_better(metric))
-            lines.append(
-                f"  {first} − {second}: {_fmt(diff)} (paired, {wins}/{diff.n} seeds > 0) {verdict}"
-            )
-    for path, reason in records.problems:
-        lines.append(f"skipped {path}: {reason}")
-    for replica in disagreeing:
-        lines.append(f"warning: replicated runs disagree ({replica}); the last one read is used")
+def _cell_line(stat: CellStat, width: int) -> str:
+    ci = "(no CI)" if math.isnan(stat.low) else f"[{stat.low:.3f}, {stat.high:.3f}]"
+    over = " (over seeds only)" if stat.interval != BOTH and stat.n > 1 else ""
+    return f"  {stat.arm:<{width}} {stat.mean:.3f} {ci}{over}  seeds={stat.n}"
+
+
+def _comparison_line(c: Comparison, indent: str = "  ", label: str | None = None) -> str:
+    head = label or f"{c.arm_a} − {c.arm_b}"
+    over = "" if c.interval == BOTH else " over seeds only"
+    seed_only = f"; seeds only {_interval(c.seed_low, c.seed_high)}" if c.interval == BOTH else ""
+    text = (
+        f"{indent}{head}: {signed(c.diff)} {_interval(c.low, c.high)}{over}{seed_only} "
+        f"(paired, {c.wins}/{c.n} seeds better for {c.arm_a}; p_holm={c.p_adjusted:.2g}, "
+        f"sign-flip p={c.p_sign_flip:.2g}) → {c.verdict}"
+    )
+    if c.n >= 2 and not c.verdict.endswith("better") and math.isfinite(c.detectable):
+        needed = (
+            f"{c.seeds_needed} seeds would detect {signed(c.diff)}"
+            if c.seeds_needed is not None
+            else "more seeds cannot detect it (the test set's noise is larger)"
+        )
+        text += f"; detectable with these seeds: ±{c.detectable:.3f}, {needed}"
+    return text
+
+
+def analysis_lines(analysis: Analysis, metric: str) -> list[str]:
+    experiment = analysis.experiment
+    lines = [
+        f"metric: {metric} (mean [95% CI over seeds and test examples, unless labelled]; "
+        f"verdicts Holm-adjusted over a family of {analysis.family_size} comparisons)"
+    ]
+    if experiment.fixed:
+        lines.append("fixed: " + " ".join(f"{k}={v}" for k, v in experiment.fixed.items()))
+    comparisons = [c for c in analysis.comparisons if c.metric == metric]
+    per_task = [c for c in analysis.comparisons if c.metric != metric]
+    for cell in experiment.cells(metric):
+        stats = [s for s in analysis.cells if s.metric == metric and s.cell == cell]
+        width = max(14, *(len(s.arm) for s in stats))
+        lines += ["", "cell: " + cell.label(experiment.x_axis)]
+        lines += [_cell_line(s, width) for s in stats]
+        for c in (c for c in comparisons if c.cell == cell):
+            lines.append(_comparison_line(c))
+            for task in per_task:
+                if (task.cell, task.arm_a, task.arm_b) == (cell, c.arm_a, c.arm_b):
+                    name = task.metric.split("/")[1]
+                    lines.append(_comparison_line(task, "      ", name))
     return lines
 
 
-def _verdict(diff: Interval, first: str, second: str, lower_better: bool = False) -> str:
-    if diff.n < 3 or math.isnan(diff.low):
-        return "→ too few seeds to conclude"
-    if diff.low > 0:
-        return f"→ {second if lower_better else first} better"
-    if diff.high < 0:
-        return f"→ {first if lower_better else second} better"
-    return "→ no difference shown (CI contains 0)"
+def summary_lines(records: Records, metric: str, resamples: int = RESAMPLES) -> list[str]:
+    tasks = sorted(
+        {
+            key
+            for record in records.ok
+            for key in record.get("metrics", {})
+            if _is_task_of(key, metric)
+        },
+        key=natural_key,
+    )
+    lines: list[str] = []
+    for experiment in group_records(records.ok, [metric, *tasks]):
+        if metric not in experiment.values:
+            continue
+        analysis = analyse(experiment, [metric], resamples)
+        if lines:
+            lines.append("")
+        if len({r["name"] for r in records.ok}) > 1:
+            lines.append(f"experiment: {experiment.name}")
+        lines += analysis_lines(analysis, metric)
+        lines += [f"warning: {w}" for w in analysis.warnings if "seeds only" in w]
+        lines += [f"warning: {w}" for w in analysis.warnings if w.startswith("replicated runs")]
+    if not lines:
+        lines.append(f"metric: {metric}: no record reports it")
+    for path, reason in records.problems:
+        lines.append(f"skipped {path}: {reason}")
+    return lines
+
+
+def _is_task_of(key: str, metric: str) -> bool:
+    parts, mean = key.split("/"), metric.split("/")
+    return (
+        len(parts) == 3
+        and len(mean) == 3
+        and mean[1] == "mean"
+        and parts[0] == mean[0]
+        and parts[2] == mean[2]
+        and parts[1] != "mean"
+    )
 
 
 HEADLINE_METRICS = ("test/mean/auroc", "test/mean/accuracy", "test/mean/mae")

@@ -13,7 +13,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from tasklab.report.analysis import Analysis
+from tasklab.report.comparisons import Comparison
 from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Cell, Facet
 
@@ -49,6 +52,19 @@ def _cell_axes(cell: Cell, x_axis: str | None) -> dict[str, Any]:
     return _axes_of(cell.facet, cell.x, x_axis)
 
 
+def _span(low: float, high: float) -> str:
+    return "" if math.isnan(low) else f"{low:.2f}–{high:.2f}"
+
+
+def _seeds_needed(c: Comparison) -> str:
+    """For a comparison without a verdict: seeds that would detect the observed difference."""
+    if c.verdict.endswith("better") or c.n < 2 or not math.isfinite(c.detectable):
+        return ""
+    if c.seeds_needed is None:
+        return "not reachable by seeds (test-set noise; more test examples needed)"
+    return str(c.seeds_needed)
+
+
 def build_tables(analyses: list[Analysis]) -> list[Table]:
     axes = sorted({axis for a in analyses for axis in a.experiment.swept})
     summary, comparisons, transfer, delta_m, crossovers = [], [], [], [], []
@@ -66,6 +82,7 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
                     "std": s.std,
                     "ci_low": s.low,
                     "ci_high": s.high,
+                    "ci_over": s.interval,
                     "seeds": " ".join(map(str, s.seeds)),
                     "lower_is_better": lower_is_better(s.metric),
                 }
@@ -82,10 +99,21 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
                     "diff": c.diff,
                     "ci_low": c.low,
                     "ci_high": c.high,
+                    "ci_over": c.interval,
+                    "seed_ci_low": c.seed_low,
+                    "seed_ci_high": c.seed_high,
                     "t_low": c.t_low,
                     "t_high": c.t_high,
                     "p_a_better": c.prob_a_better,
+                    "seeds_a_better": f"{c.wins}/{c.n}",
+                    "wins_ci": _span(c.wins_low, c.wins_high),
+                    "p": c.p_value,
+                    "p_holm": c.p_adjusted,
+                    "p_sign_flip": c.p_sign_flip,
                     "verdict": c.verdict,
+                    "per_task": c.per_task,
+                    "detectable": c.detectable,
+                    "seeds_needed": _seeds_needed(c),
                 }
             )
         for g in analysis.transfer:
@@ -119,6 +147,7 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
                     "delta_m_pct": d.value,
                     "ci_low": d.low,
                     "ci_high": d.high,
+                    "p_holm": d.p_adjusted,
                     "verdict": d.verdict,
                 }
             )
@@ -156,14 +185,36 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
 # name: (title, columns before the axis columns, columns after them)
 _LAYOUT: dict[str, tuple[str, list[str], list[str]]] = {
     "summary": (
-        "Cells: mean, sd and 95% bootstrap CI over seeds",
+        "Cells: mean, sd and 95% bootstrap CI (over seeds and test examples where the runs "
+        "kept their predictions; ci_over says which)",
         ["experiment", "metric", "arm"],
-        ["n_seeds", "mean", "std", "ci_low", "ci_high", "seeds", "lower_is_better"],
+        ["n_seeds", "mean", "std", "ci_low", "ci_high", "ci_over", "seeds", "lower_is_better"],
     ),
     "comparisons": (
-        "Paired differences a − b on matched seeds (bootstrap and t intervals)",
+        "Paired differences a − b on matched seeds: 95% CI over seeds and test examples "
+        "(ci_over), over seeds only, and Student's t; p Holm-adjusted over the report's family",
         ["experiment", "metric", "arm_a", "arm_b"],
-        ["n_seeds", "diff", "ci_low", "ci_high", "t_low", "t_high", "p_a_better", "verdict"],
+        [
+            "n_seeds",
+            "diff",
+            "ci_low",
+            "ci_high",
+            "ci_over",
+            "seed_ci_low",
+            "seed_ci_high",
+            "t_low",
+            "t_high",
+            "p_a_better",
+            "seeds_a_better",
+            "wins_ci",
+            "p",
+            "p_holm",
+            "p_sign_flip",
+            "verdict",
+            "per_task",
+            "detectable",
+            "seeds_needed",
+        ],
     ),
     "transfer": (
         "Transfer gain over scratch (positive = better) and negative-transfer gap",
@@ -183,7 +234,7 @@ _LAYOUT: dict[str, tuple[str, list[str], list[str]]] = {
     "delta_m": (
         "Δm: mean relative improvement over tasks against single-task, in %",
         ["experiment", "metric", "arm", "reference"],
-        ["n_seeds", "tasks", "delta_m_pct", "ci_low", "ci_high", "verdict"],
+        ["n_seeds", "tasks", "delta_m_pct", "ci_low", "ci_high", "p_holm", "verdict"],
     ),
     "crossovers": (
         "Where learning curves cross",
@@ -202,7 +253,7 @@ _LAYOUT: dict[str, tuple[str, list[str], list[str]]] = {
 }
 
 
-_PROBABILITIES = {"p_a_better", "share_crossing"}
+_PROBABILITIES = {"p_a_better", "share_crossing", "p", "p_holm", "p_sign_flip"}
 _PERCENTS = {"gain_pct", "delta_m_pct"}
 _SIZES = {"crossover"}
 
@@ -241,7 +292,7 @@ def to_csv(table: Table) -> str:
 def _raw(value: Any) -> Any:
     if value is None:
         return ""
-    return repr(value) if isinstance(value, float) else value
+    return repr(float(value)) if isinstance(value, (float, np.floating)) else value
 
 
 def to_markdown(table: Table) -> str:

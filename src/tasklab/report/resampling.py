@@ -1,0 +1,157 @@
+"""Two-level bootstrap: resample seeds and, within them, the test examples.
+
+A comparison's uncertainty has two sources. Seeds (initialisation, training subset, data
+order) vary between runs; the test split is one finite sample, *the same one for every seed*.
+An interval over seeds alone treats the test split as the population: with a few hundred test
+rows it declares differences that are the test set's luck (``tests/test_verdict_calibration``).
+
+So each resample r draws one set of test examples (multinomial counts over the examples'
+indices, shared by every run, arm and task, because they were all scored on the same rows) and
+one set of seeds; a run's metric under r is recomputed from its stored predictions with those
+counts (``example_metrics``). Per comparison, the resampled difference is the mean over the
+drawn seeds of the per-seed differences under the drawn examples. As for the seed-only
+bootstrap (``bootstrap``), the resampled means are expanded by sqrt(n/(n-1)) about the
+observed mean, which corrects the seed level's small-sample narrowness.
+
+Runs without stored predictions (older records, DDP runs) cannot be resampled by example; a
+comparison that involves one falls back to seeds only and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from tasklab.predictions import PREDICTIONS_FILE, RunPredictions, load_predictions
+from tasklab.report.bootstrap import resample_picks
+from tasklab.report.example_metrics import metric_value, supports
+
+
+@dataclass(frozen=True)
+class ResampledRun:
+    """One run's metric: observed, and under each example resample; ``examples`` identifies
+    the rows it was scored on (runs pair only on identical rows)."""
+
+    observed: float
+    resampled: np.ndarray  # (resamples,)
+    examples: tuple[tuple[str, int, int], ...]  # (task, number of rows, hash of their indices)
+
+
+class ExampleResampler:
+    """Draws the example resamples once and caches each run's resampled metrics."""
+
+    def __init__(self, resamples: int, seed: int) -> None:
+        self.resamples, self.seed = resamples, seed
+        self._counts: dict[int, np.ndarray] = {}
+        self._runs: dict[str, RunPredictions | None] = {}
+        self._values: dict[tuple[str, str], ResampledRun | None] = {}
+        self.unavailable: dict[str, str] = {}  # run folder -> why it has no predictions
+
+    def counts(self, universe: int) -> np.ndarray:
+        """(resamples, universe) draw counts of examples 0..universe-1, float32."""
+        if universe not in self._counts:
+            rng = np.random.default_rng([self.seed, universe])
+            picks = rng.integers(0, universe, size=(self.resamples, universe))
+            offsets = np.arange(self.resamples)[:, None] * universe
+            flat = np.bincount((picks + offsets).ravel(), minlength=self.resamples * universe)
+            self._counts[universe] = flat.reshape(self.resamples, universe).astype(np.float32)
+        return self._counts[universe]
+
+    def _predictions(self, run_dir: str) -> RunPredictions | None:
+        if run_dir not in self._runs:
+            path = Path(run_dir) / PREDICTIONS_FILE
+            try:
+                self._runs[run_dir] = load_predictions(path)
+            except FileNotFoundError:
+                self._runs[run_dir] = None
+                self.unavailable[run_dir] = f"no {PREDICTIONS_FILE}"
+            except (OSError, ValueError, KeyError) as error:
+                self._runs[run_dir] = None
+                self.unavailable[run_dir] = f"unreadable {PREDICTIONS_FILE}: {error}"
+        return self._runs[run_dir]
+
+    def run_metric(self, run_dir: str, metric: str) -> ResampledRun | None:
+        """``split/task/name`` or ``split/mean/name`` of one run under every resample; None
+        where the run kept no predictions for it (a pipeline's stage metrics, say)."""
+        key = (run_dir, metric)
+        if key not in self._values:
+            self._values[key] = self._compute(run_dir, metric)
+        return self._values[key]
+
+    def _compute(self, run_dir: str, metric: str) -> ResampledRun | None:
+        parts = metric.split("/")
+        predictions = self._predictions(run_dir)
+        if len(parts) != 3 or predictions is None or parts[0] not in predictions:
+            return None
+        split, task, name = parts
+        stored = predictions[split]
+        tasks = sorted(stored) if task == "mean" else [task]
+        tasks = [t for t in tasks if t in stored and supports(stored[t], name)]
+        if not tasks:
+            return None
+        universe = 1 + max(int(stored[t].index.max()) for t in stored if stored[t].index.size)
+        counts = self.counts(universe)
+        observed, resampled, examples = [], [], []
+        for t in tasks:
+            p = stored[t]
+            observed.append(float(metric_value(p, name)[0]))
+            resampled.append(metric_value(p, name, counts[:, p.index]))
+            examples.append((t, int(p.index.size), hash(p.index.tobytes())))
+        return ResampledRun(float(np.mean(observed)), np.mean(resampled, axis=0), tuple(examples))
+
+
+@dataclass(frozen=True)
+class TwoLevel:
+    """The resampled distribution of a mean (or mean difference) over seeds and examples."""
+
+    mean: float
+    low: float
+    high: float
+    samples: np.ndarray  # expanded resampled means, for p-values and P(a better)
+    n: int
+
+
+def two_level(
+    per_seed: Sequence[ResampledRun], resamples: int, seed: int, level: float = 0.95
+) -> TwoLevel:
+    """Mean over seeds with its interval over seeds and examples (see the module docstring)."""
+    return two_level_values(
+        np.asarray([r.observed for r in per_seed]),
+        np.stack([r.resampled for r in per_seed]),
+        resamples,
+        seed,
+        level,
+    )
+
+
+def two_level_values(
+    observed: np.ndarray, resampled: np.ndarray, resamples: int, seed: int, level: float = 0.95
+) -> TwoLevel:
+    """``observed`` (seeds,) values and ``resampled`` (seeds, resamples) values under the
+    example resamples; resample r draws seeds and pairs each with example draw r."""
+    n = observed.shape[0]
+    mean = float(observed.mean())
+    if n < 2:
+        return TwoLevel(mean, math.nan, math.nan, np.empty(0), n)
+    picks = resample_picks(n, resamples, seed)
+    drawn = np.take_along_axis(resampled.T, picks, axis=1)  # (resamples, n)
+    means = drawn.mean(axis=1)
+    means = means[np.isfinite(means)]
+    expanded = mean + math.sqrt(n / (n - 1)) * (means - mean)
+    tail = (1.0 - level) / 2.0
+    if expanded.size == 0:
+        return TwoLevel(mean, math.nan, math.nan, expanded, n)
+    low, high = np.quantile(expanded, [tail, 1.0 - tail])
+    return TwoLevel(mean, float(low), float(high), expanded, n)
+
+
+def pairable(a: Sequence[ResampledRun | None], b: Sequence[ResampledRun | None]) -> bool:
+    """Whether every run of both arms was scored on the same examples (and kept them)."""
+    runs = [*a, *b]
+    if any(r is None for r in runs):
+        return False
+    return len({r.examples for r in runs if r is not None}) == 1
