@@ -26,16 +26,25 @@ def _safe(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 def auroc(p: TaskPredictions, w: Weights) -> np.ndarray:
     """Mann–Whitney form of the ROC area (ties count one half), which is what the trapezoidal
-    ROC curve of torchmetrics integrates to; NaN where a resample holds one class only."""
+    ROC curve of torchmetrics integrates to; NaN where a resample holds one class only.
+
+    Examples sorted by score, per resample the weight of negatives at a lower score is a
+    cumulative sum; tied scores share a group whose negatives count one half. The example
+    axis is put first so that the sums run over contiguous memory.
+    """
     order = np.argsort(p.output, kind="stable")
     scores, positive = p.output[order], p.target[order] == 1
-    w = w[:, order]
-    starts = np.flatnonzero(np.r_[True, scores[1:] != scores[:-1]])
-    pos = np.add.reduceat(np.where(positive, w, 0.0), starts, axis=1)
-    neg = np.add.reduceat(np.where(positive, 0.0, w), starts, axis=1)
-    below = np.cumsum(neg, axis=1) - neg
-    area = (pos * (below + 0.5 * neg)).sum(axis=1)
-    total = pos.sum(axis=1) * neg.sum(axis=1)
+    weights = np.ascontiguousarray(w[:, order].T, dtype=np.float64)  # (examples, resamples)
+    negatives = np.where(positive[:, None], 0.0, weights)
+    cumulative = np.vstack([np.zeros((1, weights.shape[1])), np.cumsum(negatives, axis=0)])
+    new_group = np.r_[True, scores[1:] != scores[:-1]]
+    group = np.cumsum(new_group) - 1
+    starts = np.flatnonzero(new_group)
+    ends = np.r_[starts[1:], scores.shape[0]]
+    rows = np.flatnonzero(positive)
+    below = 0.5 * (cumulative[starts[group[rows]]] + cumulative[ends[group[rows]]])
+    area = (weights[rows] * below).sum(axis=0)
+    total = weights[rows].sum(axis=0) * negatives.sum(axis=0)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(total > 0, area / total, np.nan)
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import stats
@@ -83,6 +84,7 @@ class Power:
     test_noise_sd: float  # the part of the difference's standard error that seeds cannot remove
 
 
+@lru_cache(maxsize=4096)
 def _critical(n: int) -> float:
     return float(stats.t.ppf(1 - ALPHA / 2, n - 1) + stats.t.ppf(POWER, n - 1))
 

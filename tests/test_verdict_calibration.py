@@ -1,0 +1,64 @@
+"""Verdicts are calibrated: on noise tasks at most 5% say "better"; a real effect still shows.
+
+Regression test of a confident verdict on noise: with labels independent of the input and
+arms whose seeds agree (they learn the same things), an interval over seeds alone declared
+one arm better on most noise tasks; the two-level interval over seeds and test examples must
+not (``verdict_fixtures``).
+"""
+
+import numpy as np
+import pytest
+
+from tasklab.report.analysis import analyse
+from tasklab.report.grouping import group_records
+from tasklab.report.records import load_records
+from tasklab.report.verdicts import is_shown
+from tests.verdict_fixtures import write_two_arm_sweep
+
+NOISE_TASKS = 40
+METRIC = "test/mean/auroc"
+
+
+def _analyses(root, resamples=2000):
+    records = load_records([root])
+    assert not records.problems
+    return [analyse(e, [METRIC], resamples) for e in group_records(records.ok, [METRIC])]
+
+
+def _decisive(comparison) -> bool:
+    """Whether the old rule (seed-only bootstrap and t interval both exclude 0) decides."""
+    c = comparison
+    same_side = lambda low, high: low > 0 or high < 0  # noqa: E731
+    return c.n >= 3 and same_side(c.seed_low, c.seed_high) and same_side(c.t_low, c.t_high)
+
+
+@pytest.fixture(scope="module")
+def noise_analyses(tmp_path_factory):
+    root = tmp_path_factory.mktemp("noise")
+    rng = np.random.default_rng(2026)
+    for k in range(NOISE_TASKS):
+        write_two_arm_sweep(root, f"noise_{k:02d}", rng, seeds=5)
+    return _analyses(root)
+
+
+def test_noise_tasks_get_at_most_five_percent_verdicts(noise_analyses):
+    comparisons = [a.comparisons[0] for a in noise_analyses]
+    assert len(comparisons) == NOISE_TASKS
+    assert all(c.interval == "seeds+examples" for c in comparisons)
+    shown = sum(is_shown(c.verdict) for c in comparisons)
+    assert shown <= 0.05 * NOISE_TASKS
+    # the seed-only rule that was used before: confident on most of the noise tasks
+    assert sum(_decisive(c) for c in comparisons) >= NOISE_TASKS / 2
+    # and the report says so where it withdrew such a verdict
+    withdrawn = [w for a in noise_analyses for w in a.warnings if "seeds alone" in w]
+    assert len(withdrawn) >= NOISE_TASKS / 2 - shown
+
+
+def test_a_real_effect_still_gets_its_verdict(tmp_path):
+    write_two_arm_sweep(tmp_path, "real", np.random.default_rng(7), seeds=5, effect=0.6)
+    (analysis,) = _analyses(tmp_path)
+    (comparison,) = analysis.comparisons
+    assert comparison.diff > 0.05
+    assert comparison.verdict == "multi_task better"
+    # a test split adds width: the two-level interval is wider than the seed-only one
+    assert comparison.high - comparison.low > comparison.seed_high - comparison.seed_low
