@@ -219,3 +219,30 @@ def test_a_cache_location_does_not_split_cells():
         for i, n in enumerate([100, 1000])
     ]
     assert find_axes(records).swept == ["data.n_train"]
+
+
+def test_summary_and_compare_give_the_same_verdicts(tmp_path):
+    """One pipeline: the end-of-sweep table and the report agree on every comparison."""
+    import csv
+
+    import numpy as np
+
+    from tasklab.report.compare import main as compare_main
+    from tasklab.report.records import load_records
+    from tasklab.report.summary import summary_lines
+    from tests.verdict_fixtures import write_two_arm_sweep
+
+    rng = np.random.default_rng(5)
+    effects = {"a": 0.8, "b": 0.0, "c": -0.8}
+    write_two_arm_sweep(tmp_path, "x", rng, seeds=5, tasks=tuple(effects), effects=effects)
+    assert compare_main([str(tmp_path), "--out", str(tmp_path / "out"), "--wandb", "off"]) == 0
+    with open(tmp_path / "out" / "comparisons.csv") as handle:
+        rows = {row["metric"]: row for row in csv.DictReader(handle)}
+    text = "\n".join(summary_lines(load_records([tmp_path]), "test/mean/auroc"))
+    for metric, row in rows.items():
+        label = "multi_task − single_task" if "/mean/" in metric else metric.split("/")[1]
+        line = next(x for x in text.splitlines() if x.strip().startswith(label + ":"))
+        assert f"→ {row['verdict']}" in line, (metric, line, row["verdict"])
+        assert row["ci_over"] == "seeds+examples"
+    assert rows["test/a/auroc"]["verdict"] == "multi_task better"
+    assert rows["test/c/auroc"]["verdict"] == "single_task better"

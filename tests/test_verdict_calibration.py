@@ -62,3 +62,29 @@ def test_a_real_effect_still_gets_its_verdict(tmp_path):
     assert comparison.verdict == "multi_task better"
     # a test split adds width: the two-level interval is wider than the seed-only one
     assert comparison.high - comparison.low > comparison.seed_high - comparison.seed_low
+
+
+def test_a_mean_that_hides_a_worse_task_says_so(tmp_path):
+    """Finding: a mean over tasks reported 'multi_task better' while one task was worse."""
+    effects = {"gt4": 1.5, "parity": 1.5, "digit": -0.4}
+    write_two_arm_sweep(
+        tmp_path,
+        "digits",
+        np.random.default_rng(3),
+        seeds=10,
+        n_test=2000,
+        shared=0.3,
+        tasks=tuple(effects),
+        effects=effects,
+    )
+    records = load_records([tmp_path])
+    tasks = [f"test/{t}/auroc" for t in effects]
+    (experiment,) = group_records(records.ok, [METRIC, *tasks])
+    analysis = analyse(experiment, [METRIC])
+    by_metric = {c.metric: c for c in analysis.comparisons}
+    assert by_metric["test/digit/auroc"].verdict == "single_task better"
+    assert by_metric["test/gt4/auroc"].verdict == "multi_task better"
+    mean = by_metric[METRIC]
+    assert mean.verdict == "multi_task better on the mean, worse on digit"
+    assert "digit -0." in mean.per_task and "(single_task better)" in mean.per_task
+    assert analysis.family_size == 5  # the mean, three tasks and Δm, adjusted together

@@ -1,0 +1,60 @@
+"""p-values, Holm's correction and power against hand computations."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from tasklab.report.verdicts import bootstrap_p, holm, power, sign_flip_p, verdict, wins_interval
+
+
+def test_sign_flip_is_exact_and_bounded_below_at_few_seeds():
+    # 5 seeds all the same sign: 2 of the 32 sign patterns are as extreme
+    assert sign_flip_p([0.1, 0.2, 0.15, 0.3, 0.05]) == pytest.approx(2 / 32)
+    assert sign_flip_p([0.1, 0.2, 0.15]) == pytest.approx(2 / 8)
+    # by hand: 4 seeds, mean 0.1; patterns with |mean| >= 0.1
+    diffs = np.array([0.3, -0.1, 0.1, 0.1])
+    signs = np.array(np.meshgrid(*[[-1, 1]] * 4)).reshape(4, -1).T
+    means = np.abs((signs * diffs).mean(axis=1))
+    assert sign_flip_p(list(diffs)) == pytest.approx(np.mean(means >= 0.1 - 1e-12))
+
+
+def test_holm_matches_a_hand_computation():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: .005*4=.02, .01*3=.03, .03*2=.06, .04*1=.04 -> monotone .06
+    assert holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert math.isnan(holm([math.nan, 0.01])[0]) and holm([math.nan, 0.01])[1] == 0.01
+
+
+def test_bootstrap_p_counts_the_other_side():
+    samples = np.r_[np.full(95, 1.0), np.full(5, -1.0)]
+    assert bootstrap_p(samples) == pytest.approx(2 * 6 / 101)
+
+
+def test_power_by_hand():
+    # seeds only: detectable = (t.975 + t.8 at 9 df) * sd / sqrt(10)
+    found = power(0.01, 0.02, 10, 0.02 / math.sqrt(10))
+    crit = stats.t.ppf(0.975, 9) + stats.t.ppf(0.8, 9)
+    assert found.detectable == pytest.approx(crit * 0.02 / math.sqrt(10))
+    assert found.test_noise_sd == pytest.approx(0.0, abs=1e-12)
+    k = found.seeds_needed
+    needed = lambda n: (stats.t.ppf(0.975, n - 1) + stats.t.ppf(0.8, n - 1)) * 0.02 / math.sqrt(n)  # noqa: E731
+    assert needed(k) <= 0.01 < needed(k - 1)
+    # a test set whose own noise exceeds the difference: no number of seeds is enough
+    noisy = power(0.01, 0.02, 10, 0.02)
+    assert noisy.seeds_needed is None and noisy.test_noise_sd > 0.01
+
+
+def test_verdict_needs_seeds_the_family_and_the_t_interval():
+    assert verdict(2, 0.1, 0.001, (0.05, 0.15), "a better", "b better").startswith("too few")
+    assert verdict(5, 0.1, 0.2, (0.05, 0.15), "a", "b") == "no conclusion (adjusted p = 0.2)"
+    assert verdict(5, 0.1, 0.01, (-0.01, 0.2), "a", "b").endswith(
+        "t interval over seeds contains 0)"
+    )
+    assert verdict(5, -0.1, 0.01, (-0.2, -0.05), "a", "b") == "b"
+
+
+def test_wins_interval_is_clopper_pearson():
+    low, high = wins_interval(5, 5)
+    assert low == pytest.approx(0.025 ** (1 / 5)) and high == 1.0
