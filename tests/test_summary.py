@@ -246,3 +246,11 @@ def test_summary_and_compare_give_the_same_verdicts(tmp_path):
         assert row["ci_over"] == "seeds+examples"
     assert rows["test/a/auroc"]["verdict"] == "multi_task better"
     assert rows["test/c/auroc"]["verdict"] == "single_task better"
+
+
+def test_a_family_without_pairs_says_what_the_report_does(tmp_path, capsys):
+    for seed in range(3):
+        _write(tmp_path, seed, "multi_task", seed, 0.7 + 0.01 * seed)
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "warning: no comparable pairs: every cell holds one arm (multi_task)" in out

@@ -357,6 +357,12 @@ def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
         f"fewer than {MIN_SEEDS} seeds, no interval to trust: {text}"
         for text in sorted(few, key=natural_key)
     ]
+    if analysis.cells and not analysis.comparisons:
+        arms = sorted({s.arm for s in analysis.cells}, key=natural_key)
+        warnings.append(
+            f"no comparable pairs: every cell holds one arm ({', '.join(arms)}); the report "
+            "shows each arm's cells and no differences or verdicts"
+        )
     seeds_only = [c for c in analysis.comparisons if c.interval == SEEDS_ONLY and c.n >= 2]
     if seeds_only:
         why = sorted(set(builder.resampler.unavailable.values())) or [

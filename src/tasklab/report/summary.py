@@ -110,7 +110,11 @@ def summary_lines(records: Records, metric: str, resamples: int = RESAMPLES) -> 
         if len({r["name"] for r in records.ok}) > 1:
             lines.append(f"experiment: {experiment.name}")
         lines += analysis_lines(analysis, metric)
-        lines += [f"warning: {w}" for w in analysis.warnings if "seeds only" in w]
+        lines += [
+            f"warning: {w}"
+            for w in analysis.warnings
+            if "seeds only" in w or w.startswith("no comparable pairs")
+        ]
         lines += [f"warning: {w}" for w in analysis.warnings if w.startswith("replicated runs")]
     if not lines:
         lines.append(f"metric: {metric}: no record reports it")
