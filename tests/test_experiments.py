@@ -8,6 +8,8 @@ from omegaconf import OmegaConf
 from tasklab.data.registry import build_world
 from tasklab.data.tasks import HEADLINE_METRIC
 from tasklab.examples.digits import digits_arrays, write_npz
+from tasklab.predictions import load_predictions
+from tasklab.report.example_metrics import metric_value
 from tasklab.train import train
 from tasklab.weighting import WEIGHTINGS
 
@@ -121,6 +123,13 @@ def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
         assert result.params["total"] == sum(result.params["per_fit"].values())
     assert list((tmp_path / "csv").rglob("metrics.csv"))
     assert list((tmp_path / "wandb").glob("offline-run-*"))
+    # every task's test predictions are kept, and they reproduce the recorded metrics
+    assert result.predictions["unmatched"] == []
+    assert result.predictions["tasks"]["test"] == sorted(tasks)
+    stored = load_predictions(tmp_path / "predictions.npz")["test"]
+    for task, metric in headline.items():
+        recomputed = float(metric_value(stored[task], metric)[0])
+        assert recomputed == pytest.approx(result.metrics[f"test/{task}/{metric}"], rel=1e-4)
 
 
 def swept_weightings(name: str) -> list[str]:
