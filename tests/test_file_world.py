@@ -60,9 +60,12 @@ def test_training_subsets_are_nested_per_seed_and_differ_between_seeds():
 
 
 def test_stratified_training_prefixes_hold_every_class():
-    _, y = _world(stratify="digit").render(train_stream(0), torch.arange(9))
-    counts = torch.bincount(y[:, 0].long(), minlength=3)
-    assert counts.tolist() == [3, 3, 3]
+    _, y = _world(stratify="digit").render(train_stream(0), torch.arange(10))
+    digit = y[:, 0]
+    known = ~torch.isnan(digit)
+    assert int((~known).sum()) == 2  # one row in five unlabelled, in the prefix too
+    counts = torch.bincount(digit[known].long(), minlength=3)
+    assert sorted(counts.tolist()) == [2, 3, 3]  # 8 labelled rows: the classes interleaved
 
 
 def test_datamodule_on_a_file_world_trains_only_on_known_labels():
@@ -72,3 +75,30 @@ def test_datamodule_on_a_file_world_trains_only_on_known_labels():
     _, y = _world().render(train_stream(0), torch.arange(40))
     assert counts == {"digit": int((~torch.isnan(y[:, 0])).sum()), "size": 40}
     assert counts["digit"] < 40
+
+
+def test_a_single_task_fit_drops_rows_without_its_label_and_averages_over_the_rest():
+    """Regression: a single-task fit on a file kept the rows its task lacks, so the loss was
+    divided by a batch that included them (against the loss's docstring)."""
+    from torch.nn import functional as F
+
+    from tasklab.losses import masked_multitask_loss
+
+    spec = SPECS["digit"]
+    dm = WorldDataModule(
+        _world(),
+        [spec],
+        {"digit": TaskBudget(60, 1.0)},
+        seed=0,
+        batch_size=16,
+        n_val=10,
+        n_test=15,
+    )
+    dm.setup()
+    train = dm.splits["train"]
+    assert len(train) == 48 and bool(train.mask.all())  # 60 rows, one in five unlabelled
+    batch = next(iter(dm.train_dataloader()))
+    logits = torch.randn(len(batch["y"]), 3, generator=torch.Generator().manual_seed(0))
+    loss, _, _ = masked_multitask_loss([spec], {"digit": logits}, batch["y"], batch["mask"])
+    expected = F.cross_entropy(logits, batch["y"][:, 0].long(), reduction="mean")
+    torch.testing.assert_close(loss, expected)

@@ -244,12 +244,16 @@ class WorldDataModule(pl.LightningDataModule):
             ],
             dim=1,
         )
+        stream = train_stream(self.seed)
+        if getattr(self.world, "label_gaps", False):  # a file's own gaps: a row no fit task
+            known = ~torch.isnan(self.world.labels(stream, index)[:, self.columns.to(device)])
+            mask = mask & known  # labels is dropped, so it never dilutes a batch's loss
         keep = mask.any(dim=1)
         train_index, train_mask = index[keep], mask[keep]
         columns = self.columns.to(device)
         self.splits["train"] = RenderedSplit(
             self.world,
-            train_stream(self.seed),
+            stream,
             train_index,
             columns,
             train_mask,

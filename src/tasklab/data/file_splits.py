@@ -31,22 +31,22 @@ def split_rows(n: int, val: float, test: float, seed: int) -> dict[str, np.ndarr
 
 def training_order(rows: np.ndarray, seed: int, strata: np.ndarray | None = None) -> np.ndarray:
     """``rows`` in a seeded order whose prefixes are the nested subsets. With ``strata`` (one
-    class label per row, NaN for unlabelled), classes are interleaved in proportion, and
-    unlabelled rows follow the labelled ones in their own seeded order."""
+    class label per row, NaN for unlabelled), classes are interleaved in proportion, and so
+    are the rows without a label (a stratum of their own): a prefix of n rows holds the file's
+    share of unlabelled rows, so stratifying never changes how many labels a task gets."""
     rng = np.random.default_rng([seed, _ORDER_SALT])
     if strata is None:
         return rows[rng.permutation(len(rows))]
     labels = strata[rows]
     known = ~np.isnan(labels)
-    # Each row's rank within its class, scaled to [0, 1): sorting on it interleaves classes
-    # in proportion, since a class with k rows puts one row in every 1/k of the order.
-    position = np.full(len(rows), np.inf)
-    for value in np.unique(labels[known]):
-        members = np.flatnonzero(labels == value)
-        shuffled = members[rng.permutation(len(members))]
-        position[shuffled] = (np.arange(len(members)) + rng.random()) / len(members)
-    unlabelled = np.flatnonzero(~known)
+    groups = [np.flatnonzero(labels == value) for value in np.unique(labels[known])]
+    groups.append(np.flatnonzero(~known))
+    # Each row's rank within its stratum, scaled to [0, 1): sorting on it interleaves strata
+    # in proportion, since a stratum of k rows puts one row in every 1/k of the order.
+    position = np.zeros(len(rows))
+    for members in groups:
+        if len(members):
+            shuffled = members[rng.permutation(len(members))]
+            position[shuffled] = (np.arange(len(members)) + rng.random()) / len(members)
     tie_break = rng.random(len(rows))
-    order = np.lexsort((tie_break, position))
-    order = np.concatenate([order[: known.sum()], unlabelled[rng.permutation(len(unlabelled))]])
-    return rows[order]
+    return rows[np.lexsort((tie_break, position))]

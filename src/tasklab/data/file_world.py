@@ -22,6 +22,9 @@ class FileWorld:
     """``splits``: "train", "val" and "test" tables with the same tasks and input shape.
     ``stratify``: a class task whose proportions every training prefix keeps."""
 
+    # a file may lack any label of any row: training subsets drop rows the fit cannot use
+    label_gaps = True
+
     def __init__(
         self,
         splits: dict[str, ArrayTable],
