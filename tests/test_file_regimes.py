@@ -161,3 +161,47 @@ def test_a_csv_with_named_columns_and_empty_cells_runs(make_cfg, tmp_path):
     assert result.data["n_labelled"]["label"] < 140  # minus the empty cells among them
     world = build_file_world(cfg.data)
     assert world.input_shape == (3,) and world.task_specs["size"].kind == "regression"
+
+
+def test_intermediates_of_every_kind_train_with_their_loss_and_compose_as_stage2_read_them(
+    make_cfg, tmp_path, capsys
+):
+    """Regression: a file's z were always regression (squared error on 0/1 sub-labels, no
+    accuracy, stage 2 fed raw logits at test time), and data.files.kinds refused them."""
+    rng = np.random.default_rng(0)
+    n = 600
+    x = rng.normal(size=(n, 12)).astype(np.float32)
+    sign = (x[:, :3].sum(axis=1) > 0).astype(np.int64)  # binary z, inferred from {0, 1}
+    band = np.digitize(x[:, 3:6].sum(axis=1), [-1.0, 1.0])  # 3 classes, declared
+    band[rng.random(n) < 0.2] = -1  # missing, as in a class label
+    path = tmp_path / "kinds.npz"
+    np.savez(path, x=x, y_both=sign & (band == 2), z_sign=sign, z_band=band)
+    cfg = make_cfg(
+        *RUN,
+        f"data.files.train={path}",
+        "+data.files.kinds.band=multiclass",
+        "data.tasks=[both]",
+        "regime=pipeline",
+        "regime.arm=staged",
+        "regime.n_stage1=400",
+        "regime.n_stage2=400",
+        "regime.stage1_steps=30",
+        "regime.stage2_steps=30",
+        f"regime.cache_dir={tmp_path / 'cache'}",
+    )
+    world = build_file_world(cfg.data)
+    printed = capsys.readouterr().out
+    assert "sign: binary (inferred)" in printed and "; intermediate z" in printed
+    assert "band: 3 classes (declared)" in printed
+    specs = world.task_specs
+    assert (specs["sign"].kind, specs["band"].kind, specs["band"].num_classes) == (
+        "binary",
+        "multiclass",
+        3,
+    )
+    assert world.stage2_input_shape == (1 + 3,)  # a probability and three class columns
+    result = train(cfg, output_dir=tmp_path / "run")
+    assert result.status == "ok"
+    for key in ("x_to_z/test/sign/auroc", "x_to_z/test/band/accuracy", "z_to_y/test/both/auroc"):
+        assert 0.0 <= result.metrics[key] <= 1.0, key
+    assert "x_to_z/test/sign/mae" not in result.metrics

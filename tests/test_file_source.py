@@ -116,7 +116,7 @@ def test_kinds_are_inferred_or_declared_and_printed(one_file, capsys):
     [
         ({"num_classes": {"band": 2}}, "labels of 'band' include 2, outside 0..1 for 2 classes"),
         ({"kinds": {"band": "ordinal"}}, "data.files.kinds.band='ordinal' is unknown"),
-        ({"kinds": {"colour": "binary"}}, "name ['colour'], which are not tasks of"),
+        ({"kinds": {"colour": "binary"}}, "name ['colour'], which are not tasks or intermediate"),
         ({"stratify": "score"}, "data.files.stratify='score' is not a class task"),
         ({"input_shape": [3, 2]}, "rows have shape (6,) but data.files.input_shape is [3, 2]"),
         ({"val_fraction": 0.0}, "the val split is empty; give a val file"),

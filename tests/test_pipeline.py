@@ -17,7 +17,9 @@ from tasklab.data.datamodule import WorldDataModule, render_stream
 from tasklab.data.face_id import FaceIdWorld
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import build_world, selected_tasks, task_budgets
+from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import TEST_STREAM, StagedWorld, as_model_input
+from tasklab.data.z_encoding import z_from_labels, z_from_outputs
 from tasklab.models.composed import ComposedNet
 from tasklab.regimes import pipeline
 from tasklab.regimes.fitting import RunContext
@@ -62,11 +64,24 @@ class _Affine(torch.nn.Module):
 
 def test_composed_prediction_is_stage2_applied_to_stage1_output():
     x = torch.rand(5, 1, 4, 4)
-    net = ComposedNet(_FixedZ(), _Affine(), lambda x, z: z, ["a", "b"], "y")
+    specs = [TaskSpec("a", "regression"), TaskSpec("b", "regression")]
+    net = ComposedNet(_FixedZ(), _Affine(), lambda x, z: z, specs, "y")
     out = net(x)
     m = x.mean(dim=(1, 2, 3))
     torch.testing.assert_close(out["y"], 2 * m - 3 * (1 - m) + 0.5)
     torch.testing.assert_close(out["a"], m)
+
+
+def test_stage2_reads_the_kind_of_z_it_was_trained_on():
+    """A binary z trains stage 2 on 0/1 and is composed with stage 1's probability; a class z
+    on one-hot columns and the softmax probabilities (never a raw logit)."""
+    specs = [TaskSpec("b", "binary"), TaskSpec("c", "multiclass", num_classes=3)]
+    truth = z_from_labels(specs, torch.tensor([[1.0, 2.0], [0.0, 0.0]]))
+    torch.testing.assert_close(truth, torch.tensor([[1.0, 0, 0, 1], [0.0, 1, 0, 0]]))
+    logits = {"b": torch.tensor([0.0, 20.0]), "c": torch.tensor([[0.0, 0, 0], [0, 30, 0]])}
+    predicted = z_from_outputs(specs, logits)
+    expected = torch.tensor([[0.5, 1 / 3, 1 / 3, 1 / 3], [1.0, 0.0, 1.0, 0.0]])
+    torch.testing.assert_close(predicted, expected, atol=1e-6, rtol=0)
 
 
 @pytest.mark.parametrize("world_name", ["bone_age", "face_id"])

@@ -188,7 +188,7 @@ def load_npz(
         if n.startswith("y_")
     }
     intermediates = {
-        n[2:]: _labels(path, f"array '{n}'", a, classes=False)
+        n[2:]: _labels(path, f"array '{n}'", a, n[2:] in class_tasks)
         for n, a in arrays.items()
         if n.startswith("z_")
     }
@@ -257,7 +257,7 @@ def load_csv(
             for t in tasks
         },
         {
-            z: _labels(path, f"column '{z}'", _column(path, rows, position[z], z), False)
+            z: _labels(path, f"column '{z}'", _column(path, rows, position[z], z), z in class_tasks)
             for z in intermediates
         },
     )

@@ -110,9 +110,16 @@ def _check_agreement(tables: dict[str, ArrayTable]) -> None:
                 )
 
 
+def _columns(tables: dict[str, ArrayTable], name: str) -> dict[str, np.ndarray]:
+    """A task's or an intermediate target's labels in every split, by the split's source."""
+    return {t.source: {**t.targets, **t.intermediates}[name] for t in tables.values()}
+
+
 def _task_spec(name: str, tables: dict[str, ArrayTable], files: DictConfig) -> tuple[TaskSpec, str]:
-    """The spec of target ``name`` and how it was decided (declared or inferred)."""
-    every = np.concatenate([t.targets[name] for t in tables.values()])
+    """The spec of target or intermediate ``name`` and how it was decided (declared or
+    inferred), by the same rules for both."""
+    columns = _columns(tables, name)
+    every = np.concatenate(list(columns.values()))
     declared = files.kinds.get(name)
     if declared is not None and declared not in KINDS:
         raise DataFileError(
@@ -136,10 +143,10 @@ def _task_spec(name: str, tables: dict[str, ArrayTable], files: DictConfig) -> t
                 f"data.files: task '{name}' is multiclass with {classes} class; declare "
                 f"data.files.num_classes.{name} (at least 2)"
             )
-        for table in tables.values():
-            check_class_labels(table.source, name, table.targets[name], classes)
+        for source, labels in columns.items():
+            check_class_labels(source, name, labels, classes)
         return TaskSpec(name, kind, num_classes=classes), how  # type: ignore[arg-type]
-    return _regression_spec(name, tables["train"].targets[name]), how
+    return _regression_spec(name, _columns(tables, name)[tables["train"].source]), how
 
 
 def _regression_spec(name: str, train_values: np.ndarray) -> TaskSpec:
@@ -160,20 +167,20 @@ def build_file_world(data: DictConfig, verbose: bool = True) -> FileWorld:
     files = data.files
     tables = load_splits(files)
     train = tables["train"]
-    unknown = sorted((set(files.kinds) | set(files.num_classes)) - set(train.targets))
+    named = set(train.targets) | set(train.intermediates)
+    unknown = sorted((set(files.kinds) | set(files.num_classes)) - named)
     if unknown:
         raise DataFileError(
-            f"data.files.kinds/num_classes name {unknown}, which are not tasks of "
-            f"{train.source} (tasks: {sorted(train.targets)})"
+            f"data.files.kinds/num_classes name {unknown}, which are not tasks or intermediate "
+            f"targets of {train.source} (tasks: {sorted(train.targets)}; intermediates: "
+            f"{sorted(train.intermediates)})"
         )
     specs, lines = {}, []
-    for name in train.targets:
+    for name, labels in {**train.targets, **train.intermediates}.items():
         spec, how = _task_spec(name, tables, files)
         specs[name] = spec
-        labels = train.targets[name]
-        lines.append(describe(spec, how, int((~np.isnan(labels)).sum()), len(train)))
-    for name in train.intermediates:
-        specs[name] = _regression_spec(name, train.intermediates[name])
+        line = describe(spec, how, int((~np.isnan(labels)).sum()), len(train))
+        lines.append(line + ("; intermediate z" if name in train.intermediates else ""))
     stratify = files.stratify or None
     class_tasks = sorted(n for n in train.targets if specs[n].kind != "regression")
     if stratify is not None and stratify not in class_tasks:

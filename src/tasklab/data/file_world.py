@@ -16,6 +16,7 @@ from tasklab.data.file_arrays import ArrayTable
 from tasklab.data.file_splits import training_order
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import TEST_STREAM, VAL_STREAM, train_stream
+from tasklab.data.z_encoding import z_width
 
 
 class FileWorld:
@@ -138,8 +139,9 @@ class StagedFileWorld(FileWorld):
 
     @property
     def stage2_input_shape(self) -> tuple[int, ...]:
-        return (len(self._intermediates),)
+        return (z_width([self._specs[name] for name in self._intermediates]),)
 
     def stage2_input(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """z as ``z_encoding`` gives it: values, probabilities or one-hot columns."""
         del x
         return z

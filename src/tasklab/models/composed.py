@@ -13,6 +13,9 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from tasklab.data.tasks import TaskSpec
+from tasklab.data.z_encoding import z_from_outputs
+
 Glue = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -24,15 +27,17 @@ class ComposedNet(nn.Module):
         stage1: nn.Module,
         stage2: nn.Module,
         glue: Glue,
-        intermediate: Sequence[str],
+        intermediate: Sequence[TaskSpec],
         target: str,
     ) -> None:
+        """``intermediate``: the z specs, in the order stage 2 reads them (``z_encoding``)."""
         super().__init__()
         self.stage1, self.stage2, self.glue = stage1, stage2, glue
-        self.intermediate, self.target = list(intermediate), target
+        self.z_specs, self.target = list(intermediate), target
+        self.intermediate = [spec.name for spec in self.z_specs]
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         z_heads = self.stage1(x)
-        z = torch.stack([z_heads[name] for name in self.intermediate], dim=1)
+        z = z_from_outputs(self.z_specs, z_heads)
         y = self.stage2(self.glue(x, z))[self.target]
         return {**{name: z_heads[name] for name in self.intermediate}, self.target: y}

@@ -64,9 +64,8 @@ def split_stage_metrics(metrics: dict[str, float], z_names: tuple[str, ...]) -> 
 
 def _composed(ctx: RunContext, stage1: TrainedStage, stage2: TrainedStage) -> ComposedNet:
     world = staged_world(ctx)
-    return ComposedNet(
-        stage1.net, stage2.net, world.stage2_input, world.intermediate_tasks, world.target_task
-    )
+    z_specs = [world.task_specs[name] for name in world.intermediate_tasks]
+    return ComposedNet(stage1.net, stage2.net, world.stage2_input, z_specs, world.target_task)
 
 
 def _pairs_budgets(ctx: RunContext, n_z: int) -> dict[str, TaskBudget]:

@@ -23,6 +23,7 @@ from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import selected_tasks
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import StagedWorld, as_model_input
+from tasklab.data.z_encoding import z_from_labels
 from tasklab.models.multihead import build_net, count_parameters
 from tasklab.regimes.fitting import (
     FitOutcome,
@@ -48,6 +49,7 @@ class Stage2World:
         self.world = world
         names = world.task_names
         self._z = [names.index(t) for t in world.intermediate_tasks]
+        self._z_specs = [world.task_specs[t] for t in world.intermediate_tasks]
         self._y = names.index(world.target_task)
 
     @property
@@ -69,7 +71,8 @@ class Stage2World:
         # hidden from stage 2, and its z zeroed so that no NaN reaches the network.
         unknown = torch.isnan(z).any(dim=1, keepdim=True)
         y = torch.where(unknown, torch.full_like(y, float("nan")), y)
-        inputs = self.world.stage2_input(as_model_input(x), torch.nan_to_num(z))
+        z = z_from_labels(self._z_specs, torch.nan_to_num(z))  # as stage 1's output reads
+        inputs = self.world.stage2_input(as_model_input(x), z)
         return inputs, y
 
 
