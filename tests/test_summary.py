@@ -227,10 +227,10 @@ def test_summary_and_compare_give_the_same_verdicts(tmp_path):
 
     import numpy as np
 
+    from tasklab.report.calibration import write_two_arm_sweep
     from tasklab.report.compare import main as compare_main
     from tasklab.report.records import load_records
     from tasklab.report.summary import summary_lines
-    from tests.verdict_fixtures import write_two_arm_sweep
 
     rng = np.random.default_rng(5)
     effects = {"a": 0.8, "b": 0.0, "c": -0.8}

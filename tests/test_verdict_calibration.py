@@ -3,17 +3,17 @@
 Regression test of a confident verdict on noise: with labels independent of the input and
 arms whose seeds agree (they learn the same things), an interval over seeds alone declared
 one arm better on most noise tasks; the two-level interval over seeds and test examples must
-not (``verdict_fixtures``).
+not (``tasklab.report.calibration``).
 """
 
 import numpy as np
 import pytest
 
 from tasklab.report.analysis import analyse
+from tasklab.report.calibration import write_two_arm_sweep
 from tasklab.report.grouping import group_records
 from tasklab.report.records import load_records
 from tasklab.report.verdicts import is_shown
-from tests.verdict_fixtures import write_two_arm_sweep
 
 NOISE_TASKS = 40
 METRIC = "test/mean/auroc"

@@ -1,5 +1,5 @@
-"""Sweeps of two arms whose runs keep predictions on one shared test split, for the tests of
-verdicts: generated so that what is true is known.
+"""Generated sweeps whose truth is known, to calibrate verdicts: two arms, runs that keep
+predictions on one shared test split (used by the tests and ``scripts/calibrate_verdicts.py``).
 
 An arm's score for test example i under seed s is ``effect·y_i + shared·u_arm,i + noise``:
 ``u_arm`` is what the arm learnt that does not depend on the seed (the same features every
