@@ -19,9 +19,13 @@ TASKS: tuple[str, ...] = ("digit", "parity", "gt4")
 _PIXEL_MAX = 16.0  # the scans hold counts 0..16 of 4×4 blocks of a 32×32 bitmap
 
 
-def digits_arrays(missing: float = 0.3, seed: int = 0) -> dict[str, np.ndarray]:
+def digits_arrays(
+    missing: float = 0.3, seed: int = 0, noise_task: bool = False
+) -> dict[str, np.ndarray]:
     """``x`` (1797, 1, 8, 8) in [0, 1]; ``y_digit`` (0–9), ``y_parity`` and ``y_gt4`` (0/1),
-    each −1 on a seeded ``missing`` share of the rows, drawn per task."""
+    each −1 on a seeded ``missing`` share of the rows, drawn per task. ``noise_task`` adds
+    ``y_noise``: the parity labels permuted across rows, a negative control that nothing can
+    learn (any verdict on it is the test set's luck)."""
     if not 0 <= missing < 1:
         raise ValueError(f"missing={missing} must be in [0, 1): the share of labels hidden")
     try:
@@ -36,8 +40,10 @@ def digits_arrays(missing: float = 0.3, seed: int = 0) -> dict[str, np.ndarray]:
     digit = bunch.target.astype(np.int64)
     labels = {"digit": digit, "parity": digit % 2, "gt4": (digit > 4).astype(np.int64)}
     rng = np.random.default_rng(seed)
+    if noise_task:
+        labels["noise"] = np.random.default_rng([seed, 1]).permutation(labels["parity"])
     arrays = {"x": x}
-    for name in TASKS:
+    for name in labels:
         values = labels[name].copy()
         values[rng.random(len(values)) < missing] = -1
         arrays[f"y_{name}"] = values
