@@ -45,7 +45,7 @@ def test_multirun_prints_the_comparison_table(tmp_path):
     assert all(r["status"] == "ok" and r["name"] == "driving_mtl_vs_stl" for r in records)
     assert all(r["data"]["n_train"]["car"] == 32 for r in records)
     assert "multi_task − single_task:" in proc.stdout
-    assert "too few seeds to conclude" in proc.stdout  # 2 seeds: no verdict
+    assert "too few seeds (2 < 3)" in proc.stdout  # 2 seeds: no verdict
     assert f"tasklab-compare {sweep_dir}" in proc.stdout
 
     # The same sweep through tasklab-compare: Δm of the real records against a hand computation.
