@@ -70,7 +70,7 @@ def test_counts_act_as_a_resample_of_the_examples():
         "binary", np.arange(50), rng.integers(0, 2, 50).astype(np.int16), rng.random(50)
     )
     draw = rng.integers(0, 50, 50)
-    counts = np.bincount(draw, minlength=50)[None, :].astype(np.float32)
+    counts = np.bincount(draw, minlength=50)[:, None].astype(np.float64)
     resampled = TaskPredictions("binary", np.arange(50), p.target[draw], p.output[draw])
     for name in ("auroc", "accuracy", "f1"):
         assert metric_value(p, name, counts)[0] == pytest.approx(

@@ -1,8 +1,8 @@
 """A run's metrics recomputed from its stored predictions under example weights.
 
 A bootstrap resample of the test split is a vector of counts, how often each example was drawn;
-every metric here takes a matrix of such counts (resample × example) and returns one value per
-resample, so thousands of resamples cost a few array operations, not thousands of metric calls.
+every metric here takes a matrix of such counts (example × resample: the sums then run over
+contiguous memory) and returns one value per resample, so thousands of resamples cost a few array operations, not thousands of metric calls.
 With all counts 1 the values equal torchmetrics' (``tests/test_example_metrics.py`` checks
 AUROC, accuracy and F1 for binary tasks, micro accuracy and macro F1 for classes, MAE and MSE).
 """
@@ -15,7 +15,7 @@ import numpy as np
 
 from tasklab.predictions import TaskPredictions
 
-Weights = np.ndarray  # (resamples, examples) counts
+Weights = np.ndarray  # (examples, resamples) counts
 
 
 def _safe(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
@@ -29,14 +29,14 @@ def auroc(p: TaskPredictions, w: Weights) -> np.ndarray:
     ROC curve of torchmetrics integrates to; NaN where a resample holds one class only.
 
     Examples sorted by score, per resample the weight of negatives at a lower score is a
-    cumulative sum; tied scores share a group whose negatives count one half. The example
-    axis is put first so that the sums run over contiguous memory.
+    cumulative sum; tied scores share a group whose negatives count one half.
     """
     order = np.argsort(p.output, kind="stable")
     scores, positive = p.output[order], p.target[order] == 1
-    weights = np.ascontiguousarray(w[:, order].T, dtype=np.float64)  # (examples, resamples)
-    negatives = np.where(positive[:, None], 0.0, weights)
-    cumulative = np.vstack([np.zeros((1, weights.shape[1])), np.cumsum(negatives, axis=0)])
+    weights = w[order]
+    negatives = weights * (~positive)[:, None].astype(weights.dtype)
+    cumulative = np.zeros((weights.shape[0] + 1, weights.shape[1]), dtype=weights.dtype)
+    np.cumsum(negatives, axis=0, out=cumulative[1:])
     new_group = np.r_[True, scores[1:] != scores[:-1]]
     group = np.cumsum(new_group) - 1
     starts = np.flatnonzero(new_group)
@@ -49,17 +49,22 @@ def auroc(p: TaskPredictions, w: Weights) -> np.ndarray:
         return np.where(total > 0, area / total, np.nan)
 
 
+def _weighted(w: Weights, mask: np.ndarray) -> np.ndarray:
+    """Total weight of the examples in ``mask``, per resample."""
+    return mask.astype(w.dtype) @ w
+
+
 def _binary_counts(p: TaskPredictions, w: Weights) -> tuple[np.ndarray, ...]:
     predicted, actual = p.output > 0.5, p.target == 1
-    tp = (w * (predicted & actual)).sum(axis=1)
-    fp = (w * (predicted & ~actual)).sum(axis=1)
-    fn = (w * (~predicted & actual)).sum(axis=1)
+    tp = _weighted(w, predicted & actual)
+    fp = _weighted(w, predicted & ~actual)
+    fn = _weighted(w, ~predicted & actual)
     return tp, fp, fn
 
 
 def accuracy(p: TaskPredictions, w: Weights) -> np.ndarray:
     correct = (p.output > 0.5) == (p.target == 1) if p.kind == "binary" else p.output == p.target
-    return _safe((w * correct).sum(axis=1), w.sum(axis=1))
+    return _safe(_weighted(w, correct), w.sum(axis=0))
 
 
 def f1(p: TaskPredictions, w: Weights) -> np.ndarray:
@@ -71,9 +76,9 @@ def f1(p: TaskPredictions, w: Weights) -> np.ndarray:
     scores, present = [], []
     for c in range(p.num_classes):
         predicted, actual = p.output == c, p.target == c
-        tp = (w * (predicted & actual)).sum(axis=1)
-        fp = (w * (predicted & ~actual)).sum(axis=1)
-        fn = (w * (~predicted & actual)).sum(axis=1)
+        tp = _weighted(w, predicted & actual)
+        fp = _weighted(w, predicted & ~actual)
+        fn = _weighted(w, ~predicted & actual)
         scores.append(_safe(2 * tp, 2 * tp + fp + fn))
         present.append((tp + fp + fn) > 0)
     score, weight = np.stack(scores, axis=1), np.stack(present, axis=1).astype(float)
@@ -82,12 +87,12 @@ def f1(p: TaskPredictions, w: Weights) -> np.ndarray:
 
 def mae(p: TaskPredictions, w: Weights) -> np.ndarray:
     error = np.abs(p.output.astype(np.float64) - p.target)
-    return _safe((w * error).sum(axis=1), w.sum(axis=1))
+    return _safe(error @ w.astype(np.float64), w.sum(axis=0))
 
 
 def mse(p: TaskPredictions, w: Weights) -> np.ndarray:
     error = (p.output.astype(np.float64) - p.target) ** 2
-    return _safe((w * error).sum(axis=1), w.sum(axis=1))
+    return _safe(error @ w.astype(np.float64), w.sum(axis=0))
 
 
 METRICS: dict[str, Callable[[TaskPredictions, Weights], np.ndarray]] = {
@@ -109,7 +114,7 @@ def supports(p: TaskPredictions, name: str) -> bool:
 
 def metric_value(p: TaskPredictions, name: str, w: Weights | None = None) -> np.ndarray:
     """``name`` under the example weights ``w`` (all ones, one value, when None)."""
-    weights = np.ones((1, p.index.shape[0])) if w is None else w
+    weights = np.ones((p.index.shape[0], 1)) if w is None else w
     return METRICS[name](p, weights)
 
 

@@ -52,13 +52,16 @@ class ExampleResampler:
         self.unavailable: dict[str, str] = {}  # run folder -> why it has no predictions
 
     def counts(self, universe: int) -> np.ndarray:
-        """(resamples, universe) draw counts of examples 0..universe-1, float32."""
+        """(universe, resamples) draw counts of examples 0..universe-1 (example-major, so a
+        task's rows are a contiguous gather)."""
         if universe not in self._counts:
             rng = np.random.default_rng([self.seed, universe])
             picks = rng.integers(0, universe, size=(self.resamples, universe))
             offsets = np.arange(self.resamples)[:, None] * universe
             flat = np.bincount((picks + offsets).ravel(), minlength=self.resamples * universe)
-            self._counts[universe] = flat.reshape(self.resamples, universe).astype(np.float32)
+            counts = flat.reshape(self.resamples, universe).T
+            # float32 holds the counts and their sums over a split exactly (below 2^24)
+            self._counts[universe] = np.ascontiguousarray(counts, dtype=np.float32)
         return self._counts[universe]
 
     def _predictions(self, run_dir: str) -> RunPredictions | None:
@@ -99,7 +102,7 @@ class ExampleResampler:
         for t in tasks:
             p = stored[t]
             observed.append(float(metric_value(p, name)[0]))
-            resampled.append(metric_value(p, name, counts[:, p.index]))
+            resampled.append(metric_value(p, name, counts[p.index]))
             examples.append((t, int(p.index.size), hash(p.index.tobytes())))
         return ResampledRun(float(np.mean(observed)), np.mean(resampled, axis=0), tuple(examples))
 
