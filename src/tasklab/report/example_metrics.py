@@ -1,10 +1,11 @@
 """A run's metrics recomputed from its stored predictions under example weights.
 
-A bootstrap resample of the test split is a vector of counts, how often each example was drawn;
-every metric here takes a matrix of such counts (example × resample: the sums then run over
-contiguous memory) and returns one value per resample, so thousands of resamples cost a few array operations, not thousands of metric calls.
-With all counts 1 the values equal torchmetrics' (``tests/test_example_metrics.py`` checks
-AUROC, accuracy and F1 for binary tasks, micro accuracy and macro F1 for classes, MAE and MSE).
+A bootstrap resample of the test split is a vector of counts, how often each example was
+drawn; every metric here takes a matrix of such counts (example × resample, so that the sums
+run over contiguous memory) and returns one value per resample: thousands of resamples cost a
+few array operations, not thousands of metric calls. With all counts 1 the values equal
+torchmetrics' (``tests/test_example_metrics.py`` checks AUROC, accuracy and F1 for binary
+tasks, micro accuracy and macro F1 for classes, MAE and MSE).
 """
 
 from __future__ import annotations
