@@ -234,15 +234,26 @@ def test_summary_and_compare_give_the_same_verdicts(tmp_path):
 
     rng = np.random.default_rng(5)
     effects = {"a": 0.8, "b": 0.0, "c": -0.8}
-    write_two_arm_sweep(tmp_path, "x", rng, seeds=5, tasks=tuple(effects), effects=effects)
+    write_two_arm_sweep(
+        tmp_path,
+        "x",
+        rng,
+        seeds=5,
+        tasks=tuple(effects),
+        effects=effects,
+        metrics=("auroc", "accuracy"),
+    )
     assert compare_main([str(tmp_path), "--out", str(tmp_path / "out"), "--wandb", "off"]) == 0
     with open(tmp_path / "out" / "comparisons.csv") as handle:
         rows = {row["metric"]: row for row in csv.DictReader(handle)}
+    assert len(rows) == 8  # (mean + 3 tasks) × (AUROC, accuracy): one family
+    rows = {k: v for k, v in rows.items() if k.endswith("/auroc")}
     text = "\n".join(summary_lines(load_records([tmp_path]), "test/mean/auroc"))
     for metric, row in rows.items():
         label = "multi_task − single_task" if "/mean/" in metric else metric.split("/")[1]
         line = next(x for x in text.splitlines() if x.strip().startswith(label + ":"))
         assert f"→ {row['verdict']}" in line, (metric, line, row["verdict"])
+        assert f"p_holm={float(row['p_holm']):.2g}" in line  # the same family, the same p
         assert row["ci_over"] == "seeds+examples"
     assert rows["test/a/auroc"]["verdict"] == "multi_task better"
     assert rows["test/c/auroc"]["verdict"] == "single_task better"

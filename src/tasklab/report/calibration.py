@@ -32,6 +32,7 @@ def write_two_arm_sweep(
     noise: float = 0.3,
     tasks: tuple[str, ...] = ("noise",),
     effects: dict[str, float] | None = None,
+    metrics: tuple[str, ...] = ("auroc",),
 ) -> None:
     """One experiment, two arms × ``seeds`` runs; ``effect`` (or per task ``effects``) is how
     strongly multi_task's score follows the label (negative: single_task's does)."""
@@ -39,7 +40,7 @@ def write_two_arm_sweep(
     learnt = {(arm, t): rng.standard_normal(n_test) for arm in ARMS for t in tasks}
     for arm in ARMS:
         for seed in range(seeds):
-            predictions, metrics = {}, {}
+            predictions, recorded = {}, {}
             for t in tasks:
                 gain = (effects or {}).get(t, effect)
                 signal = max(gain, 0.0) if arm == "multi_task" else max(-gain, 0.0)
@@ -51,8 +52,11 @@ def write_two_arm_sweep(
                 prob = (1 / (1 + np.exp(-score))).astype(np.float32)
                 p = TaskPredictions("binary", np.arange(n_test), labels[t], prob)
                 predictions[t] = p
-                metrics[f"test/{t}/auroc"] = float(metric_value(p, "auroc")[0])
-            metrics["test/mean/auroc"] = float(np.mean([metrics[f"test/{t}/auroc"] for t in tasks]))
+                for metric in metrics:
+                    recorded[f"test/{t}/{metric}"] = float(metric_value(p, metric)[0])
+            for metric in metrics:
+                per_task = [recorded[f"test/{t}/{metric}"] for t in tasks]
+                recorded[f"test/mean/{metric}"] = float(np.mean(per_task))
             folder = root / name / f"{arm}-{seed}"
             save_predictions(folder, {"test": predictions})
             write_result(
@@ -65,6 +69,6 @@ def write_two_arm_sweep(
                     arm=arm,
                     arm_axes=["regime"],
                     overrides=[f"regime={arm}", f"seed={seed}"],
-                    metrics=metrics,
+                    metrics=recorded,
                 ),
             )

@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _selected_metrics(records: list[dict[str, Any]], patterns: list[str]) -> list[str]:
+def selected_metrics(records: list[dict[str, Any]], patterns: list[str]) -> list[str]:
     available = sorted({key for record in records for key in record["metrics"]})
     selected = [key for key in available if any(fnmatch.fnmatchcase(key, p) for p in patterns)]
     if not selected:
@@ -71,7 +71,7 @@ def _selected_metrics(records: list[dict[str, Any]], patterns: list[str]) -> lis
     return selected
 
 
-def _task_metrics(records: list[dict[str, Any]], selected: list[str]) -> list[str]:
+def task_metrics(records: list[dict[str, Any]], selected: list[str]) -> list[str]:
     """Per-task metrics behind each ``split/mean/name`` one, which Δm needs."""
     means = {(m.split("/")[0], m.split("/")[-1]) for m in selected if m.count("/") == 2}
     keys = {key for record in records for key in record["metrics"]}
@@ -130,8 +130,8 @@ def run_compare(args: argparse.Namespace) -> tuple[Path, list[Analysis], Records
     out = _output_dir(args)
     analyses: list[Analysis] = []
     if records.ok:
-        selected = _selected_metrics(records.ok, args.metrics or DEFAULT_METRICS)
-        grouped = selected + [m for m in _task_metrics(records.ok, selected) if m not in selected]
+        selected = selected_metrics(records.ok, args.metrics or DEFAULT_METRICS)
+        grouped = selected + [m for m in task_metrics(records.ok, selected) if m not in selected]
         experiments = group_records(records.ok, grouped, args.x_axis)
         if args.x_axis and all(e.x_axis is None for e in experiments):
             swept = sorted({a for e in experiments for a in e.swept})

@@ -20,10 +20,11 @@ from omegaconf import DictConfig
 
 from tasklab.report.analysis import Analysis, analyse
 from tasklab.report.bootstrap import RESAMPLES
+from tasklab.report.compare import DEFAULT_METRICS, CompareError, selected_metrics, task_metrics
 from tasklab.report.comparisons import BOTH, CellStat, Comparison
 from tasklab.report.formatting import signed
 from tasklab.report.grouping import group_records
-from tasklab.report.records import Records, find_axes, load_records, natural_key
+from tasklab.report.records import Records, find_axes, load_records
 from tasklab.results import RESULT_FILE
 
 
@@ -70,12 +71,13 @@ def analysis_lines(analysis: Analysis, metric: str) -> list[str]:
     experiment = analysis.experiment
     lines = [
         f"metric: {metric} (mean [95% CI over seeds and test examples, unless labelled]; "
-        f"verdicts Holm-adjusted over a family of {analysis.family_size} comparisons)"
+        f"verdicts Holm-adjusted over the report's family of {analysis.family_size} "
+        "comparisons)"
     ]
     if experiment.fixed:
         lines.append("fixed: " + " ".join(f"{k}={v}" for k, v in experiment.fixed.items()))
     comparisons = [c for c in analysis.comparisons if c.metric == metric]
-    per_task = [c for c in analysis.comparisons if c.metric != metric]
+    per_task = [c for c in analysis.comparisons if _is_task_of(c.metric, metric)]
     for cell in experiment.cells(metric):
         stats = [s for s in analysis.cells if s.metric == metric and s.cell == cell]
         width = max(14, *(len(s.arm) for s in stats))
@@ -90,21 +92,25 @@ def analysis_lines(analysis: Analysis, metric: str) -> list[str]:
     return lines
 
 
+def family_metrics(records: list[dict[str, Any]], metric: str) -> tuple[list[str], list[str]]:
+    """The metrics ``tasklab-compare`` reports by default (and ``metric``), and those to group
+    (with the tasks behind each mean): the same family, so the same adjusted p-values."""
+    try:
+        shown = selected_metrics(records, DEFAULT_METRICS)
+    except CompareError:
+        shown = []
+    if metric not in shown:
+        shown.append(metric)
+    return shown, shown + [m for m in task_metrics(records, shown) if m not in shown]
+
+
 def summary_lines(records: Records, metric: str, resamples: int = RESAMPLES) -> list[str]:
-    tasks = sorted(
-        {
-            key
-            for record in records.ok
-            for key in record.get("metrics", {})
-            if _is_task_of(key, metric)
-        },
-        key=natural_key,
-    )
+    shown, grouped = family_metrics(records.ok, metric)
     lines: list[str] = []
-    for experiment in group_records(records.ok, [metric, *tasks]):
+    for experiment in group_records(records.ok, grouped):
         if metric not in experiment.values:
             continue
-        analysis = analyse(experiment, [metric], resamples)
+        analysis = analyse(experiment, shown, resamples)
         if lines:
             lines.append("")
         if len({r["name"] for r in records.ok}) > 1:
