@@ -58,3 +58,14 @@ def test_verdict_needs_seeds_the_family_and_the_t_interval():
 def test_wins_interval_is_clopper_pearson():
     low, high = wins_interval(5, 5)
     assert low == pytest.approx(0.025 ** (1 / 5)) and high == 1.0
+
+
+def test_the_enumerated_sign_flip_agrees_with_scipy():
+    rng = np.random.default_rng(1)
+    for n in (2, 3, 5, 8, 12):
+        for _ in range(5):
+            diffs = rng.normal(0.2, 1.0, n)
+            reference = stats.permutation_test(
+                (diffs,), np.mean, permutation_type="samples", n_resamples=np.inf
+            ).pvalue
+            assert sign_flip_p(list(diffs)) == pytest.approx(reference, abs=1e-12)
