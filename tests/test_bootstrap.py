@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from tasklab.report.bootstrap import bootstrap_interval, crossover, paired_comparison
+from tasklab.report.bootstrap import bootstrap_interval, crossover
 
 
 def test_interval_of_two_values_matches_the_hand_computed_bootstrap():
@@ -34,17 +34,6 @@ def test_interval_covers_a_known_mean_about_95_percent_of_the_time():
         hits += interval.low <= 2.0 <= interval.high
     # A z-interval with the sample sd covers P(|t_29| < 1.96) = 0.94 at n=30; this draw: 0.9275
     assert 0.92 <= hits / trials <= 0.96
-
-
-def test_paired_comparison_uses_matched_seeds_only():
-    a = {0: 1.0, 1: 2.0, 2: 3.0}
-    b = {0: 0.0, 1: 1.0, 2: 2.0, 3: 9.0}  # seed 3 has no partner and must not count
-    result = paired_comparison(a, b)
-    assert result.seeds == (0, 1, 2)
-    assert (result.diff.mean, result.diff.low, result.diff.high) == (1.0, 1.0, 1.0)
-    assert result.prob_a_better == 1.0
-    mixed = paired_comparison({0: 1.0, 1: 0.0}, {0: 0.0, 1: 1.0})
-    assert mixed.diff.mean == 0.0 and mixed.prob_a_better == pytest.approx(0.5, abs=0.05)
 
 
 def _curves(offsets, seeds=5, noise=0.05):

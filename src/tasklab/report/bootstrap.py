@@ -34,16 +34,6 @@ class BootstrapInterval:
 
 
 @dataclass(frozen=True)
-class PairedComparison:
-    """a − b over matched seeds: the interval of the mean difference, and the bootstrap
-    probability that a's mean is the larger (0.5 = undecided)."""
-
-    diff: BootstrapInterval
-    prob_a_better: float
-    seeds: tuple[int, ...]
-
-
-@dataclass(frozen=True)
 class Crossover:
     """Where curve a − b changes sign, on the data-size axis (log-interpolated).
 
@@ -94,26 +84,6 @@ def bootstrap_interval(
         return BootstrapInterval(float(data[0]), math.nan, math.nan, 1)
     low, high = _percentiles(_resampled_means(data, resamples, seed), level)
     return BootstrapInterval(float(data.mean()), low, high, int(data.size))
-
-
-def paired_comparison(
-    a: Mapping[int, float],
-    b: Mapping[int, float],
-    resamples: int = RESAMPLES,
-    seed: int = 0,
-    level: float = LEVEL,
-) -> PairedComparison:
-    """a − b on the seeds both arms have (pairing removes what the arms share: the same data
-    subset and initialisation under one seed)."""
-    seeds = tuple(sorted(set(a) & set(b)))
-    diffs = np.asarray([a[s] - b[s] for s in seeds], dtype=np.float64)
-    if diffs.size < 2:
-        return PairedComparison(bootstrap_interval(diffs, resamples, seed, level), math.nan, seeds)
-    means = _resampled_means(diffs, resamples, seed)
-    low, high = _percentiles(means, level)
-    interval = BootstrapInterval(float(diffs.mean()), low, high, int(diffs.size))
-    prob = float(np.mean(means > 0) + 0.5 * np.mean(means == 0))
-    return PairedComparison(interval, prob, seeds)
 
 
 def _first_crossing(sizes: np.ndarray, gaps: np.ndarray) -> np.ndarray:

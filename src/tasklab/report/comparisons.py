@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasklab.report.bootstrap import bootstrap_interval, paired_comparison
+from tasklab.report.bootstrap import bootstrap_interval
 from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Cell, Experiment
 from tasklab.report.resampling import ExampleResampler, ResampledRun, pairable, two_level_values
@@ -121,18 +121,16 @@ class ComparisonBuilder:
 
     def compare(self, metric: str, cell: Cell, a: str, b: str) -> Comparison:
         arms = self.experiment.values[metric][cell]
-        seed_only = paired_comparison(arms[a], arms[b], self.resamples, self.seed)
-        seeds = list(seed_only.seeds)
+        seeds = sorted(set(arms[a]) & set(arms[b]))
         diffs = np.asarray([arms[a][s] - arms[b][s] for s in seeds], dtype=np.float64)
         t = mean_interval([float(d) for d in diffs])
+        seed_only = two_level_values(diffs, None, self.resamples, self.seed)
         runs_a, runs_b = self._runs(metric, cell, a, seeds), self._runs(metric, cell, b, seeds)
         if len(seeds) >= 2 and pairable(runs_a, runs_b):
             resampled = np.stack([_minus(ra, rb) for ra, rb in zip(runs_a, runs_b, strict=True)])
-            kind = BOTH
+            both, kind = two_level_values(diffs, resampled, self.resamples, self.seed), BOTH
         else:
-            resampled = np.repeat(diffs[:, None], self.resamples, axis=1)
-            kind = SEEDS_ONLY
-        both = two_level_values(diffs, resampled, self.resamples, self.seed)
+            both, kind = seed_only, SEEDS_ONLY
         sign = -1.0 if lower_is_better(metric) else 1.0
         n = len(seeds)
         wins = int(np.count_nonzero(sign * diffs > 0))
@@ -156,8 +154,8 @@ class ComparisonBuilder:
             both.low,
             both.high,
             kind,
-            seed_only.diff.low,
-            seed_only.diff.high,
+            seed_only.low,
+            seed_only.high,
             t.low,
             t.high,
             prob,

@@ -132,17 +132,24 @@ def two_level(
 
 
 def two_level_values(
-    observed: np.ndarray, resampled: np.ndarray, resamples: int, seed: int, level: float = 0.95
+    observed: np.ndarray,
+    resampled: np.ndarray | None,
+    resamples: int,
+    seed: int,
+    level: float = 0.95,
 ) -> TwoLevel:
     """``observed`` (seeds,) values and ``resampled`` (seeds, resamples) values under the
-    example resamples; resample r draws seeds and pairs each with example draw r."""
+    example resamples; resample r draws seeds and pairs each with example draw r. Without
+    ``resampled`` the seeds alone are resampled (the seed-only bootstrap)."""
     n = observed.shape[0]
-    mean = float(observed.mean())
+    mean = float(observed.mean()) if n else math.nan
     if n < 2:
         return TwoLevel(mean, math.nan, math.nan, np.empty(0), n)
     picks = resample_picks(n, resamples, seed)
-    drawn = np.take_along_axis(resampled.T, picks, axis=1)  # (resamples, n)
-    means = drawn.mean(axis=1)
+    if resampled is None:
+        means = observed[picks].mean(axis=1)
+    else:
+        means = np.take_along_axis(resampled.T, picks, axis=1).mean(axis=1)
     means = means[np.isfinite(means)]
     expanded = mean + math.sqrt(n / (n - 1)) * (means - mean)
     tail = (1.0 - level) / 2.0
