@@ -208,7 +208,7 @@ def test_lower_is_better_metrics_turn_the_summary_verdict():
     lines = summary_lines(records, "test/mean/mae")
     verdict = next(line for line in lines if "−" in line)
     # staged − end_to_end is about −1 year of MAE on every seed: staged is the better arm
-    assert verdict.startswith("  staged − end_to_end: -0.983 [")
+    assert verdict.startswith("  staged − end_to_end: −0.983 [")
     assert "3/3 seeds better for staged" in verdict  # lower MAE on every seed
     assert verdict.endswith("→ staged better")
 

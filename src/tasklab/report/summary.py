@@ -22,7 +22,6 @@ from tasklab.report.analysis import Analysis, analyse
 from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.compare import DEFAULT_METRICS, CompareError, selected_metrics, task_metrics
 from tasklab.report.comparisons import BOTH, CellStat, Comparison
-from tasklab.report.formatting import signed
 from tasklab.report.grouping import group_records
 from tasklab.report.records import Records, find_axes, load_records
 from tasklab.results import RESULT_FILE
@@ -38,8 +37,12 @@ def swept_axes(
     return axes.swept, axes.fixed, cells
 
 
+def _signed(value: float) -> str:
+    return f"{value:+.3f}".replace("-", "−")
+
+
 def _interval(low: float, high: float) -> str:
-    return "no CI" if math.isnan(low) else f"[{signed(low)}, {signed(high)}]"
+    return "no CI" if math.isnan(low) else f"[{_signed(low)}, {_signed(high)}]"
 
 
 def _cell_line(stat: CellStat, width: int) -> str:
@@ -53,13 +56,13 @@ def _comparison_line(c: Comparison, indent: str = "  ", label: str | None = None
     over = "" if c.interval == BOTH else " over seeds only"
     seed_only = f"; seeds only {_interval(c.seed_low, c.seed_high)}" if c.interval == BOTH else ""
     text = (
-        f"{indent}{head}: {signed(c.diff)} {_interval(c.low, c.high)}{over}{seed_only} "
+        f"{indent}{head}: {_signed(c.diff)} {_interval(c.low, c.high)}{over}{seed_only} "
         f"(paired, {c.wins}/{c.n} seeds better for {c.arm_a}; p_holm={c.p_adjusted:.2g}, "
         f"sign-flip p={c.p_sign_flip:.2g}) → {c.verdict}"
     )
     if c.n >= 2 and not c.verdict.endswith("better") and math.isfinite(c.detectable):
         needed = (
-            f"{c.seeds_needed} seeds would detect {signed(c.diff)}"
+            f"{c.seeds_needed} seeds would detect {_signed(c.diff)}"
             if c.seeds_needed is not None
             else "more seeds cannot detect it (the test set's noise is larger)"
         )
