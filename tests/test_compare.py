@@ -257,8 +257,8 @@ def test_small_differences_keep_their_digits():
 
 
 def test_a_crossover_that_crosses_back_says_so():
-    from tasklab.report.analysis import CrossoverRow
     from tasklab.report.bootstrap import Crossover
+    from tasklab.report.crossovers import CrossoverRow
 
     found = Crossover(2975.0, 795.0, 3885.0, 1.0, (100.0, 1000.0, 1e4, 1e5), (0, 1, 2))
     row = CrossoverRow("e", "test/mean/mae", (), "hybrid", "end_to_end", found, "hybrid", "hybrid")

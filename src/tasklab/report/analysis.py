@@ -19,11 +19,12 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
-from tasklab.report.bootstrap import RESAMPLES, Crossover, crossover
+from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.comparisons import SEEDS_ONLY, CellStat, Comparison, ComparisonBuilder
+from tasklab.report.crossovers import CrossoverRow, crossover_rows
 from tasklab.report.effects import delta_m_interval, lower_is_better
 from tasklab.report.formatting import signed
-from tasklab.report.grouping import Cell, Experiment, Facet
+from tasklab.report.grouping import Cell, Experiment
 from tasklab.report.pairs import comparison_pairs
 from tasklab.report.records import natural_key
 from tasklab.report.stats import mean_interval
@@ -67,42 +68,6 @@ class DeltaM:
     p_adjusted: float = math.nan
     t_low: float = math.nan  # Student's t interval of the per-seed Δm
     t_high: float = math.nan
-
-
-@dataclass(frozen=True)
-class CrossoverRow:
-    experiment: str
-    metric: str
-    facet: Facet
-    arm_a: str
-    arm_b: str
-    found: Crossover
-    better_first: str | None  # the better arm at the smallest size
-    better_last: str | None  # ... and at the largest
-
-    @property
-    def summary(self) -> str:
-        found, first, last = self.found, self.better_first, self.better_last
-        if not found.seeds:
-            return "no seed at every size of both curves"
-        if found.size is None:
-            lead = f"; {first} better throughout" if first and first == last else ""
-            return (
-                f"no crossover in the range{lead} ({found.share_crossing:.0%} of resamples cross)"
-            )
-        span = (
-            f"{found.low:,.0f}–{found.high:,.0f}"
-            if found.low is not None and found.high is not None
-            else "n/a"
-        )
-        head = (
-            f"crosses at {found.size:,.0f} (95% CI {span}, {found.share_crossing:.0%} of "
-            f"resamples cross): {first} better below"
-        )
-        if first is not None and first == last:  # crossed, then crossed back
-            other = self.arm_b if first == self.arm_a else self.arm_a
-            return f"{head}, {other} better just above; crosses back: {last} at the largest size"
-        return f"{head}, {last} better above"
 
 
 @dataclass
@@ -191,42 +156,6 @@ def _delta_m(
         t_low=t.low,
         t_high=t.high,
     )
-
-
-def _crossovers(
-    experiment: Experiment, metric: str, pairs: set[tuple[str, str]], resamples: int, seed: int
-) -> list[CrossoverRow]:
-    rows = []
-    lower = lower_is_better(metric)
-    for facet in experiment.facets(metric):
-        curves = experiment.curves(metric, facet)
-        for a, b in sorted(pairs, key=lambda p: natural_key(" ".join(p))):
-            if a not in curves or b not in curves:
-                continue
-            found = crossover(curves[a], curves[b], resamples, seed)
-            if len(found.sizes) < 2:
-                continue
-            first, last = (
-                _better_at(curves[a][x], curves[b][x], set(found.seeds), a, b, lower)
-                for x in (found.sizes[0], found.sizes[-1])
-            )
-            rows.append(CrossoverRow(experiment.name, metric, facet, a, b, found, first, last))
-    return rows
-
-
-def _better_at(
-    a_values: dict[int, float],
-    b_values: dict[int, float],
-    seeds: set[int],
-    a: str,
-    b: str,
-    lower: bool,
-) -> str | None:
-    """The arm with the better mean over ``seeds`` at one size; None on a tie or no seeds."""
-    gap = sum(a_values[s] - b_values[s] for s in seeds)
-    if not seeds or gap == 0:
-        return None
-    return a if (gap > 0) != lower else b
 
 
 def _task_metrics(experiment: Experiment, metric: str) -> list[str]:
@@ -339,7 +268,7 @@ def analyse(
     ]
     if experiment.x_axis is not None:
         for metric in shown:
-            analysis.crossovers += _crossovers(
+            analysis.crossovers += crossover_rows(
                 experiment, metric, pairs_by_metric.get(metric, set()), resamples, seed
             )
     analysis.warnings += _warnings(analysis, builder)
