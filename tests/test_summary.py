@@ -265,3 +265,16 @@ def test_a_family_without_pairs_says_what_the_report_does(tmp_path, capsys):
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "warning: no comparable pairs: every cell holds one arm (multi_task)" in out
+
+
+def test_a_damaged_predictions_file_falls_back_to_seeds_and_says_why(tmp_path, capsys):
+    import numpy as np
+
+    from tasklab.report.calibration import write_two_arm_sweep
+
+    write_two_arm_sweep(tmp_path, "x", np.random.default_rng(0), seeds=3)
+    damaged = sorted(tmp_path.rglob("predictions.npz"))[0]
+    damaged.write_bytes(damaged.read_bytes()[:100])  # cut short, as by a full disk
+    assert main([str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "over seeds only" in out and "unreadable predictions.npz" in out

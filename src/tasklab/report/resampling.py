@@ -20,6 +20,7 @@ comparison that involves one falls back to seeds only and says so.
 from __future__ import annotations
 
 import math
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,7 +73,7 @@ class ExampleResampler:
             except FileNotFoundError:
                 self._runs[run_dir] = None
                 self.unavailable[run_dir] = f"no {PREDICTIONS_FILE}"
-            except (OSError, ValueError, KeyError) as error:
+            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
                 self._runs[run_dir] = None
                 self.unavailable[run_dir] = f"unreadable {PREDICTIONS_FILE}: {error}"
         return self._runs[run_dir]
