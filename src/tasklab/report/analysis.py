@@ -295,7 +295,8 @@ def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
     seeds_only = [c for c in analysis.comparisons if c.interval == SEEDS_ONLY and c.n >= 2]
     if seeds_only:
         why = sorted(set(builder.resampler.unavailable.values())) or [
-            "no predictions stored for these metrics"
+            "no predictions stored for these metrics (a pipeline's stages, say), or arms "
+            "scored on different test rows"
         ]
         warnings.append(
             f"{len(seeds_only)} of {len(analysis.comparisons)} comparisons resample seeds only "
