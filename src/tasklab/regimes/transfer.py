@@ -73,7 +73,7 @@ def arm_keys(cfg: DictConfig) -> list[str]:
     trains the trunk, so its learning-rate scale and frozen blocks do not matter)."""
     regime = cfg.regime
     if regime.n_source == 0:
-        return ["regime.n_source"]
+        return []
     keys = ["regime.n_source", "regime.source", "regime.mode"]
     if regime.mode != "linear_probe":
         keys.append("regime.trunk_lr_scale")

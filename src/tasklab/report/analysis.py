@@ -24,7 +24,7 @@ from tasklab.report.comparisons import SEEDS_ONLY, CellStat, Comparison, Compari
 from tasklab.report.crossovers import CrossoverRow, crossover_rows
 from tasklab.report.effects import delta_m_interval, lower_is_better
 from tasklab.report.formatting import signed
-from tasklab.report.grouping import Cell, Experiment
+from tasklab.report.grouping import Cell, Experiment, is_task_of
 from tasklab.report.pairs import comparison_pairs
 from tasklab.report.records import natural_key
 from tasklab.report.stats import mean_interval
@@ -121,12 +121,9 @@ def _task_values(
     """{seed: {task: value}} from ``split/<task>/<name>`` metrics, for Δm."""
     split, name = metric.split("/", 1)[0], metric.rsplit("/", 1)[-1]
     per_seed: dict[int, dict[str, float]] = {}
-    for key, cells in experiment.values.items():
-        parts = key.split("/")
-        if len(parts) != 3 or parts[0] != split or parts[2] != name or parts[1] == "mean":
-            continue
-        for s, value in cells.get(cell, {}).get(arm, {}).items():
-            per_seed.setdefault(s, {})[parts[1]] = value
+    for key in _task_metrics(experiment, f"{split}/mean/{name}"):
+        for s, value in experiment.values[key].get(cell, {}).get(arm, {}).items():
+            per_seed.setdefault(s, {})[key.split("/")[1]] = value
     return per_seed
 
 
@@ -160,17 +157,7 @@ def _delta_m(
 
 def _task_metrics(experiment: Experiment, metric: str) -> list[str]:
     """``split/<task>/name`` for a ``split/mean/name`` metric: the tasks behind the mean."""
-    parts = metric.split("/")
-    if len(parts) != 3 or parts[1] != "mean":
-        return []
-    return sorted(
-        key
-        for key in experiment.values
-        if key.count("/") == 2
-        and key.split("/")[0] == parts[0]
-        and key.split("/")[2] == parts[2]
-        and key.split("/")[1] != "mean"
-    )
+    return sorted(key for key in experiment.values if is_task_of(key, metric))
 
 
 def _decide(comparison: Comparison, p_adjusted: float) -> Comparison:

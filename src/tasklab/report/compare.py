@@ -21,7 +21,7 @@ from typing import Any
 from tasklab.report.analysis import Analysis, analyse
 from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.formatting import signed
-from tasklab.report.grouping import group_records
+from tasklab.report.grouping import group_records, is_task_of
 from tasklab.report.records import Records, load_records
 from tasklab.report.verdicts import is_shown
 from tasklab.results import RESULT_FILE, write_bytes_atomic
@@ -72,14 +72,14 @@ def selected_metrics(records: list[dict[str, Any]], patterns: list[str]) -> list
 
 
 def task_metrics(records: list[dict[str, Any]], selected: list[str]) -> list[str]:
-    """Per-task metrics behind each ``split/mean/name`` one, which Δm needs."""
-    means = {(m.split("/")[0], m.split("/")[-1]) for m in selected if m.count("/") == 2}
+    """Per-task metrics behind each ``split/mean/name`` one (their comparisons and Δm)."""
     keys = {key for record in records for key in record["metrics"]}
-    return sorted(
-        key
-        for key in keys
-        if key.count("/") == 2 and (key.split("/")[0], key.split("/")[-1]) in means
-    )
+    return sorted(key for key in keys if any(is_task_of(key, mean) for mean in selected))
+
+
+def grouped_metrics(records: list[dict[str, Any]], selected: list[str]) -> list[str]:
+    """The selected metrics and the per-task ones behind them: what the analysis groups."""
+    return selected + [m for m in task_metrics(records, selected) if m not in selected]
 
 
 def _wandb_settings(records: list[dict[str, Any]], choice: str) -> tuple[str | None, str]:
@@ -131,8 +131,7 @@ def run_compare(args: argparse.Namespace) -> tuple[Path, list[Analysis], Records
     analyses: list[Analysis] = []
     if records.ok:
         selected = selected_metrics(records.ok, args.metrics or DEFAULT_METRICS)
-        grouped = selected + [m for m in task_metrics(records.ok, selected) if m not in selected]
-        experiments = group_records(records.ok, grouped, args.x_axis)
+        experiments = group_records(records.ok, grouped_metrics(records.ok, selected), args.x_axis)
         if args.x_axis and all(e.x_axis is None for e in experiments):
             swept = sorted({a for e in experiments for a in e.swept})
             raise CompareError(

@@ -39,7 +39,6 @@ class CellStat:
     high: float
     seeds: tuple[int, ...]
     interval: str = SEEDS_ONLY  # what the interval resamples
-    seed_values: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -116,7 +115,6 @@ class ComparisonBuilder:
             high,
             tuple(seeds),
             kind,
-            tuple(values),
         )
 
     def compare(self, metric: str, cell: Cell, a: str, b: str) -> Comparison:

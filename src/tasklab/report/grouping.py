@@ -66,6 +66,19 @@ class Experiment:
         return dict(curves)
 
 
+def is_task_of(key: str, mean_metric: str) -> bool:
+    """Whether ``key`` (``split/<task>/name``) is one of the per-task metrics behind
+    ``mean_metric`` (``split/mean/name``)."""
+    parts, mean = key.split("/"), mean_metric.split("/")
+    return (
+        len(parts) == 3
+        and len(mean) == 3
+        and mean[1] == "mean"
+        and parts[1] != "mean"
+        and (parts[0], parts[2]) == (mean[0], mean[2])
+    )
+
+
 def _facet_order(facet: Facet) -> list:
     """Numbers by value (0.0002 before 0.019), anything else in natural order."""
     return [

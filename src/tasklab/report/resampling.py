@@ -119,19 +119,6 @@ class TwoLevel:
     n: int
 
 
-def two_level(
-    per_seed: Sequence[ResampledRun], resamples: int, seed: int, level: float = 0.95
-) -> TwoLevel:
-    """Mean over seeds with its interval over seeds and examples (see the module docstring)."""
-    return two_level_values(
-        np.asarray([r.observed for r in per_seed]),
-        np.stack([r.resampled for r in per_seed]),
-        resamples,
-        seed,
-        level,
-    )
-
-
 def two_level_values(
     observed: np.ndarray,
     resampled: np.ndarray | None,

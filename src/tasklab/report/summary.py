@@ -20,9 +20,9 @@ from omegaconf import DictConfig
 
 from tasklab.report.analysis import Analysis, analyse
 from tasklab.report.bootstrap import RESAMPLES
-from tasklab.report.compare import DEFAULT_METRICS, CompareError, selected_metrics, task_metrics
+from tasklab.report.compare import DEFAULT_METRICS, CompareError, grouped_metrics, selected_metrics
 from tasklab.report.comparisons import BOTH, CellStat, Comparison
-from tasklab.report.grouping import group_records
+from tasklab.report.grouping import group_records, is_task_of
 from tasklab.report.records import Records, find_axes, load_records
 from tasklab.results import RESULT_FILE
 
@@ -80,7 +80,7 @@ def analysis_lines(analysis: Analysis, metric: str) -> list[str]:
     if experiment.fixed:
         lines.append("fixed: " + " ".join(f"{k}={v}" for k, v in experiment.fixed.items()))
     comparisons = [c for c in analysis.comparisons if c.metric == metric]
-    per_task = [c for c in analysis.comparisons if _is_task_of(c.metric, metric)]
+    per_task = [c for c in analysis.comparisons if is_task_of(c.metric, metric)]
     for cell in experiment.cells(metric):
         stats = [s for s in analysis.cells if s.metric == metric and s.cell == cell]
         width = max(14, *(len(s.arm) for s in stats))
@@ -104,7 +104,7 @@ def family_metrics(records: list[dict[str, Any]], metric: str) -> tuple[list[str
         shown = []
     if metric not in shown:
         shown.append(metric)
-    return shown, shown + [m for m in task_metrics(records, shown) if m not in shown]
+    return shown, grouped_metrics(records, shown)
 
 
 def summary_lines(records: Records, metric: str, resamples: int = RESAMPLES) -> list[str]:
@@ -130,18 +130,6 @@ def summary_lines(records: Records, metric: str, resamples: int = RESAMPLES) -> 
     for path, reason in records.problems:
         lines.append(f"skipped {path}: {reason}")
     return lines
-
-
-def _is_task_of(key: str, metric: str) -> bool:
-    parts, mean = key.split("/"), metric.split("/")
-    return (
-        len(parts) == 3
-        and len(mean) == 3
-        and mean[1] == "mean"
-        and parts[0] == mean[0]
-        and parts[2] == mean[2]
-        and parts[1] != "mean"
-    )
 
 
 HEADLINE_METRICS = ("test/mean/auroc", "test/mean/accuracy", "test/mean/mae")
