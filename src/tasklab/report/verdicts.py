@@ -122,11 +122,11 @@ def power(diff: float, seed_sd: float, n: int, total_se: float) -> Power:
         return _critical(k) * math.sqrt(seed_sd**2 / k + test_var)
 
     needed = None
-    if abs(diff) > 0:
+    if abs(diff) > 0 and detectable(MAX_SEEDS_ADVISED) <= abs(diff):  # reachable at all
         k = 2
         while k <= MAX_SEEDS_ADVISED and detectable(k) > abs(diff):
             k = k + 1 if k < 100 else int(k * 1.1)
-        needed = k if k <= MAX_SEEDS_ADVISED else None
+        needed = min(k, MAX_SEEDS_ADVISED)
     return Power(detectable(n), needed, math.sqrt(test_var))
 
 
