@@ -28,8 +28,9 @@ def child(n_source: int, steps: int, cache_dir: str) -> None:
 
     from hydra import compose, initialize_config_dir
 
+    from tasklab.conf import CONF_DIR
     from tasklab.config import register_configs
-    from tasklab.train import CONF_DIR, train
+    from tasklab.train import train
 
     warnings.filterwarnings("ignore")
     register_configs()

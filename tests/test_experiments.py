@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
+from tasklab.conf import CONF_DIR
 from tasklab.data.registry import build_world
 from tasklab.data.tasks import HEADLINE_METRIC
 from tasklab.examples.digits import digits_arrays, write_npz
@@ -15,7 +16,7 @@ from tasklab.weighting import WEIGHTINGS
 
 from .conftest import TINY
 
-EXPERIMENT_DIR = Path(__file__).resolve().parents[1] / "conf" / "experiment"
+EXPERIMENT_DIR = CONF_DIR / "experiment"
 EXPERIMENTS = sorted(
     p.relative_to(EXPERIMENT_DIR).with_suffix("").as_posix() for p in EXPERIMENT_DIR.rglob("*.yaml")
 )

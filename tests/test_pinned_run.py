@@ -14,7 +14,7 @@ from .conftest import TINY
 def pinned(tmp_path_factory):
     from hydra import compose, initialize_config_dir
 
-    from tasklab.train import CONF_DIR
+    from tasklab.conf import CONF_DIR
 
     overrides = [*TINY, "data.n_test=64", "logger.wandb=false", "seed=0"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -18,7 +18,7 @@ BUDGET = [
 def scores(tmp_path_factory):
     from hydra import compose, initialize_config_dir
 
-    from tasklab.train import CONF_DIR
+    from tasklab.conf import CONF_DIR
 
     results = {}
     for model in ("cnn", "linear"):

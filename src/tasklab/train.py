@@ -19,6 +19,7 @@ from omegaconf.errors import OmegaConfBaseException
 from pytorch_lightning.utilities import rank_zero_only
 
 from tasklab.cli_errors import one_line
+from tasklab.conf import CONFIG_PATH
 from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError, check_choice, check_config, several_processes
 from tasklab.data.file_arrays import DataFileError
@@ -41,7 +42,6 @@ from tasklab.runs.markers import (
 )
 from tasklab.runs.threads import job_threads
 
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 TRACEBACK_FILE = "traceback.txt"
 
 register_run_id_resolver()
@@ -193,7 +193,7 @@ def _in_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
-@hydra.main(version_base="1.3", config_path=str(CONF_DIR), config_name="train")
+@hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name="train")
 def _hydra_main(cfg: DictConfig) -> float | None:
     """One run. In a sweep a failed run is recorded and reported in one line, and the sweep
     goes on (the sweep's end reports every failure and exits non-zero); alone, it exits
