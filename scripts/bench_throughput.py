@@ -23,11 +23,11 @@ import torch
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback, TQDMProgressBar
 
-from tasklab.config import DataConfig
+from tasklab.config import data_schema
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.driving import PRESENCE_TASKS, DrivingWorld
-from tasklab.data.file_source import build_file_world
 from tasklab.data.label_masks import TaskBudget
+from tasklab.data.registry import build_world
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.vectors import VectorWorld
 from tasklab.data.world import train_stream
@@ -81,10 +81,10 @@ def _file_arrays() -> dict[str, np.ndarray]:
 
 def _file_world(mapped: bool):
     _write_file()  # the world reads the file itself
-    data = OmegaConf.structured(DataConfig(world="files"))
+    data = OmegaConf.structured(data_schema()(world="files"))
     data.files.train = str(FILE_PATH)
     data.files.mmap_min_mb = 0.0 if mapped else 1e9
-    return build_file_world(data)
+    return build_world(data)
 
 
 def _setup(case: str, steps: int, seed: int = 0):

@@ -55,14 +55,14 @@ CASES = [
     (["seed=1.5"], "seed=1.5: Value '1.5' of type 'float' could not be converted to Int", 2),
     (["trainer.deterministic=maybe"], "trainer.deterministic=maybe: Value 'maybe'", 2),
     # unknown names
-    (["model=resnet"], "model=resnet is not a config in conf/model/; allowed: cnn, cnn1d", 2),
-    (["experiment=nope"], "experiment=nope is not a config in conf/experiment/; allowed:", 2),
-    (["mtl/weighting=magic"], "mtl/weighting=magic is not a config in conf/mtl/weighting/", 2),
+    (["model=resnet"], "model=resnet is not an option of model; allowed: cnn, cnn1d", 2),
+    (["experiment=nope"], "experiment=nope is not an option of experiment; allowed:", 2),
+    (["mtl/weighting=magic"], "mtl/weighting=magic is not an option of mtl/weighting", 2),
     (["data.n_train=5,many"], "quote it for a string ('a,b'), write [a,b] for a list", 2),
     # out-of-range sizes and rates
     (["seed=-1"], "seed=-1 is out of range; use an integer in [0, 2,147,483,647]", 2),
     (["data.n_train=0"], "data.n_train=0 is out of range; use an integer in [1, 10,000,000]", 2),
-    (["data.label_rate=1.5"], "data.label_rate=1.5 is outside [0, 1]", 2),
+    (["data.label_rate=1.5"], "data.label_rate=1.5 is out of range; use 0 to 1 (the fraction", 2),
     (["optim.lr=-1"], "optim.lr=-1.0 must be > 0", 2),
     (["data.batch_size=0"], "data.batch_size=0 must be > 0", 2),
     (["trainer.max_steps=0"], "trainer.max_steps=0 must be > 0", 2),

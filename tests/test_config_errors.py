@@ -18,8 +18,8 @@ from .conftest import TINY
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("data.label_rate=1.5", "data.label_rate=1.5 is outside [0, 1]"),
-        ("data.label_rate=-0.1", "data.label_rate=-0.1 is outside [0, 1]"),
+        ("data.label_rate=1.5", "data.label_rate=1.5 is out of range; use 0 to 1 (the fraction"),
+        ("data.label_rate=-0.1", "data.label_rate=-0.1 is out of range; use 0 to 1"),
         ("data.n_train=0", "data.n_train=0 is out of range; use an integer in [1, 10,000,000]"),
         ("data.n_train=20000000", "data.n_train=20000000 is out of range"),
         ("data.tasks=[car,bicycle]", "data.tasks='bicycle' is unknown; allowed: pedestrian, car"),
@@ -30,16 +30,22 @@ from .conftest import TINY
             "+data.n_train_by_task.bus=5",
             "data.n_train_by_task='bus' is unknown; allowed: pedestrian",
         ),
-        ("model.backbone=resnet", "model.backbone='resnet' is unknown; allowed: cnn, cnn1d, mlp"),
-        ("regime.name=transfer_magic", "regime.name='transfer_magic' is unknown; allowed:"),
-        ("data.world=atlantis", "data.world='atlantis' is unknown; allowed: driving, vectors"),
+        (
+            "model.backbone=resnet",
+            "'resnet' is not a registered backbone; registered: cnn, cnn1d, mlp",
+        ),
+        ("regime.name=transfer_magic", "'transfer_magic' is not a registered regime; registered:"),
+        (
+            "data.world=atlantis",
+            "'atlantis' is not a registered world; registered: bone_age, driving",
+        ),
         ("logger.wandb_mode=cloud", "logger.wandb_mode='cloud' is unknown; allowed: offline"),
         ("optim.lr=0", "optim.lr=0.0 must be > 0"),
         ("optim.schedule=linear", "optim.schedule='linear' is unknown; allowed: constant, cosine"),
-        ("data=vectors", "model.backbone=cnn needs images but data.world=vectors"),
-        ("data.driving.decoy_rate=1.2", "data.driving.decoy_rate=1.2 is outside [0, 1]"),
+        ("data=vectors", "model.backbone=cnn reads inputs of 3 dimensions but data.world=vectors"),
+        ("data.driving.decoy_rate=1.2", "data.driving.decoy_rate=1.2 is out of range; use 0 to 1"),
         ("data.driving.n_clutter=99", "data.driving.n_clutter=99 is out of range; use 0 to 24"),
-        ("data.driving.max_object_size=0.1", "must satisfy 0 < min <= max <= 1"),
+        ("data.driving.max_object_size=0.1", "need 0 < min <= max <= 1"),
     ],
 )
 def test_bad_values_raise_one_line_errors(make_cfg, tmp_path, override, expected):
@@ -87,7 +93,8 @@ def test_cli_reports_a_bad_value_in_one_line_and_exits_non_zero(tmp_path):
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if "error" in line]
     assert errors == [
-        "tasklab-train: error: data.label_rate=7.0 is outside [0, 1]; use a fraction of labels kept"
+        "tasklab-train: error: data.label_rate=7.0 is out of range; use 0 to 1 "
+        "(the fraction of labels kept)"
     ]
     record = json.loads(Path(run_dir, "result.json").read_text())
     assert record["status"] == "failed"

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tasklab.config_checks import ConfigError
-from tasklab.data.file_source import build_file_world
+from tasklab.data.registry import build_world
 from tasklab.data.shuffled_labels import ShuffledLabels
 from tasklab.data.world import VAL_STREAM, train_stream
 from tasklab.train import train
@@ -50,7 +50,7 @@ def test_transfer_from_another_task_of_the_same_file(make_cfg, tmp_path, measure
     )
     result = train(cfg, output_dir=tmp_path / "run")
     stage1 = result.fits[0]["stage1"]
-    world = build_file_world(cfg.data)
+    world = build_world(cfg.data)
     _, labels = world.render(train_stream(0), torch.arange(300))
     total = world.task_names.index("total")
     assert stage1["n_labelled"] == {"total": int((~torch.isnan(labels[:, total])).sum())}
@@ -95,7 +95,7 @@ def test_a_small_source_file_and_a_control_source_on_a_file(make_cfg, tmp_path, 
     # the control source: the file's own inputs, each with another row's labels
     control = train(make_cfg(*base, "regime.source=control"), output_dir=tmp_path / "control")
     assert control.fits[0]["stage1"]["n_labelled"] == {"both": 100}
-    world = build_file_world(small.data)
+    world = build_world(small.data)
     shuffled = ShuffledLabels(world, seed=0)
     rows = torch.arange(world.split_size("val"))
     x, labels = shuffled.render(VAL_STREAM, rows)
@@ -121,7 +121,7 @@ def test_a_staged_pipeline_reads_the_files_intermediates(make_cfg, tmp_path, mea
     )
     result = train(cfg, output_dir=tmp_path / "run")
     fits = {f["name"]: f for f in result.fits}
-    world = build_file_world(cfg.data)
+    world = build_world(cfg.data)
     _, labels = world.render(train_stream(0), torch.arange(400))
     z = labels[:, [world.task_names.index("a"), world.task_names.index("b")]]
     known = (~torch.isnan(z)).sum(dim=0).tolist()
@@ -159,7 +159,7 @@ def test_a_csv_with_named_columns_and_empty_cells_runs(make_cfg, tmp_path):
     result = train(cfg, output_dir=tmp_path / "run")
     assert result.data["n_labelled"]["size"] == 140  # every training row
     assert result.data["n_labelled"]["label"] < 140  # minus the empty cells among them
-    world = build_file_world(cfg.data)
+    world = build_world(cfg.data)
     assert world.input_shape == (3,) and world.task_specs["size"].kind == "regression"
 
 
@@ -189,7 +189,7 @@ def test_intermediates_of_every_kind_train_with_their_loss_and_compose_as_stage2
         "regime.stage2_steps=30",
         f"regime.cache_dir={tmp_path / 'cache'}",
     )
-    world = build_file_world(cfg.data)
+    world = build_world(cfg.data, verbose=True)
     printed = capsys.readouterr().out
     assert "sign: binary (inferred)" in printed and "; intermediate z" in printed
     assert "band: 3 classes (declared)" in printed

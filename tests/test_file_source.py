@@ -15,8 +15,9 @@ from omegaconf import OmegaConf
 from tasklab.config_checks import ConfigError
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.file_arrays import DataFileError
-from tasklab.data.file_source import build_file_world, files_fingerprint, load_splits
+from tasklab.data.file_source import files_fingerprint, load_splits
 from tasklab.data.label_masks import TaskBudget
+from tasklab.data.registry import build_world
 from tasklab.data.world import TEST_STREAM, VAL_STREAM, train_stream
 from tasklab.train import train
 
@@ -90,7 +91,7 @@ def test_a_given_test_file_replaces_that_part_of_the_split(one_file, tmp_path):
 
 
 def test_kinds_are_inferred_or_declared_and_printed(one_file, capsys):
-    world = build_file_world(_data_cfg(train=str(one_file)), verbose=True)
+    world = build_world(_data_cfg(train=str(one_file)), verbose=True)
     specs = world.task_specs
     assert (specs["pos"].kind, specs["band"].kind, specs["band"].num_classes) == (
         "binary",
@@ -105,7 +106,7 @@ def test_kinds_are_inferred_or_declared_and_printed(one_file, capsys):
     printed = capsys.readouterr().out
     assert "band: 3 classes (inferred); labelled in" in printed
     assert "rows train 350, val 50, test 100; input (6,)" in printed
-    declared = build_file_world(
+    declared = build_world(
         _data_cfg(train=str(one_file), kinds={"band": "multiclass"}, num_classes={"band": 5})
     )
     assert declared.task_specs["band"].num_classes == 5
@@ -124,7 +125,7 @@ def test_kinds_are_inferred_or_declared_and_printed(one_file, capsys):
 )
 def test_contradictions_with_the_config_name_the_field(one_file, files, expected):
     with pytest.raises(DataFileError) as info:
-        build_file_world(_data_cfg(train=str(one_file), **files))
+        build_world(_data_cfg(train=str(one_file), **files))
     assert expected in str(info.value) and "\n" not in str(info.value)
 
 
@@ -145,10 +146,10 @@ def test_a_large_uncompressed_input_is_memory_mapped_and_reads_the_same(tmp_path
     plain, packed = tmp_path / "plain.npz", tmp_path / "packed.npz"
     np.savez(plain, **arrays)
     np.savez_compressed(packed, **arrays)
-    in_memory = build_file_world(_data_cfg(train=str(plain)))
-    mapped = build_file_world(_data_cfg(train=str(plain), mmap_min_mb=0.001))
+    in_memory = build_world(_data_cfg(train=str(plain)))
+    mapped = build_world(_data_cfg(train=str(plain), mmap_min_mb=0.001))
     assert in_memory.in_memory and not mapped.in_memory
-    assert build_file_world(_data_cfg(train=str(packed), mmap_min_mb=0.001)).in_memory
+    assert build_world(_data_cfg(train=str(packed), mmap_min_mb=0.001)).in_memory
     index = torch.arange(30)
     for stream in (VAL_STREAM, TEST_STREAM, train_stream(3)):
         for a, b in zip(in_memory.render(stream, index), mapped.render(stream, index), strict=True):
@@ -156,7 +157,7 @@ def test_a_large_uncompressed_input_is_memory_mapped_and_reads_the_same(tmp_path
     # float64 files map as they are and are converted batch by batch
     wide = tmp_path / "wide.npz"
     np.savez(wide, **{**arrays, "x": arrays["x"].astype(np.float64)})
-    x, _ = build_file_world(_data_cfg(train=str(wide), mmap_min_mb=0.001)).render(VAL_STREAM, index)
+    x, _ = build_world(_data_cfg(train=str(wide), mmap_min_mb=0.001)).render(VAL_STREAM, index)
     assert x.dtype == torch.float32
 
 
@@ -164,7 +165,7 @@ def test_a_pickled_input_is_refused_when_mapping_too(tmp_path):
     path = tmp_path / "objects.npz"
     np.savez(path, x=np.array([[1, None]] * 4, dtype=object), y_a=np.ones(4))
     with pytest.raises(DataFileError, match="holds an object or pickled array"):
-        build_file_world(_data_cfg(train=str(path), mmap_min_mb=0.0))
+        build_world(_data_cfg(train=str(path), mmap_min_mb=0.0))
 
 
 def test_the_fingerprint_follows_the_contents(one_file):
@@ -175,7 +176,7 @@ def test_the_fingerprint_follows_the_contents(one_file):
 
 
 def test_a_streamed_file_split_counts_only_the_labels_the_file_has(one_file):
-    world = build_file_world(_data_cfg(train=str(one_file)))
+    world = build_world(_data_cfg(train=str(one_file)))
     tasks = [world.task_specs[name] for name in ("band", "score")]
     budgets = {t.name: TaskBudget(n_train=200) for t in tasks}
     counts = []
@@ -202,7 +203,7 @@ def test_a_multi_task_run_on_a_file_uses_every_task_and_the_split_sizes(
     data = result.config["data"]
     assert (data["n_val"], data["n_test"], data["tasks"]) == (50, 100, ["pos", "band", "score"])
     # every labelled row of the first 64 training rows, as counted from the file
-    order_rows = build_file_world(_data_cfg(train=str(one_file)))
+    order_rows = build_world(_data_cfg(train=str(one_file)))
     _, labels = order_rows.render(train_stream(0), torch.arange(64))
     expected = (~torch.isnan(labels)).sum(dim=0).tolist()
     assert [result.data["n_labelled"][t] for t in ("pos", "band", "score")] == expected

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from tasklab.data.file_splits import split_rows, training_order
+from tasklab.data.registry import build_world
 
 
 def test_splits_are_disjoint_cover_every_row_and_are_seeded():
@@ -55,13 +56,12 @@ def test_stratifying_never_changes_a_tasks_label_budget(tmp_path, make_cfg):
     """Regression: unlabelled rows of the stratifying task were placed last, so at
     data.n_train=100 it had 100 labels where its 30% gaps give about 70."""
     from tasklab.data.datamodule import WorldDataModule
-    from tasklab.data.file_source import build_file_world
     from tasklab.data.label_masks import TaskBudget
     from tasklab.examples.digits import digits_arrays, write_npz
 
     path = write_npz(tmp_path / "digits.npz", digits_arrays())
     cfg = make_cfg("data=files", f"data.files.train={path}", "data.files.stratify=digit")
-    world = build_file_world(cfg.data, verbose=False)
+    world = build_world(cfg.data, verbose=False)
     tasks = [world.task_specs[t] for t in ("digit", "parity", "gt4")]
     train = world.split_size("train")
     for n in (100, 300):

@@ -72,11 +72,11 @@ def test_a_multi_task_run_records_the_architectures_parameters(make_cfg, tmp_pat
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        (["model.architecture=tree"], "model.architecture='tree' is unknown; allowed: hard"),
+        (["model.architecture=tree"], "'tree' is not a registered architecture; registered:"),
         (["model=mmoe", "model.n_experts=0"], "model.n_experts=0 must be > 0"),
         (
             ["model=mmoe", "regime=transfer", "data.tasks=[car]", "regime.n_source=64"],
-            "model.architecture=mmoe works with regime=multi_task or single_task",
+            "model.architecture=mmoe has no single trunk to hand between fits",
         ),
     ],
 )

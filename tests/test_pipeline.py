@@ -296,7 +296,7 @@ def test_hybrid_learns_z_from_the_z_labelled_inputs(make_cfg, tmp_path):
         ),
         (["data=face_id", "data.face_id.crop_size=99"], "data.face_id.crop_size=99 must be in"),
         (["data=face_id", "data.face_id.body_cue=2"], "data.face_id.body_cue=2.0 is out of range"),
-        (["data=bone_age", "regime.pair_share=1.5"], "regime.pair_share=1.5 is outside [0, 1]"),
+        (["data=bone_age", "regime.pair_share=1.5"], "pair_share=1.5 is out of range; use 0 to 1"),
         (["data=bone_age", "data.bone_age.age_min=20"], "data.bone_age.age_min=20.0, age_max"),
     ],
 )

@@ -9,11 +9,14 @@ import shutil
 import socket
 import subprocess
 import sys
+from dataclasses import dataclass, field, make_dataclass
 
 import pytest
+from omegaconf import OmegaConf
 
+from tasklab.config import TrainerConfig, train_schema
 from tasklab.results import RESULT_FILE
-from tasklab.runs.ids import run_id
+from tasklab.runs.ids import config_key, run_id
 from tasklab.runs.markers import RUNNING_FILE, RunInProgressError, mark_running
 from tasklab.runs.status import main as status_main
 from tasklab.runs.status import sweep_states
@@ -138,3 +141,46 @@ def test_a_run_that_a_live_process_is_running_is_not_started_twice(make_cfg, tmp
         other.wait()
     assert train(make_cfg(*TINY, "logger=none"), output_dir=tmp_path).status == "ok"
     assert not (tmp_path / RUNNING_FILE).exists()
+
+
+@dataclass
+class _TrainerWithANewSetting(TrainerConfig):
+    """What a later tasklab might add: a new setting whose default trains as before."""
+
+    new_setting: int = 7
+
+
+def _with_new_setting(cfg, value: int | None = None):
+    """``cfg`` composed against a later schema whose trainer has one more setting."""
+    grown_schema = make_dataclass(
+        "GrownTrainConfig",
+        [("trainer", _TrainerWithANewSetting, field(default_factory=_TrainerWithANewSetting))],
+        bases=(train_schema(),),
+    )
+    grown = OmegaConf.merge(OmegaConf.structured(grown_schema), OmegaConf.to_container(cfg))
+    if value is not None:
+        grown.trainer.new_setting = value
+    return grown
+
+
+def test_a_new_defaulted_setting_keeps_finished_runs_and_a_changed_value_reruns(make_cfg, tmp_path):
+    cfg = make_cfg(*TINY, "logger=none")
+    first = train(cfg, output_dir=tmp_path)
+    stamp = (tmp_path / RESULT_FILE).stat().st_mtime_ns
+    grown = _with_new_setting(cfg)
+    assert config_key(grown) == first.config_key
+    train(grown, output_dir=tmp_path)
+    assert (tmp_path / RESULT_FILE).stat().st_mtime_ns == stamp  # skipped, not retrained
+    changed = _with_new_setting(cfg, value=8)
+    assert config_key(changed) != first.config_key
+    assert train(changed, output_dir=tmp_path).config_key == config_key(changed)
+    assert (tmp_path / RESULT_FILE).stat().st_mtime_ns != stamp
+
+
+@pytest.mark.parametrize(
+    "display", ["trainer.progress_bar=false", "trainer.log_every_n_steps=7", "logger=none"]
+)
+def test_display_only_settings_are_not_part_of_a_runs_identity(make_cfg, display):
+    base = make_cfg(*TINY, "logger=default")
+    assert config_key(make_cfg(*TINY, "logger=default", display)) == config_key(base)
+    assert config_key(make_cfg(*TINY, "logger=default", "seed=1")) != config_key(base)

@@ -21,6 +21,7 @@ from tasklab.models.handoff import TrunkMismatchError, load_trunk, trunk_state
 from tasklab.models.multihead import build_net
 from tasklab.regimes import transfer
 from tasklab.regimes.fitting import FitOutcome, RunContext
+from tasklab.runs.ids import TRAINING_VERSION
 from tasklab.stage_cache import CacheEntryError, cache_key, load_or_build
 from tasklab.train import train
 
@@ -166,9 +167,10 @@ def test_cache_key_ignores_what_only_stage2_uses(make_cfg, tmp_path, change):
     assert cache_key(same) == cache_key(base)
 
 
-def test_cache_key_includes_the_code_version(make_cfg, tmp_path):
+def test_cache_key_includes_the_training_version(make_cfg, tmp_path):
     fields = transfer.stage1_fields(make_cfg(*transfer_overrides(tmp_path)))
-    assert cache_key({**fields, "code": "0" * 16}) != cache_key(fields)
+    assert fields["version"] == TRAINING_VERSION
+    assert cache_key({**fields, "version": TRAINING_VERSION + 1}) != cache_key(fields)
 
 
 def test_concurrent_builders_pretrain_once(tmp_path):
@@ -251,7 +253,7 @@ def test_source_steps_follow_epochs_and_bounds(make_cfg, tmp_path):
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ("regime.n_source=-1", "regime.n_source=-1 is out of range; use 0 (scratch)"),
+        ("regime.n_source=-1", "n_source=-1 is out of range; use 0 to 10,000,000 (0: scratch)"),
         ("data.n_train=-5", "data.n_train=-5 is out of range"),
         ("regime.mode=finetune", "regime.mode='finetune' is unknown; allowed: full, linear_probe"),
         ("regime.source=random", "regime.source='random' is unknown; allowed: related, control"),

@@ -27,7 +27,7 @@ def one_line(error: BaseException) -> str:
         what = found.group(1) if found else message
         group, _, name = what.rpartition("/")
         if group:
-            return f"{group}={name} is not a config in conf/{group}/; allowed: {options}"
+            return f"{group}={name} is not an option of {group}; allowed: {options}"
         return f"{message}; allowed: {options}" if options else message
     overridden = re.match(r"Could not override '([^']+)'", message)
     if overridden and isinstance(cause, (ConfigAttributeError, ConfigKeyError)):

@@ -1,4 +1,8 @@
-"""Checks the schema cannot express; each failure is one line naming the field and the fix."""
+"""Checks that relate a config to its world and to other components; each failure is one line
+naming the field and the fix. A component's own ranges and allowed values are declared on its
+settings (``tasklab.settings.setting``) and checked here by ``check_settings``, so a new
+setting gets its check where it is declared.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +11,26 @@ from pathlib import Path
 import torch
 from omegaconf import DictConfig
 
+from tasklab.config import (
+    MAX_SEED,
+    DataSettings,
+    LoggerConfig,
+    ModelConfig,
+    OptimConfig,
+    TrainerConfig,
+)
 from tasklab.data.world import MAX_INDEX, World
-from tasklab.models.backbones import BACKBONES, POOLS
-from tasklab.models.mtl_architectures import ARCHITECTURES
+from tasklab.registry import ARCHITECTURES, BACKBONES, REGIMES, WEIGHTINGS
 from tasklab.runs.checkpoints import CHECKPOINT_DIR, LAST
-from tasklab.weighting import WEIGHTINGS
+from tasklab.settings import ConfigError, as_settings, check_settings, require
+from tasklab.weightings import weighting_settings
 
-SCHEDULES: tuple[str, ...] = ("constant", "cosine")
-MAX_SEED = 2**31 - 1  # every stream of random numbers is keyed by it; negatives would alias
-
-
-class ConfigError(ValueError):
-    """A config value is out of range or unknown; the message names the field and the fix."""
+__all__ = ["MAX_SEED", "ConfigError", "check_config", "require"]
 
 
 def several_processes(trainer: DictConfig) -> bool:
     """Whether the run asks Lightning for more than one process (DDP and its kin)."""
     return trainer.strategy != "auto" or trainer.devices > 1 or trainer.num_nodes > 1
-
-
-def require(condition: bool, message: str) -> None:
-    if not condition:
-        raise ConfigError(message)
 
 
 def check_rate(field: str, value: float) -> None:
@@ -66,35 +68,46 @@ def check_rows(field: str, n: int, world: object, split: str = "train") -> None:
     )
 
 
-def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> None:
+def check_config(cfg: DictConfig, world: World) -> None:
     """Raise ``ConfigError`` on the first bad value; the world gives tasks and input shape."""
     data = cfg.data
-    task_names, input_shape = world.task_names, world.input_shape
-    check_choice("regime.name", cfg.regime.name, regimes)
+    regime = REGIMES.get(cfg.regime.name)
     require(
         0 <= cfg.seed <= MAX_SEED,
         f"seed={cfg.seed} is out of range; use an integer in [0, {MAX_SEED:,}]",
     )
-    check_choice("model.backbone", cfg.model.backbone, BACKBONES)
-    require(
-        cfg.model.backbone != "cnn" or len(input_shape) == 3,
-        f"model.backbone=cnn needs images but data.world={data.world} gives inputs of shape "
-        f"{tuple(input_shape)}; use model=mlp",
-    )
-    require(
-        cfg.model.backbone != "cnn1d" or len(input_shape) in (1, 2),
-        f"model.backbone=cnn1d needs signals (L,) or (C, L) but data.world={data.world} gives "
-        f"inputs of shape {tuple(input_shape)}; use model=cnn for images, model=mlp for vectors",
-    )
+    for path, schema, node in (
+        (
+            "data",
+            DataSettings,
+            {k: v for k, v in data.items() if k in DataSettings.__annotations__},
+        ),
+        ("model", ModelConfig, cfg.model),
+        ("optim", OptimConfig, cfg.optim),
+        ("trainer", TrainerConfig, cfg.trainer),
+        ("logger", LoggerConfig, cfg.logger),
+    ):
+        check_settings(path, as_settings(schema, node))
+    if regime.settings is not None:
+        check_settings("regime", as_settings(regime.settings, cfg.regime))
+    _check_data(data, world)
+    _check_model(cfg, world, one_trunk=bool(regime.info.get("one_trunk")))
+    _check_weighting(cfg)
+    if cfg.trainer.resume_from:
+        check_resume_from(cfg.trainer.resume_from)
+    if "check" in regime.info:
+        regime.info["check"](cfg, world)
+
+
+def _check_data(data: DictConfig, world: World) -> None:
     check_n_train("data.n_train", data.n_train)
     check_rows("data.n_train", data.n_train, world)
-    check_rate("data.label_rate", data.label_rate)
     require(len(data.tasks) > 0, "data.tasks is empty; name at least one task of the world")
     require(
         len(set(data.tasks)) == len(data.tasks), f"data.tasks={list(data.tasks)} repeats a task"
     )
     for name in data.tasks:
-        check_choice("data.tasks", name, task_names)
+        check_choice("data.tasks", name, world.task_names)
     for name, n_train in data.n_train_by_task.items():
         check_choice("data.n_train_by_task", name, list(data.tasks))
         check_n_train(f"data.n_train_by_task.{name}", n_train)
@@ -102,145 +115,54 @@ def check_config(cfg: DictConfig, world: World, regimes: tuple[str, ...]) -> Non
     for name, rate in data.label_rate_by_task.items():
         check_choice("data.label_rate_by_task", name, list(data.tasks))
         check_rate(f"data.label_rate_by_task.{name}", rate)
-    if data.world == "driving":
-        knobs = data.driving
-        for field in ("presence_prob", "decoy_rate", "rim_contrast"):
-            check_rate(f"data.driving.{field}", knobs[field])
-        require(
-            0 <= knobs.n_clutter <= 24,
-            f"data.driving.n_clutter={knobs.n_clutter} is out of range; use 0 to 24",
-        )
-        require(
-            8 <= knobs.image_size <= 256,
-            f"data.driving.image_size={knobs.image_size} is out of range; use 8 to 256",
-        )
-        require(
-            0 < knobs.min_object_size <= knobs.max_object_size <= 1,
-            "data.driving.min_object_size/max_object_size must satisfy 0 < min <= max <= 1",
-        )
-    if data.world == "bone_age":
-        _check_bone_age(data.bone_age)
-    if data.world == "face_id":
-        _check_face_id(data.face_id)
-    for field in ("batch_size", "n_val", "n_test"):
-        check_positive(f"data.{field}", data[field])
     check_rows("data.n_val", data.n_val, world, "val")
     check_rows("data.n_test", data.n_test, world, "test")
-    check_positive("model.width", cfg.model.width)
-    require(cfg.model.depth >= 0, f"model.depth={cfg.model.depth} must be >= 0")
-    check_choice("model.pool", cfg.model.pool, POOLS)
-    check_choice("model.architecture", cfg.model.architecture, ARCHITECTURES)
-    check_positive("model.n_experts", cfg.model.n_experts)
-    require(
-        cfg.model.architecture == "hard" or cfg.regime.name in ("single_task", "multi_task"),
-        f"model.architecture={cfg.model.architecture} works with regime=multi_task or "
-        f"single_task; regime={cfg.regime.name} hands one shared trunk between fits, so use "
-        "model.architecture=hard",
-    )
-    require(cfg.model.fc_width >= 0, f"model.fc_width={cfg.model.fc_width} must be >= 0")
-    check_positive("optim.lr", cfg.optim.lr)
-    check_choice("optim.schedule", cfg.optim.schedule, SCHEDULES)
-    require(
-        cfg.optim.weight_decay >= 0, f"optim.weight_decay={cfg.optim.weight_decay} must be >= 0"
-    )
-    _check_weighting(cfg.mtl.weighting, list(data.tasks))
-    require(
-        cfg.mtl.weighting.name not in ("gradnorm", "pcgrad") or cfg.model.backbone != "linear",
-        f"mtl.weighting={cfg.mtl.weighting.name} works on a shared trunk's gradients and "
-        "model.backbone=linear has none; use model=mlp or model=cnn",
-    )
-    check_positive("trainer.max_steps", cfg.trainer.max_steps)
-    check_positive("trainer.log_every_n_steps", cfg.trainer.log_every_n_steps)
-    require(
-        cfg.trainer.checkpoint_every_n_steps >= 0,
-        f"trainer.checkpoint_every_n_steps={cfg.trainer.checkpoint_every_n_steps} must be >= 0 "
-        "(0: no checkpoints)",
-    )
-    check_positive("trainer.devices", cfg.trainer.devices)
-    check_positive("trainer.num_nodes", cfg.trainer.num_nodes)
-    require(
-        cfg.trainer.threads is None or cfg.trainer.threads >= 1,
-        f"trainer.threads={cfg.trainer.threads} must be >= 1 (or null: torch's default)",
-    )
-    if cfg.trainer.resume_from:
-        check_resume_from(cfg.trainer.resume_from)
-    require(
-        cfg.mtl.weighting.name not in ("gradnorm", "pcgrad") or not several_processes(cfg.trainer),
-        f"mtl.weighting={cfg.mtl.weighting.name} takes per-task gradients outside DDP's "
-        "all-reduce, so the processes would drift apart; run it on one device "
-        "(trainer=default) or choose a loss-based weighting (static, uncertainty, dwa)",
-    )
-    check_choice("logger.wandb_mode", cfg.logger.wandb_mode, ("offline", "online", "disabled"))
 
 
-def _check_at_least(field: str, value: float, low: float) -> None:
-    require(value >= low, f"{field}={value} must be >= {low:g}")
-
-
-def _check_bone_age(knobs: DictConfig) -> None:
+def _check_model(cfg: DictConfig, world: World, one_trunk: bool) -> None:
+    """The backbone reads the world's inputs; the architecture suits the regime."""
+    model, shape = cfg.model, tuple(world.input_shape)
+    backbone = BACKBONES.get(model.backbone)
+    ranks = backbone.info.get("input_ranks")
     require(
-        16 <= knobs.image_size <= 256,
-        f"data.bone_age.image_size={knobs.image_size} is out of range; use 16 to 256",
+        ranks is None or len(shape) in ranks,
+        f"model.backbone={model.backbone} reads inputs of {' or '.join(map(str, ranks or ()))} "
+        f"dimensions but data.world={cfg.data.world} gives inputs of shape {shape}; "
+        f"{backbone.info.get('advice', 'choose another model.backbone')}",
     )
+    architecture = ARCHITECTURES.get(model.architecture)
     require(
-        0 <= knobs.age_min < knobs.age_max,
-        f"data.bone_age.age_min={knobs.age_min}, age_max={knobs.age_max}: need 0 <= min < max",
-    )
-    for field in ("noise_std", "size_sd", "bone_sd", "plate_gap"):
-        _check_at_least(f"data.bone_age.{field}", knobs[field], 0.0)
-    require(
-        knobs.plate_gap <= 0.1,
-        f"data.bone_age.plate_gap={knobs.plate_gap} is too wide for the image; use 0 to 0.1",
-    )
-    check_positive("data.bone_age.plate_closure_age", knobs.plate_closure_age)
-
-
-def _check_face_id(knobs: DictConfig) -> None:
-    require(
-        8 <= knobs.image_size <= 256,
-        f"data.face_id.image_size={knobs.image_size} is out of range; use 8 to 256",
-    )
-    require(
-        4 <= knobs.crop_size <= knobs.image_size,
-        f"data.face_id.crop_size={knobs.crop_size} must be in [4, data.face_id.image_size]",
-    )
-    require(
-        2 <= knobs.n_identities <= 1000,
-        f"data.face_id.n_identities={knobs.n_identities} is out of range; use 2 to 1000",
-    )
-    require(
-        0 < knobs.min_face <= knobs.max_face <= 0.9,
-        "data.face_id.min_face/max_face must satisfy 0 < min <= max <= 0.9",
-    )
-    require(
-        0 <= knobs.n_clutter <= 24,
-        f"data.face_id.n_clutter={knobs.n_clutter} is out of range; use 0 to 24",
-    )
-    for field in ("noise_std", "identity_jitter"):
-        _check_at_least(f"data.face_id.{field}", knobs[field], 0.0)
-    require(
-        0 <= knobs.body_cue <= 1,
-        f"data.face_id.body_cue={knobs.body_cue} is out of range; use 0 (everyone dressed"
-        " alike) to 1",
+        architecture.info.get("one_trunk", False) or not one_trunk,
+        f"model.architecture={model.architecture} has no single trunk to hand between fits, "
+        f"which regime={cfg.regime.name} does; use model.architecture="
+        + ", ".join(a.name for a in ARCHITECTURES if a.info.get("one_trunk"))
+        + " or regime=multi_task / single_task",
     )
 
 
-def _check_weighting(weighting: DictConfig, tasks: list[str]) -> None:
-    check_choice("mtl.weighting.name", weighting.name, WEIGHTINGS)
-    check_positive("mtl.weighting.period", weighting.period)
-    check_positive("mtl.weighting.temperature", weighting.temperature)
-    require(weighting.alpha >= 0, f"mtl.weighting.alpha={weighting.alpha} must be >= 0")
-    check_positive("mtl.weighting.lr_scale", weighting.lr_scale)
-    if weighting.name != "static":
+def _check_weighting(cfg: DictConfig) -> None:
+    """The weighting's declared checks, and what its kind needs from the rest of the run."""
+    name = cfg.mtl.weighting.name
+    component = WEIGHTINGS.get(name)
+    settings = as_settings(weighting_settings(name), cfg.mtl.weighting)
+    check_settings("mtl.weighting", settings)
+    if "check_tasks" in component.info:
+        component.info["check_tasks"](settings, list(cfg.data.tasks), "mtl.weighting")
+    if not getattr(component.target, "shared_gradients", False):
         return
-    missing = [t for t in tasks if t not in weighting.weights]
     require(
-        not missing,
-        f"mtl.weighting.weights has no weight for {missing}; name every task of data.tasks, "
-        "e.g. +mtl.weighting.weights={" + ", ".join(f"{t}: 1.0" for t in tasks) + "}",
+        BACKBONES.get(cfg.model.backbone).info.get("trunk_parameters", True),
+        f"mtl.weighting={name} works on a shared trunk's gradients and model.backbone="
+        f"{cfg.model.backbone} has none; use model=mlp or model=cnn",
     )
-    for name, value in weighting.weights.items():
-        require(value >= 0, f"mtl.weighting.weights.{name}={value} must be >= 0")
+    require(
+        not several_processes(cfg.trainer),
+        f"mtl.weighting={name} takes per-task gradients outside DDP's all-reduce, so the "
+        "processes would drift apart; run it on one device (trainer=default) or choose a "
+        "loss-based weighting ("
+        + ", ".join(w.name for w in WEIGHTINGS if not getattr(w.target, "shared_gradients", 0))
+        + ")",
+    )
 
 
 def check_resume_from(run_dir: str) -> None:

@@ -18,7 +18,7 @@ from tasklab.data.tasks import TaskSpec
 from tasklab.losses import masked_multitask_loss
 from tasklab.metrics import TaskMetrics
 from tasklab.predictions import SPLITS, PredictionCollector, TaskPredictions
-from tasklab.weighting import GradNorm, LossWeighting, PCGrad
+from tasklab.weightings import LossWeighting
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -102,7 +102,7 @@ class TaskLabModule(pl.LightningModule):
             loss, weights = self.weighting.combine(sums, counts, batch["y"].shape[0])
             self._accumulate_weights(weights)
         optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
-        if isinstance(self.weighting, (GradNorm, PCGrad)):
+        if self.weighting is not None and self.weighting.shared_gradients:
             shared = list(getattr(self.net, "trunk", self.net).parameters())
             self.weighting.backward(loss, sums, counts, shared, self.manual_backward)
         else:

@@ -2,7 +2,8 @@
 
 Transfer caches its pre-trained trunk (stage 1); a pipeline caches its x → z and z → y stages.
 An entry is a directory named by a hash of every field that determines the stage's weights
-(world, tasks, sizes, model, optimiser, schedule, seed, code version). It holds
+(world, tasks, sizes, model, optimiser, schedule, seed: the settings that differ from their
+defaults, and tasklab's ``TRAINING_VERSION``; see ``runs/ids.py``). It holds
 ``trunk.pt`` (weights only, loaded with ``weights_only=True``) and ``config.json`` (those
 fields plus the stage-1 record). It is built in a private temporary directory and renamed into
 place, so a reader sees a complete entry or none; a file lock per key makes concurrent runs of
@@ -18,7 +19,6 @@ import shutil
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +33,6 @@ State = dict[str, torch.Tensor]
 
 class CacheEntryError(RuntimeError):
     """A cache entry exists but cannot be read."""
-
-
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """A hash of the package's source files: any code change invalidates cached trunks."""
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def cache_key(fields: dict[str, Any]) -> str:

@@ -21,14 +21,15 @@ from pytorch_lightning.utilities import rank_zero_only
 from tasklab.cli_errors import one_line
 from tasklab.conf import CONFIG_PATH
 from tasklab.config import register_configs
-from tasklab.config_checks import ConfigError, check_choice, check_config, several_processes
+from tasklab.config_checks import ConfigError, check_config, several_processes
 from tasklab.data.file_arrays import DataFileError
-from tasklab.data.registry import WORLDS, build_world, fit_data_to_world, task_budgets
+from tasklab.data.registry import build_world, fit_data_to_world, task_budgets
 from tasklab.metrics import with_task_means
 from tasklab.module import NonFiniteLossError
 from tasklab.predictions import PREDICTIONS_FILE, matching_predictions, save_predictions
-from tasklab.regimes import REGIME_CHECKS, REGIMES, describe_arm
+from tasklab.regimes import describe_arm
 from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
+from tasklab.registry import REGIMES
 from tasklab.report.example_metrics import reproduces
 from tasklab.results import RunResult, git_state, package_versions, write_result, write_text_atomic
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
@@ -112,7 +113,7 @@ def train(
     output_dir = Path(output_dir or hydra_dir or Path.cwd())
     overrides = overrides if overrides is not None else hydra_overrides
     composed = OmegaConf.to_container(cfg, resolve=True)
-    key = config_key(composed)  # type: ignore[arg-type]
+    key = config_key(cfg)
     done = finished_ok(output_dir, key)
     if done is not None:
         print(f"tasklab-train: {output_dir} already holds this run (status ok); skipped")
@@ -138,20 +139,17 @@ def train(
         claim_checkpoints(output_dir, key)
     try:
         _check_processes_in_sweep(cfg)
-        check_choice("data.world", cfg.data.world, WORLDS)
         world = build_world(cfg.data, verbose=True)
         fit_data_to_world(cfg.data, world)
         result.config = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-        check_config(cfg, world, tuple(REGIMES))
-        if cfg.regime.name in REGIME_CHECKS:
-            REGIME_CHECKS[cfg.regime.name](cfg, world)
+        check_config(cfg, world)
         result.arm, result.arm_axes, result.arm_keys = describe_arm(cfg)
         set_threads(job_threads(cfg.trainer.threads, _launcher_config()))
         result.threads = torch.get_num_threads()
         budgets = task_budgets(cfg.data)
         group = cfg.logger.group or cfg.name
         ctx = RunContext(cfg=cfg, world=world, budgets=budgets, output_dir=output_dir, group=group)
-        fits = REGIMES[cfg.regime.name](ctx)
+        fits = REGIMES.get(cfg.regime.name).target(ctx)
         result.metrics, result.params, labelled = _summarise(fits)
         result.data = {
             "world": cfg.data.world,

@@ -26,6 +26,8 @@ import torch
 from tasklab.data import shapes
 from tasklab.data.counter_rng import SampleRandomness
 from tasklab.data.tasks import TaskSpec
+from tasklab.registry import WORLDS
+from tasklab.settings import require, setting
 
 BONES: tuple[str, ...] = ("bone_0", "bone_1", "bone_2", "bone_3")
 TARGET = "age"
@@ -48,17 +50,30 @@ def _soft_band(coord: torch.Tensor, lo: torch.Tensor, hi: torch.Tensor, size: in
     return ((coord - lo) * size + 0.5).clamp(0, 1) * ((hi - coord) * size + 0.5).clamp(0, 1)
 
 
-@dataclass(frozen=True)
-class BoneAgeWorld:
-    seed: int = 0
-    image_size: int = 32
-    noise_std: float = 0.08
-    age_min: float = 1.0
+@dataclass
+class BoneAgeSettings:
+    """The hand x-rays' knobs (``data.bone_age.*``)."""
+
+    image_size: int = setting(32, low=16, high=256)
+    noise_std: float = setting(0.08, low=0)
+    age_min: float = setting(1.0, low=0)
     age_max: float = 18.0
-    size_sd: float = 0.15
-    bone_sd: float = 0.02
-    plate_gap: float = 0.05
-    plate_closure_age: float = 15.0
+    size_sd: float = setting(0.15, low=0)
+    bone_sd: float = setting(0.02, low=0)
+    plate_gap: float = setting(0.05, low=0, high=0.1, doc="wider would not fit the image")
+    plate_closure_age: float = setting(15.0, above=0)
+
+    def check(self, path: str) -> None:
+        require(
+            self.age_min < self.age_max,
+            f"{path}.age_min={self.age_min}, age_max={self.age_max}: need 0 <= min < max",
+        )
+
+
+@WORLDS.register("bone_age", settings=BoneAgeSettings)
+@dataclass
+class BoneAgeWorld(BoneAgeSettings):
+    seed: int = 0
 
     @property
     def task_names(self) -> tuple[str, ...]:

@@ -26,6 +26,8 @@ import torch
 from tasklab.data import shapes
 from tasklab.data.counter_rng import SampleRandomness
 from tasklab.data.tasks import TaskSpec, binary_specs
+from tasklab.registry import WORLDS
+from tasklab.settings import require, setting
 
 PRESENCE_TASKS: tuple[str, ...] = ("pedestrian", "car", "stop_sign", "traffic_light")
 # A spatial relation on the same images: needs the pedestrian and car detectors of the presence
@@ -54,24 +56,36 @@ _F_PRESENT, _F_OBJECT = 1, 4  # an object's geometry uses its field, its colour 
 _F_BG, _F_CLUTTER, _F_NOISE, _F_DECOY = 10, 20, 30, 40
 
 
-@dataclass(frozen=True)
-class DrivingWorld:
-    """Knobs that set how hard the four detection tasks are.
+@dataclass
+class DrivingSettings:
+    """Knobs that set how hard the four detection tasks are (``data.driving.*``).
 
     ``object_size`` is the object's height as a fraction of the image side (min, max);
     ``presence_prob`` is each object's independent probability of appearing.
     """
 
+    image_size: int = setting(32, low=8, high=256)
+    noise_std: float = setting(0.10, low=0)
+    n_clutter: int = setting(4, low=0, high=24)
+    presence_prob: float = setting(0.5, low=0, high=1)
+    min_object_size: float = setting(0.22, above=0)
+    max_object_size: float = setting(0.40, high=1)
+    colour_jitter: float = setting(0.10, low=0)
+    decoy_rate: float = setting(0.0, low=0, high=1)
+    rim_contrast: float = setting(1.0, low=0, high=1)
+
+    def check(self, path: str) -> None:
+        require(
+            self.min_object_size <= self.max_object_size,
+            f"{path}.min_object_size={self.min_object_size} exceeds max_object_size="
+            f"{self.max_object_size}; need 0 < min <= max <= 1",
+        )
+
+
+@WORLDS.register("driving", settings=DrivingSettings)
+@dataclass
+class DrivingWorld(DrivingSettings):
     seed: int = 0
-    image_size: int = 32
-    noise_std: float = 0.10
-    n_clutter: int = 4
-    presence_prob: float = 0.5
-    min_object_size: float = 0.22
-    max_object_size: float = 0.40
-    colour_jitter: float = 0.10
-    decoy_rate: float = 0.0
-    rim_contrast: float = 1.0
 
     @property
     def task_names(self) -> tuple[str, ...]:

@@ -29,6 +29,8 @@ from tasklab.data import shapes
 from tasklab.data.counter_rng import SampleRandomness, uniform
 from tasklab.data.crops import crop_at
 from tasklab.data.tasks import TaskSpec
+from tasklab.registry import WORLDS
+from tasklab.settings import require, setting
 
 LOCATION: tuple[str, ...] = ("face_row", "face_col")
 TARGET = "identity"
@@ -70,18 +72,36 @@ def _paint(image: torch.Tensor, coverage: torch.Tensor, level: torch.Tensor) -> 
     return image * (1 - coverage) + level.view(-1, 1, 1) * coverage
 
 
-@dataclass(frozen=True)
-class FaceIdWorld:
+@dataclass
+class FaceIdSettings:
+    """The scenes' knobs (``data.face_id.*``); ``body_cue`` 0 dresses everyone alike."""
+
+    image_size: int = setting(48, low=8, high=256)
+    n_identities: int = setting(10, low=2, high=1000)
+    min_face: float = setting(0.22, above=0)
+    max_face: float = setting(0.30, high=0.9)
+    identity_jitter: float = setting(0.25, low=0)
+    n_clutter: int = setting(8, low=0, high=24)
+    noise_std: float = setting(0.06, low=0)
+    crop_size: int = setting(16, low=4)
+    body_cue: float = setting(0.3, low=0, high=1)
+
+    def check(self, path: str) -> None:
+        require(
+            self.min_face <= self.max_face,
+            f"{path}.min_face={self.min_face} exceeds max_face={self.max_face}; need "
+            "0 < min <= max <= 0.9",
+        )
+        require(
+            self.crop_size <= self.image_size,
+            f"{path}.crop_size={self.crop_size} must be in [4, {path}.image_size]",
+        )
+
+
+@WORLDS.register("face_id", settings=FaceIdSettings)
+@dataclass
+class FaceIdWorld(FaceIdSettings):
     seed: int = 0
-    image_size: int = 48
-    n_identities: int = 10
-    min_face: float = 0.22
-    max_face: float = 0.30
-    identity_jitter: float = 0.25
-    n_clutter: int = 8
-    noise_std: float = 0.06
-    crop_size: int = 16
-    body_cue: float = 0.3
 
     @property
     def task_names(self) -> tuple[str, ...]:

@@ -11,11 +11,11 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from omegaconf import DictConfig
 
 from tasklab.data.file_arrays import (
     ArrayTable,
@@ -28,12 +28,42 @@ from tasklab.data.file_arrays import (
 from tasklab.data.file_splits import split_rows
 from tasklab.data.file_world import FileWorld, StagedFileWorld
 from tasklab.data.tasks import TaskSpec
+from tasklab.registry import WORLDS
+from tasklab.settings import setting
 
 KINDS: tuple[str, ...] = ("binary", "multiclass", "regression")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 
-def _load(path: str, files: DictConfig, class_tasks: Sequence[str]) -> ArrayTable:
+@dataclass
+class FilesSettings:
+    """A user's data (``data=files``); the README's "Bring your own data" shows the formats.
+
+    ``train`` alone is one file split by the fractions below (seeded by ``split_seed``); a
+    ``val`` or ``test`` file replaces that part of the split. Paths are relative to the
+    directory the command runs in. .csv: ``tasks`` are the label columns, ``intermediates``
+    the z columns, ``features`` the input columns (empty: every other column); .npz: every
+    y_<task> / z_<name> array is read. ``kinds`` and ``num_classes`` declare a task's kind
+    (binary, multiclass, regression) and class count; the rest is inferred.
+    """
+
+    train: str = ""
+    val: str = ""
+    test: str = ""
+    val_fraction: float = setting(0.1, low=0, high=0.9)
+    test_fraction: float = setting(0.2, low=0, high=0.9)
+    split_seed: int = setting(0, low=0)
+    tasks: list[str] = setting(factory=list)
+    intermediates: list[str] = setting(factory=list)
+    features: list[str] = setting(factory=list)
+    kinds: dict[str, str] = setting(factory=dict)
+    num_classes: dict[str, int] = setting(factory=dict)
+    input_shape: list[int] = setting(factory=list, doc="checked against the file; []: any")
+    stratify: str = setting("", doc="a class task whose proportions every subset keeps")
+    mmap_min_mb: float = setting(256.0, low=0, doc="larger .npz inputs are memory-mapped")
+
+
+def _load(path: str, files: FilesSettings, class_tasks: Sequence[str]) -> ArrayTable:
     shape = list(files.input_shape) or None
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":
@@ -64,18 +94,21 @@ def _subset(table: ArrayTable, rows: np.ndarray, part: str) -> ArrayTable:
     )
 
 
-def load_splits(files: DictConfig) -> dict[str, ArrayTable]:
+def load_splits(files: FilesSettings) -> dict[str, ArrayTable]:
     """train / val / test tables: the files given, and seeded parts of ``train`` for the rest."""
     if not files.train:
         raise DataFileError("data.files.train is empty; set it to your .npz or .csv file")
     class_tasks = [t for t, kind in files.kinds.items() if kind in ("binary", "multiclass")]
-    tables = {s: _load(files[s], files, class_tasks) for s in SPLITS if files[s]}
-    carved = {s: (files[f"{s}_fraction"] if not files[s] else 0.0) for s in ("val", "test")}
+    tables = {s: _load(getattr(files, s), files, class_tasks) for s in SPLITS if getattr(files, s)}
+    carved = {
+        s: (getattr(files, f"{s}_fraction") if not getattr(files, s) else 0.0)
+        for s in ("val", "test")
+    }
     if len(tables) < len(SPLITS):  # a split without its own file is carved from train
         train = tables["train"]
         rows = split_rows(len(train), carved["val"], carved["test"], files.split_seed)
         for part in SPLITS:
-            if part == "train" or not files[part]:
+            if part == "train" or not getattr(files, part):
                 tables[part] = _subset(train, rows[part], part)
     for part in SPLITS:
         if len(tables[part]) == 0:
@@ -115,7 +148,9 @@ def _columns(tables: dict[str, ArrayTable], name: str) -> dict[str, np.ndarray]:
     return {t.source: {**t.targets, **t.intermediates}[name] for t in tables.values()}
 
 
-def _task_spec(name: str, tables: dict[str, ArrayTable], files: DictConfig) -> tuple[TaskSpec, str]:
+def _task_spec(
+    name: str, tables: dict[str, ArrayTable], files: FilesSettings
+) -> tuple[TaskSpec, str]:
     """The spec of target or intermediate ``name`` and how it was decided (declared or
     inferred), by the same rules for both."""
     columns = _columns(tables, name)
@@ -161,10 +196,11 @@ def describe(spec: TaskSpec, how: str, labelled: int, rows: int) -> str:
     return f"  {spec.name}: {kind} ({how}); labelled in {labelled:,} of {rows:,} training rows"
 
 
-def build_file_world(data: DictConfig, verbose: bool = True) -> FileWorld:
+def build_file_world(
+    files: FilesSettings, tasks: Sequence[str] = (), verbose: bool = True
+) -> FileWorld:
     """The world of ``data.files``; staged (for ``regime=pipeline``) when it has
-    intermediates, with the first of ``data.tasks`` as the target."""
-    files = data.files
+    intermediates, with the first of ``tasks`` (``data.tasks``) as the target."""
     tables = load_splits(files)
     train = tables["train"]
     named = set(train.targets) | set(train.intermediates)
@@ -192,7 +228,7 @@ def build_file_world(data: DictConfig, verbose: bool = True) -> FileWorld:
         sizes = ", ".join(f"{part} {len(tables[part]):,}" for part in SPLITS)
         print(f"data.files: {files.train}: rows {sizes}; input {tuple(train.x.shape[1:])}")
         print("\n".join(lines))
-    targets = list(data.tasks) or list(train.targets)
+    targets = list(tasks) or list(train.targets)
     if train.intermediates and len(targets) == 1:
         return StagedFileWorld(tables, specs, tuple(train.intermediates), targets[0], stratify)
     return FileWorld(tables, specs, stratify)
@@ -208,12 +244,16 @@ def _file_digest(path: str, size: int, mtime_ns: int) -> str:
     return digest.hexdigest()[:16]
 
 
-def files_fingerprint(files: DictConfig) -> dict[str, str]:
+def files_fingerprint(files: FilesSettings) -> dict[str, str]:
     """A content hash of each file named, for cache keys: a cached stage trained on a file
     must not be reused once the file's contents change under the same name."""
     out = {}
     for part in SPLITS:
-        if files[part] and os.path.isfile(files[part]):
-            stat = os.stat(files[part])
-            out[part] = _file_digest(os.path.abspath(files[part]), stat.st_size, stat.st_mtime_ns)
+        path = getattr(files, part)
+        if path and os.path.isfile(path):
+            stat = os.stat(path)
+            out[part] = _file_digest(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
     return out
+
+
+WORLDS.register("files", settings=FilesSettings, build=build_file_world)(FileWorld)

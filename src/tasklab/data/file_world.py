@@ -20,7 +20,8 @@ from tasklab.data.z_encoding import z_width
 
 
 class FileWorld:
-    """``splits``: "train", "val" and "test" tables with the same tasks and input shape.
+    """A user's files as a world (data=files). ``splits``: "train", "val" and "test" tables with
+    the same tasks and input shape.
     ``stratify``: a class task whose proportions every training prefix keeps."""
 
     # a file may lack any label of any row: training subsets drop rows the fit cannot use

@@ -6,35 +6,33 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig, open_dict
 
-from tasklab.data.bone_age import BoneAgeWorld
-from tasklab.data.driving import DrivingWorld
-from tasklab.data.face_id import FaceIdWorld
-from tasklab.data.file_source import build_file_world
 from tasklab.data.file_world import FileWorld
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
-from tasklab.data.vectors import VectorWorld
 from tasklab.data.world import World
+from tasklab.registry import WORLDS
+from tasklab.settings import as_settings, check_settings, kwargs
 
-_WORLD_CLASSES: dict[str, type] = {
-    "driving": DrivingWorld,
-    "vectors": VectorWorld,
-    "bone_age": BoneAgeWorld,
-    "face_id": FaceIdWorld,
-}
-FILES = "files"
-WORLDS: tuple[str, ...] = (*_WORLD_CLASSES, FILES)
 ALL_ROWS = -1  # data.n_train / n_val / n_test of a file world: every row of the split
 
 
+def world_settings(data: DictConfig, world: str | None = None) -> object:
+    """The typed settings of ``data.world`` (or ``world``), read from ``data.<world>``."""
+    name = world or data.world
+    component = WORLDS.get(name)
+    return as_settings(component.settings, data.get(name) or {})
+
+
 def build_world(data: DictConfig, verbose: bool = False) -> World:
-    """The world ``data.world`` with its knobs ``data.<world>.*`` (``data.files`` for a
-    user's files; ``verbose`` prints what was read from them and the task kinds)."""
-    if data.world == FILES:
-        return build_file_world(data, verbose=verbose)
-    if data.world not in _WORLD_CLASSES:
-        raise ValueError(f"data.world={data.world!r} is unknown; allowed: {', '.join(WORLDS)}")
-    return _WORLD_CLASSES[data.world](seed=data.world_seed, **data[data.world])
+    """The registered world ``data.world`` built from its settings ``data.<world>.*``, after
+    their declared checks (``verbose``: a file world prints what it read and decided)."""
+    component = WORLDS.get(data.world)
+    settings = world_settings(data)
+    check_settings(f"data.{data.world}", settings)
+    build = component.info.get("build")
+    if build is not None:
+        return build(settings, tasks=list(data.tasks), verbose=verbose)
+    return component.target(seed=data.world_seed, **kwargs(settings, skip=()))
 
 
 def fit_data_to_world(data: DictConfig, world: World) -> None:

@@ -14,18 +14,27 @@ import torch
 
 from tasklab.data.counter_rng import SampleRandomness, normal
 from tasklab.data.tasks import TaskSpec, binary_specs
+from tasklab.registry import WORLDS
+from tasklab.settings import setting
 
 _F_X, _F_FLIP = 1, 2
 _WEIGHT_STREAM = 0x57454947
 
 
-@dataclass(frozen=True)
-class VectorWorld:
+@dataclass
+class VectorSettings:
+    """The vector world's knobs (``data.vectors.*``)."""
+
+    n_features: int = setting(32, low=1)
+    n_hidden: int = setting(16, low=1)
+    n_tasks: int = setting(4, low=1, high=1000)
+    label_noise: float = setting(0.05, low=0, high=0.5, doc="0.5: labels carry no signal")
+
+
+@WORLDS.register("vectors", settings=VectorSettings)
+@dataclass
+class VectorWorld(VectorSettings):
     seed: int = 0
-    n_features: int = 32
-    n_hidden: int = 16
-    n_tasks: int = 4
-    label_noise: float = 0.05
     _weights: tuple[torch.Tensor, torch.Tensor, torch.Tensor] = field(
         init=False, repr=False, compare=False
     )

@@ -3,17 +3,21 @@
 Each builder takes plain sizes (never a config) and returns (module, feature_dim). A trunk is
 an ``nn.Sequential`` of blocks, each a child holding parameters, so that transfer can freeze
 "the first k blocks" (see ``trunk_blocks``) without knowing which backbone it is.
+
+A backbone registers itself with ``@BACKBONES.register(name, ...)``, declaring the input
+ranks it reads (``input_ranks``; ``advice`` says what to use for other inputs) and whether its
+trunk has parameters (``trunk_parameters``: gradient weightings need a shared trunk).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from torch import nn
 
-BACKBONES: tuple[str, ...] = ("cnn", "cnn1d", "mlp", "linear")
+from tasklab.registry import BACKBONES
+
 POOLS: tuple[str, ...] = ("avg", "grid")
 _GRID = 4  # cells per side kept by pool=grid
 
@@ -28,6 +32,7 @@ class TrunkShape:
     fc_width: int = 0
 
 
+@BACKBONES.register("cnn", input_ranks=(3,), advice="use model=mlp for vectors, cnn1d for signals")
 def cnn(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
     """``depth`` conv blocks (3x3 conv, BatchNorm, ReLU, 2x2 max-pool), channels doubling from
     ``width``, then pooling and an optional fully connected block.
@@ -41,6 +46,9 @@ def cnn(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential,
     return _conv_trunk([], input_shape[0], shape, dims=2)
 
 
+@BACKBONES.register(
+    "cnn1d", input_ranks=(1, 2), advice="use model=cnn for images, model=mlp for vectors"
+)
 def cnn1d(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
     """For signals and sequences, (L,) or (C, L): the 2-D trunk's design along one axis
     (5-tap conv, BatchNorm, ReLU, 2x max-pool; channels doubling from ``width``); ``pool=grid``
@@ -86,6 +94,7 @@ def _conv_trunk(
     return nn.Sequential(*blocks), features
 
 
+@BACKBONES.register("mlp")
 def mlp(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
     """``depth`` hidden layers of ``width`` units with ReLU, on the flattened input."""
     blocks: list[nn.Module] = [nn.Flatten()]
@@ -96,28 +105,20 @@ def mlp(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential,
     return nn.Sequential(*blocks), features
 
 
+@BACKBONES.register("linear", trunk_parameters=False)
 def linear(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequential, int]:
     """No hidden layer: heads read the flattened input directly (a logistic-regression floor)."""
     del shape
     return nn.Sequential(nn.Flatten()), math.prod(input_shape)
 
 
-_BUILDERS: dict[str, Callable[[tuple[int, ...], TrunkShape], tuple[nn.Sequential, int]]] = {
-    "cnn": cnn,
-    "cnn1d": cnn1d,
-    "mlp": mlp,
-    "linear": linear,
-}
-
-
 def build_backbone(
     name: str, input_shape: tuple[int, ...], shape: TrunkShape
 ) -> tuple[nn.Sequential, int]:
-    if name not in _BUILDERS:
-        raise ValueError(f"model.backbone={name!r} is unknown; allowed: {', '.join(BACKBONES)}")
+    """The registered backbone ``name`` (an unknown name fails naming the registered ones)."""
     if shape.pool not in POOLS:
         raise ValueError(f"model.pool={shape.pool!r} is unknown; allowed: {', '.join(POOLS)}")
-    return _BUILDERS[name](input_shape, shape)
+    return BACKBONES.get(name).target(input_shape, shape)
 
 
 def trunk_blocks(trunk: nn.Module) -> list[nn.Module]:

@@ -7,6 +7,8 @@
   activation becomes a learned mixture of all tasks' activations at that block (initialised
   to keep 0.9 of its own), so the amount of sharing is learned per layer.
 
+Each registers itself with ``@ARCHITECTURES.register(name)``; ``one_trunk=True`` marks the
+architecture whose whole trunk can be handed from one fit to the next (transfer, pipelines).
 Both keep the foundation's interface: ``forward(x)`` returns one output per task, shaped like
 ``MultiHeadNet``'s, and ``trunk`` holds the parameters the tasks share (what PCGrad and
 GradNorm treat as shared).
@@ -23,6 +25,7 @@ from torch import nn
 from tasklab.data.tasks import TaskSpec
 from tasklab.models.backbones import TrunkShape, build_backbone
 from tasklab.models.multihead import build_head, build_net
+from tasklab.registry import ARCHITECTURES
 
 _OWN_SHARE = 0.9  # cross-stitch: each task's initial weight on its own activation
 
@@ -31,7 +34,10 @@ def _squeeze(out: torch.Tensor) -> torch.Tensor:
     return out.squeeze(1) if out.shape[1] == 1 else out
 
 
+@ARCHITECTURES.register("mmoe")
 class MMoENet(nn.Module):
+    """Multi-gate mixture of experts: n_experts trunks, a softmax gate per task on the input."""
+
     def __init__(
         self,
         backbone: str,
@@ -60,14 +66,19 @@ class MMoENet(nn.Module):
         return outputs
 
 
+@ARCHITECTURES.register("cross_stitch")
 class CrossStitchNet(nn.Module):
+    """Cross-stitch: a trunk per task, activations mixed across tasks after every block."""
+
     def __init__(
         self,
         backbone: str,
         input_shape: tuple[int, ...],
         shape: TrunkShape,
         tasks: Sequence[TaskSpec],
+        n_experts: int = 4,
     ) -> None:
+        del n_experts  # mmoe's setting; a cross-stitch net has one trunk per task
         super().__init__()
         self.names = [t.name for t in tasks]
         built = [build_backbone(backbone, input_shape, shape) for _ in tasks]
@@ -91,7 +102,17 @@ class CrossStitchNet(nn.Module):
         }
 
 
-ARCHITECTURES: tuple[str, ...] = ("hard", "mmoe", "cross_stitch")
+@ARCHITECTURES.register("hard", one_trunk=True)
+def hard_sharing(
+    backbone: str,
+    input_shape: tuple[int, ...],
+    shape: TrunkShape,
+    tasks: Sequence[TaskSpec],
+    n_experts: int = 4,
+) -> nn.Module:
+    """The foundation's one trunk and a head per task."""
+    del n_experts
+    return build_net(backbone, input_shape, shape, tasks)
 
 
 def build_architecture(
@@ -102,13 +123,6 @@ def build_architecture(
     tasks: Sequence[TaskSpec],
     n_experts: int = 4,
 ) -> nn.Module:
-    """``hard``: the foundation's one trunk and a head per task; or one of the above."""
-    if architecture == "mmoe":
-        return MMoENet(backbone, input_shape, shape, tasks, n_experts)
-    if architecture == "cross_stitch":
-        return CrossStitchNet(backbone, input_shape, shape, tasks)
-    if architecture != "hard":
-        raise ValueError(
-            f"model.architecture={architecture!r} is unknown; allowed: {', '.join(ARCHITECTURES)}"
-        )
-    return build_net(backbone, input_shape, shape, tasks)
+    """The registered architecture ``architecture`` (``hard``, ``mmoe``, ``cross_stitch``, …)."""
+    build = ARCHITECTURES.get(architecture).target
+    return build(backbone, input_shape, shape, tasks, n_experts)

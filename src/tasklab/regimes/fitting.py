@@ -27,8 +27,9 @@ from tasklab.models.mtl_architectures import build_architecture
 from tasklab.models.multihead import MultiHeadNet, count_parameters
 from tasklab.module import TaskLabModule
 from tasklab.runs.checkpoints import periodic_checkpoint, resume_checkpoint
-from tasklab.stage_cache import code_version
-from tasklab.weighting import LossWeighting, build_weighting
+from tasklab.runs.ids import TRAINING_VERSION, identity
+from tasklab.settings import as_settings
+from tasklab.weightings import LossWeighting, build_weighting, weighting_settings
 
 # The only modules in eval mode when a fit starts are frozen transfer blocks, on purpose
 # (fixed BatchNorm statistics); Lightning would warn about them on every such fit.
@@ -95,22 +96,20 @@ def fit_fields(cfg: DictConfig, data: DictConfig, model: DictConfig, steps: int)
         {
             "world": data.world,
             "world_seed": data.world_seed,
-            "world_knobs": OmegaConf.to_container(data[data.world], resolve=True),
-            "model": OmegaConf.to_container(model, resolve=True),
-            "optim": OmegaConf.to_container(cfg.optim, resolve=True),
+            "world_knobs": identity(data[data.world]),
+            "model": identity(model),
+            "optim": identity(cfg.optim),
             "schedule": {
                 "steps": steps,
                 "batch_size": data.batch_size,
                 "precision": cfg.trainer.precision,
             },
             "seed": cfg.seed,
-            "code": code_version(),
+            "version": TRAINING_VERSION,
         }
         | (
             # a weighting other than the seed's changes what a multi-task fit learns
-            {"mtl": OmegaConf.to_container(cfg.mtl, resolve=True)}
-            if cfg.mtl.weighting.name != "equal"
-            else {}
+            {"mtl": identity(cfg.mtl)} if cfg.mtl.weighting.name != "equal" else {}
         )
         | (
             # a user's files by content, so a stage cached on a file is not reused once it changes
@@ -128,16 +127,7 @@ def fit_weighting(
     weighting = cfg.mtl.weighting
     if weighting.name == "equal" or len(tasks) < 2 or task_weights is not None:
         return None
-    built = build_weighting(
-        weighting.name,
-        tasks,
-        dict(weighting.weights),
-        weighting.period,
-        weighting.temperature,
-        weighting.alpha,
-    )
-    built.lr_scale = weighting.lr_scale
-    return built
+    return build_weighting(as_settings(weighting_settings(weighting.name), weighting), tasks)
 
 
 def build_trainer(

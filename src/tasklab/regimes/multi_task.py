@@ -2,9 +2,31 @@
 
 from __future__ import annotations
 
+from omegaconf import DictConfig
+
 from tasklab.data.registry import selected_tasks
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
+from tasklab.registry import REGIMES, WEIGHTINGS
+from tasklab.settings import arm_fields
 
 
+def weighting_keys(cfg: DictConfig) -> list[str]:
+    """The settings of the chosen loss weighting that its declaration marks as arm-defining."""
+    component = WEIGHTINGS.get(cfg.mtl.weighting.name)
+    fields = arm_fields(component.settings) if component.settings else []
+    return [f"mtl.weighting.{name}" for name in fields]
+
+
+def arm(cfg: DictConfig) -> str:
+    weighting = cfg.mtl.weighting.name
+    return "multi_task" if weighting == "equal" else f"multi_task/{weighting}"
+
+
+def arm_axes(cfg: DictConfig) -> list[str]:
+    """Keys that tell arms apart in a sweep over weightings (never cell axes)."""
+    return ["regime", "mtl/weighting", "mtl.weighting.name", *weighting_keys(cfg)]
+
+
+@REGIMES.register("multi_task", arm=arm, arm_keys=weighting_keys, arm_axes=arm_axes)
 def run(ctx: RunContext) -> list[FitOutcome]:
     return [fit_tasks(ctx, selected_tasks(ctx.world, ctx.cfg.data.tasks), fit_name="all")]

@@ -18,21 +18,16 @@ so a report can show where a pipeline loses accuracy.
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 
 from omegaconf import DictConfig
 
-from tasklab.config_checks import (
-    check_choice,
-    check_n_train,
-    check_positive,
-    check_rows,
-    require,
-)
+from tasklab.config import ModelConfig, RegimeSettings
+from tasklab.config_checks import check_n_train, check_rows, require
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import selected_tasks
 from tasklab.data.world import StagedWorld, World
 from tasklab.metrics import with_task_means
-from tasklab.models.backbones import BACKBONES
 from tasklab.models.composed import ComposedNet
 from tasklab.models.handoff import FineTunePlan
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
@@ -43,9 +38,38 @@ from tasklab.regimes.pipeline_stages import (
     staged_world,
     trained_stage,
 )
+from tasklab.registry import BACKBONES, REGIMES
+from tasklab.settings import setting
 
 ARMS: tuple[str, ...] = ("end_to_end", "staged", "hybrid", "staged_finetune", "oracle_z")
-ARM_AXES: list[str] = ["regime.arm"]
+
+
+@dataclass
+class PipelineSettings(RegimeSettings):
+    """x → y learned directly, or through an intermediate z.
+
+    ``data.n_train`` is the number of end-to-end (x, y) pairs; the sub-steps have their own,
+    usually larger, amounts: ``n_stage1`` inputs labelled with z, ``n_stage2`` (z, y) records.
+    """
+
+    name: str = "pipeline"
+    arm: str = setting("end_to_end", choices=ARMS, arm=True)
+    n_stage1: int = 20_000
+    n_stage2: int = 20_000
+    stage1_steps: int = setting(2000, above=0)
+    stage2_steps: int = setting(2000, above=0)
+    # Stage 2's network (z → y, or crop → y); stage 1 and end-to-end networks use model.*
+    stage2_model: ModelConfig = setting(
+        factory=lambda: ModelConfig(backbone="mlp", width=64, depth=2)
+    )
+    aux_weight: float = setting(1.0, low=0, doc="hybrid: the auxiliary z loss's weight")
+    # hybrid: share of every batch given to the (x, y) pairs (0: all rows sampled alike, and
+    # a few pairs among many z-labelled inputs are then seen a handful of times in a fit)
+    pair_share: float = setting(0.5, low=0, high=1, doc="each batch's share of (x, y) pairs")
+    finetune_lr_scale: float = setting(0.1, above=0, doc="staged_finetune: lr × this")
+    cache_dir: str = setting("${oc.env:TASKLAB_CACHE_DIR,cache/stages}", identity=False)
+
+
 ORACLE_LABEL = "oracle_z (upper bound)"
 
 
@@ -165,7 +189,6 @@ def run(ctx: RunContext) -> list[FitOutcome]:
 def check(cfg: DictConfig, world: World) -> None:
     """The pipeline's own settings, checked before any training; one line per problem."""
     regime = cfg.regime
-    check_choice("regime.arm", regime.arm, ARMS)
     staged = isinstance(world, StagedWorld)
     require(
         staged or regime.arm == "end_to_end",
@@ -177,18 +200,8 @@ def check(cfg: DictConfig, world: World) -> None:
     check_n_train("regime.n_stage2", regime.n_stage2)
     check_rows("regime.n_stage1", regime.n_stage1, world)
     check_rows("regime.n_stage2", regime.n_stage2, world)
-    check_positive("regime.stage1_steps", regime.stage1_steps)
-    check_positive("regime.stage2_steps", regime.stage2_steps)
-    require(regime.aux_weight >= 0, f"regime.aux_weight={regime.aux_weight} must be >= 0")
-    require(
-        0 <= regime.pair_share <= 1,
-        f"regime.pair_share={regime.pair_share} is outside [0, 1]; use the share of each "
-        "batch given to the (x, y) pairs (0: sample all rows alike)",
-    )
-    check_positive("regime.finetune_lr_scale", regime.finetune_lr_scale)
     stage2_model = regime.stage2_model
-    check_choice("regime.stage2_model.backbone", stage2_model.backbone, BACKBONES)
-    check_positive("regime.stage2_model.width", stage2_model.width)
+    BACKBONES.get(stage2_model.backbone)  # one line naming the registered ones if unknown
     if not staged:
         return
     require(
@@ -203,3 +216,6 @@ def check(cfg: DictConfig, world: World) -> None:
         f"regime.stage2_model.backbone=cnn needs images, but stage 2 of data.world="
         f"{cfg.data.world} reads inputs of shape {shape}; use regime.stage2_model.backbone=mlp",
     )
+
+
+REGIMES.register("pipeline", settings=PipelineSettings, check=check, arm=arm, one_trunk=True)(run)

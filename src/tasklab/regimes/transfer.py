@@ -12,31 +12,57 @@ import copy
 import dataclasses
 import logging
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from tasklab.config_checks import check_choice, check_positive, check_rows, require
+from tasklab.config import RegimeSettings
+from tasklab.config_checks import check_choice, check_rows, require
 from tasklab.data.file_world import FileWorld
 from tasklab.data.label_masks import TaskBudget
-from tasklab.data.registry import WORLDS, build_world, selected_tasks
+from tasklab.data.registry import build_world, selected_tasks
 from tasklab.data.shuffled_labels import ShuffledLabels
 from tasklab.data.world import MAX_INDEX, World
 from tasklab.models.backbones import build_backbone, trunk_blocks
 from tasklab.models.handoff import FINE_TUNE_MODES, fine_tune_plan, load_trunk, trunk_state
 from tasklab.models.multihead import MultiHeadNet
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_fields, fit_tasks, trunk_shape
+from tasklab.registry import REGIMES
+from tasklab.settings import setting
 from tasklab.stage_cache import CachedTrunk, State, load_or_build
 
 SOURCES: tuple[str, ...] = ("related", "control")
-ARM_AXES: list[str] = [
-    "regime.n_source",
-    "regime.source",
-    "regime.mode",
-    "regime.frozen_blocks",
-    "regime.trunk_lr_scale",
-]
+
+
+@dataclass
+class TransferSettings(RegimeSettings):
+    """Stage 1 pre-trains on ``source_tasks`` with ``n_source`` examples; stage 2 trains on
+    ``data.tasks`` with ``data.n_train`` examples (the target budget) from the stage-1 trunk."""
+
+    name: str = "transfer"
+    source_tasks: list[str] = setting(
+        factory=lambda: ["pedestrian", "car", "stop_sign", "traffic_light"]
+    )
+    n_source: int = setting(100_000, low=0, high=MAX_INDEX, arm=True, doc="0: scratch")
+    # related, or control: the same images with other images' labels
+    source: str = setting("related", choices=SOURCES, arm=True)
+    # Overrides of the data config for the source world only, e.g. {driving: {noise_std: 0.4}}
+    # for a source with other rendering statistics; its inputs must have the target's shape.
+    source_data: dict[str, Any] = setting(factory=dict)
+    # full, linear_probe (trunk frozen), partial (the first frozen_blocks frozen)
+    mode: str = setting("full", choices=FINE_TUNE_MODES, arm=True)
+    frozen_blocks: int = setting(1, low=0, arm=True)
+    trunk_lr_scale: float = setting(1.0, above=0, arm=True, doc="trunk lr: optim.lr × this")
+    # Stage-1 steps: source_epochs passes over n_source, at least source_min_steps, at most
+    # source_max_steps (0: no cap).
+    source_epochs: float = setting(1.0, above=0)
+    source_min_steps: int = setting(500, above=0)
+    source_max_steps: int = setting(0, low=0)
+    cache_dir: str = setting("${oc.env:TASKLAB_CACHE_DIR,cache/stage1}", identity=False)
+
+
 _log = logging.getLogger(__name__)
 
 
@@ -175,21 +201,7 @@ def run(ctx: RunContext) -> list[FitOutcome]:
 def check(cfg: DictConfig, world: World) -> None:
     """Transfer's own settings, checked before any training; one line per problem."""
     regime = cfg.regime
-    check_choice("regime.source", regime.source, SOURCES)
-    check_choice("regime.mode", regime.mode, FINE_TUNE_MODES)
-    require(
-        0 <= regime.n_source <= MAX_INDEX,
-        f"regime.n_source={regime.n_source} is out of range; use 0 (scratch) to {MAX_INDEX:,}",
-    )
-    check_positive("regime.trunk_lr_scale", regime.trunk_lr_scale)
-    check_positive("regime.source_epochs", regime.source_epochs)
-    check_positive("regime.source_min_steps", regime.source_min_steps)
-    require(
-        regime.source_max_steps >= 0,
-        f"regime.source_max_steps={regime.source_max_steps} must be >= 0 (0: no cap)",
-    )
     source_data = source_data_config(cfg)
-    check_choice("regime.source_data.world", source_data.world, WORLDS)
     source_world = build_world(source_data)
     require(
         tuple(source_world.input_shape) == tuple(world.input_shape),
@@ -209,3 +221,9 @@ def check(cfg: DictConfig, world: World) -> None:
         f"model.backbone={cfg.model.backbone} has {len(blocks)} trunk blocks; use 0 to "
         f"{len(blocks)}",
     )
+
+
+# one_trunk: a trunk is handed from one fit to the next (what model.architecture must allow)
+REGIMES.register(
+    "transfer", settings=TransferSettings, check=check, arm=arm, arm_keys=arm_keys, one_trunk=True
+)(run)

@@ -2,17 +2,27 @@
 
 A job's folder is a hash of its overrides (Hydra's ``override_dirname``: the job's overrides,
 sorted), so launching the same sweep again lands every job in the folder of its earlier run
-and can skip it; a job's record also keeps a hash of its whole composed config, so a run is
-only skipped when the config it would train is the one it trained.
+and can skip it.
+
+**Identity** (one policy for the run-skip key and the stage caches): what a run or a cached
+stage *is* are the settings whose value differs from the default declared in its schema,
+leaving out those declared ``identity=False`` (progress bar, log intervals, loggers, where
+files go), plus ``TRAINING_VERSION``. So a new setting added with a default leaves finished
+runs and cached stages valid, and any changed value re-runs them. ``TRAINING_VERSION`` is
+raised whenever a change to tasklab makes an unchanged config train differently (a fixed bug
+in a loss, a new default) — that, not a hash of the source, is what retires old results.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+TRAINING_VERSION = 2  # raise it when an unchanged config would now train differently
 
 RUN_ID_RESOLVER = "tasklab_run_id"
 RUN_ID_LENGTH = 12
@@ -33,8 +43,51 @@ def register_run_id_resolver() -> None:
         OmegaConf.register_new_resolver(RUN_ID_RESOLVER, run_id)
 
 
-def config_key(cfg: DictConfig | dict[str, Any]) -> str:
-    """A hash of the composed, resolved config: equal exactly when two runs train alike."""
-    container = cfg if isinstance(cfg, dict) else OmegaConf.to_container(cfg, resolve=True)
-    text = json.dumps(container, sort_keys=True, default=str)
+def _default(spec: dataclasses.Field) -> Any:
+    if spec.default is not dataclasses.MISSING:
+        return spec.default
+    if spec.default_factory is not dataclasses.MISSING:
+        return spec.default_factory()
+    return dataclasses.MISSING
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (DictConfig, ListConfig)):
+        return OmegaConf.to_container(value, resolve=True)
+    return value
+
+
+def identity(node: DictConfig) -> dict[str, Any]:
+    """The settings of ``node`` that differ from its schema's declared defaults, nested
+    settings included, without those declared ``identity=False``."""
+    schema = OmegaConf.get_type(node)
+    specs = (
+        {f.name: f for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else {}
+    )
+    out: dict[str, Any] = {}
+    for key in node:
+        spec = specs.get(str(key))
+        if spec is not None and spec.metadata.get("identity") is False:
+            continue
+        value = node[key]
+        if isinstance(value, DictConfig) and dataclasses.is_dataclass(OmegaConf.get_type(value)):
+            nested = identity(value)
+            if nested:
+                out[str(key)] = nested
+            continue
+        plain = _plain(value)
+        if spec is not None and plain == _plain(_default(spec)):
+            continue
+        out[str(key)] = plain
+    return out
+
+
+def identity_key(fields: dict[str, Any]) -> str:
+    """A hash of identity fields and ``TRAINING_VERSION``."""
+    text = json.dumps({"fields": fields, "version": TRAINING_VERSION}, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def config_key(cfg: DictConfig) -> str:
+    """A run's identity as a hash: equal exactly when two runs train alike (see above)."""
+    return identity_key(identity(cfg))

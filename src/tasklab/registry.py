@@ -1,0 +1,125 @@
+"""One registry per kind of component: worlds, backbones, architectures, loss weightings, regimes.
+
+A component registers itself beside its code, once, with its name, its settings dataclass and
+what else its kind needs to know about it (``info``). Config checks, the config schema, arm
+identity and cache keys are derived from these declarations, so a new component is one file.
+
+Built-in components are found by importing every module of tasklab's component packages; a
+user's own are found through the ``tasklab.components`` entry-point group of an installed
+package, or through ``TASKLAB_COMPONENTS`` (comma-separated module names, importable from the
+folder the command runs in): ``TASKLAB_COMPONENTS=my_world tasklab-train data.world=my_world``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Generic, TypeVar
+
+from tasklab.settings import ConfigError
+
+T = TypeVar("T")
+
+ENTRY_POINT_GROUP = "tasklab.components"
+ENV_VAR = "TASKLAB_COMPONENTS"
+# The packages whose modules declare tasklab's own components.
+COMPONENT_PACKAGES = ("tasklab.data", "tasklab.models", "tasklab.weightings", "tasklab.regimes")
+
+
+class DuplicateComponentError(RuntimeError):
+    """Two modules registered the same name for one kind of component."""
+
+
+@dataclass(frozen=True)
+class Component(Generic[T]):
+    """What a component declared: ``target`` is its class or function."""
+
+    name: str
+    target: T
+    settings: type | None
+    module: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Registry(Generic[T]):
+    """The components of one kind, by name; ``field`` is the config key that selects one."""
+
+    def __init__(self, kind: str, field: str) -> None:
+        self.kind, self.field = kind, field
+        self._components: dict[str, Component[T]] = {}
+
+    def register(self, name: str, settings: type | None = None, **info: Any) -> Callable[[T], T]:
+        """Decorate a component's class or function to register it under ``name``."""
+
+        def decorate(target: T) -> T:
+            module = getattr(target, "__module__", "?")
+            previous = self._components.get(name)
+            if previous is not None and previous.module != module:
+                raise DuplicateComponentError(
+                    f"{self.kind} {name!r} is registered twice: by {previous.module} and by "
+                    f"{module}; rename one of them"
+                )
+            self._components[name] = Component(name, target, settings, module, dict(info))
+            return target
+
+        return decorate
+
+    def get(self, name: str) -> Component[T]:
+        load_components()
+        if name not in self._components:
+            raise ConfigError(
+                f"{self.field}={name!r} is not a registered {self.kind}; registered: "
+                f"{', '.join(self.names())}"
+            )
+        return self._components[name]
+
+    def names(self) -> tuple[str, ...]:
+        load_components()
+        return tuple(self._components)
+
+    def __contains__(self, name: object) -> bool:
+        load_components()
+        return name in self._components
+
+    def __iter__(self) -> Iterator[Component[T]]:
+        load_components()
+        return iter(list(self._components.values()))
+
+
+WORLDS: Registry[Any] = Registry("world", "data.world")
+BACKBONES: Registry[Any] = Registry("backbone", "model.backbone")
+ARCHITECTURES: Registry[Any] = Registry("architecture", "model.architecture")
+WEIGHTINGS: Registry[Any] = Registry("loss weighting", "mtl.weighting.name")
+REGIMES: Registry[Any] = Registry("regime", "regime.name")
+
+_loaded = False
+
+
+def load_components() -> None:
+    """Import every module that declares components (once per process)."""
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for package_name in COMPONENT_PACKAGES:
+        package = importlib.import_module(package_name)
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package_name}.{module.name}")
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        point.load()
+    names = [n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip()]
+    if names and os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except ImportError as error:
+            raise ConfigError(
+                f"{ENV_VAR} names {name!r}, which cannot be imported ({error}); give module "
+                "names importable from the folder the command runs in"
+            ) from error

@@ -1,0 +1,128 @@
+"""Settings declared once, beside the component they configure.
+
+A component's settings are a dataclass: its fields are the config schema Hydra validates
+types against, their defaults are the only defaults, and each field's metadata declares the
+rest — the range or allowed values ``check_settings`` enforces, whether the setting makes an
+arm different (``arm``), and whether it belongs to a run's identity at all (``identity``:
+a progress bar or a log interval changes nothing a run learns).
+
+    @dataclass
+    class DwaSettings(WeightingSettings):
+        period: int = setting(50, above=0, arm=True, doc="steps per window")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from omegaconf import DictConfig, OmegaConf
+
+S = TypeVar("S")
+
+
+class ConfigError(ValueError):
+    """A config value is out of range or unknown; the message names the field and the fix."""
+
+
+def require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    factory: Callable[[], Any] | None = None,
+    low: float | None = None,
+    high: float | None = None,
+    above: float | None = None,
+    choices: Sequence[str] | None = None,
+    arm: bool = False,
+    identity: bool = True,
+    doc: str = "",
+) -> Any:
+    """A dataclass field with its checks: ``low``/``high`` inclusive bounds, ``above`` an
+    exclusive lower bound, ``choices`` the allowed values; ``arm`` marks a setting that makes
+    one arm of a comparison differ from another; ``identity=False`` one that never changes
+    what a run learns (display, logging, where files go)."""
+    metadata = {
+        "low": low,
+        "high": high,
+        "above": above,
+        "choices": tuple(choices) if choices is not None else None,
+        "arm": arm,
+        "identity": identity,
+        "doc": doc,
+    }
+    if factory is not None:
+        return dataclasses.field(default_factory=factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def _number(value: float) -> str:
+    return f"{value:,}" if isinstance(value, int) and abs(value) >= 10_000 else f"{value:g}"
+
+
+def check_field(path: str, value: Any, meta: Mapping[str, Any]) -> None:
+    """One field's declared checks; the message names ``path`` and what to use instead."""
+    choices = meta.get("choices")
+    if choices is not None:
+        require(value in choices, f"{path}={value!r} is unknown; allowed: {', '.join(choices)}")
+        return
+    if value is None or isinstance(value, (bool, str)) or not isinstance(value, (int, float)):
+        return
+    low, high, above = meta.get("low"), meta.get("high"), meta.get("above")
+    doc = f" ({meta['doc']})" if meta.get("doc") else ""
+    if low is not None and high is not None:
+        require(
+            low <= value <= high,
+            f"{path}={value} is out of range; use {_number(low)} to {_number(high)}{doc}",
+        )
+    elif low is not None:
+        require(value >= low, f"{path}={value} must be >= {_number(low)}{doc}")
+    elif high is not None:
+        require(value <= high, f"{path}={value} must be <= {_number(high)}{doc}")
+    if above is not None:
+        require(value > above, f"{path}={value} must be > {_number(above)}{doc}")
+
+
+def check_settings(path: str, settings: object) -> None:
+    """Every declared check of a settings instance (nested settings too), then its own
+    ``check(path)`` for what relates two fields (a minimum below its maximum)."""
+    for spec in dataclasses.fields(settings):  # type: ignore[arg-type]
+        value = getattr(settings, spec.name)
+        if dataclasses.is_dataclass(value):
+            check_settings(f"{path}.{spec.name}", value)
+        else:
+            check_field(f"{path}.{spec.name}", value, spec.metadata)
+    own = getattr(settings, "check", None)
+    if callable(own):
+        own(path)
+
+
+def as_settings(cls: type[S], node: DictConfig | Mapping[str, Any]) -> S:
+    """The typed settings a component is built from: the config node merged onto the class's
+    defaults (so a plain YAML without a schema is validated too), interpolations resolved."""
+    merged = OmegaConf.merge(OmegaConf.structured(cls), node)
+    return OmegaConf.to_object(merged)  # type: ignore[return-value]
+
+
+def kwargs(settings: object, skip: Sequence[str] = ("name",)) -> dict[str, Any]:
+    """A settings instance as the keyword arguments of its component's constructor."""
+    return {
+        spec.name: getattr(settings, spec.name)
+        for spec in dataclasses.fields(settings)  # type: ignore[arg-type]
+        if spec.name not in skip
+    }
+
+
+def arm_fields(cls: type) -> list[str]:
+    """The names of the settings declared ``arm=True``."""
+    return [spec.name for spec in dataclasses.fields(cls) if spec.metadata.get("arm")]
+
+
+def display_fields(cls: type) -> list[str]:
+    """The names of the settings declared ``identity=False``."""
+    return [spec.name for spec in dataclasses.fields(cls) if spec.metadata.get("identity") is False]
