@@ -30,7 +30,7 @@ def child(n_source: int, steps: int, cache_dir: str) -> None:
 
     from tasklab.conf import CONF_DIR
     from tasklab.config import register_configs
-    from tasklab.train import train
+    from tasklab.runner import train
 
     warnings.filterwarnings("ignore")
     register_configs()

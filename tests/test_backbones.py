@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tasklab.models.backbones import TrunkShape, build_backbone, trunk_blocks
-from tasklab.train import train
+from tasklab.runner import train
 
 from .conftest import TINY
 

@@ -10,7 +10,7 @@ from hydra.errors import ConfigCompositionException
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from tasklab.config_checks import ConfigError
-from tasklab.train import train
+from tasklab.runner import train
 
 from .conftest import TINY
 

@@ -14,7 +14,8 @@ import torch
 from tasklab.data.datamodule import BatchStream
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
-from tasklab.train import main, train
+from tasklab.runner import train
+from tasklab.train import main
 
 from .test_datamodule import _dm
 

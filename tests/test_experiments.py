@@ -12,7 +12,7 @@ from tasklab.examples.digits import digits_arrays, write_npz
 from tasklab.predictions import load_predictions
 from tasklab.registry import WEIGHTINGS
 from tasklab.report.example_metrics import metric_value
-from tasklab.train import train
+from tasklab.runner import train
 
 from .conftest import TINY
 

@@ -11,7 +11,7 @@ from tasklab.config_checks import ConfigError
 from tasklab.data.registry import build_world
 from tasklab.data.shuffled_labels import ShuffledLabels
 from tasklab.data.world import VAL_STREAM, train_stream
-from tasklab.train import train
+from tasklab.runner import train
 
 from .conftest import TINY
 

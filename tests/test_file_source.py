@@ -19,7 +19,7 @@ from tasklab.data.file_source import files_fingerprint, load_splits
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import build_world
 from tasklab.data.world import TEST_STREAM, VAL_STREAM, train_stream
-from tasklab.train import train
+from tasklab.runner import train
 
 from .conftest import TINY
 

@@ -10,7 +10,7 @@ from tasklab.data.tasks import TaskSpec
 from tasklab.models.backbones import TrunkShape, build_backbone
 from tasklab.models.mtl_architectures import CrossStitchNet, MMoENet, build_architecture
 from tasklab.models.multihead import count_parameters
-from tasklab.train import train
+from tasklab.runner import train
 
 from .conftest import TINY
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from tasklab.train import train
+from tasklab.runner import train
 
 from .conftest import TINY
 

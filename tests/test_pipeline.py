@@ -23,7 +23,7 @@ from tasklab.data.z_encoding import z_from_labels, z_from_outputs
 from tasklab.models.composed import ComposedNet
 from tasklab.regimes import pipeline
 from tasklab.regimes.fitting import RunContext
-from tasklab.train import train
+from tasklab.runner import train
 
 from .conftest import TINY
 

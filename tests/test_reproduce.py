@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from tasklab.results import RESULT_FILE
+from tasklab.runner import train
 from tasklab.runs.reproduce import main
-from tasklab.train import train
 
 from .conftest import TINY
 

@@ -16,8 +16,8 @@ import torch
 from tasklab.data.datamodule import BatchStream, MixedBatchStream
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
+from tasklab.runner import train
 from tasklab.runs.checkpoints import CHECKPOINT_DIR, claim_checkpoints
-from tasklab.train import train
 
 from .conftest import TINY
 from .test_datamodule import _dm

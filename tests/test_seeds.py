@@ -8,7 +8,7 @@ import torch
 from tasklab.data.datamodule import BatchStream
 from tasklab.data.label_masks import TaskBudget, label_mask
 from tasklab.data.tasks import TaskSpec
-from tasklab.train import train
+from tasklab.runner import train
 
 from .conftest import TINY
 from .test_datamodule import _dm

@@ -16,11 +16,11 @@ from omegaconf import OmegaConf
 
 from tasklab.config import TrainerConfig, train_schema
 from tasklab.results import RESULT_FILE
+from tasklab.runner import train
 from tasklab.runs.ids import config_key, run_id
 from tasklab.runs.markers import RUNNING_FILE, RunInProgressError, mark_running
 from tasklab.runs.status import main as status_main
 from tasklab.runs.status import sweep_states
-from tasklab.train import train
 
 from .conftest import SMALL_RUN, TINY
 

@@ -21,9 +21,9 @@ from tasklab.models.handoff import TrunkMismatchError, load_trunk, trunk_state
 from tasklab.models.multihead import build_net
 from tasklab.regimes import transfer
 from tasklab.regimes.fitting import FitOutcome, RunContext
+from tasklab.runner import train
 from tasklab.runs.ids import TRAINING_VERSION
 from tasklab.stage_cache import CacheEntryError, cache_key, load_or_build
-from tasklab.train import train
 
 from .conftest import TINY
 

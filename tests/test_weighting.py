@@ -13,7 +13,7 @@ from tasklab.losses import masked_multitask_loss
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
 from tasklab.module import TaskLabModule
-from tasklab.train import train
+from tasklab.runner import train
 from tasklab.weightings.dwa import DynamicWeightAverage
 from tasklab.weightings.equal import EqualWeighting
 from tasklab.weightings.gradnorm import GradNorm

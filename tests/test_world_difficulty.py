@@ -2,7 +2,7 @@
 
 import pytest
 
-from tasklab.train import train
+from tasklab.runner import train
 
 BUDGET = [
     "data.n_train=2000",

@@ -56,7 +56,8 @@ def groups() -> list[str]:
     )
 
 
-def list_configs(out=sys.stdout) -> None:
+def list_configs(out=None) -> None:
+    out = out or sys.stdout
     for group in groups():
         print(f"{group}:", file=out)
         for name, path in packaged(group).items():

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytorch_lightning as pl
 import torch
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import TQDMProgressBar
 from torch import nn
 
 from tasklab.data.datamodule import EvalCache, WorldDataModule
-from tasklab.data.file_source import files_fingerprint
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import World
@@ -26,20 +22,10 @@ from tasklab.models.handoff import FineTunePlan
 from tasklab.models.mtl_architectures import build_architecture
 from tasklab.models.multihead import MultiHeadNet, count_parameters
 from tasklab.module import TaskLabModule
-from tasklab.runs.checkpoints import periodic_checkpoint, resume_checkpoint
-from tasklab.runs.ids import TRAINING_VERSION, identity
+from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning
+from tasklab.runs.checkpoints import resume_checkpoint
 from tasklab.settings import as_settings
 from tasklab.weightings import LossWeighting, build_weighting, weighting_settings
-
-# The only modules in eval mode when a fit starts are frozen transfer blocks, on purpose
-# (fixed BatchNorm statistics); Lightning would warn about them on every such fit.
-warnings.filterwarnings("ignore", message=r".*module\(s\) in eval mode at the start")
-# A fit resumed mid-stream is exact without Lightning's dataloader state: the training stream
-# skips the batches of the steps already taken (``WorldDataModule.train_dataloader``).
-warnings.filterwarnings("ignore", message=r".*your dataloader is not resumable")
-# Under DDP the logged evaluation metrics are torchmetrics' computed values, which it already
-# gathered from every process; Lightning's advice to sync them again does not apply.
-warnings.filterwarnings("ignore", message=r".*when logging on epoch level in distributed setting")
 
 
 @dataclass
@@ -89,35 +75,6 @@ def trunk_shape(cfg: DictConfig) -> TrunkShape:
     return model_shape(cfg.model)
 
 
-def fit_fields(cfg: DictConfig, data: DictConfig, model: DictConfig, steps: int) -> dict[str, Any]:
-    """What determines the weights of a fit on ``data``'s world with ``model`` for ``steps``
-    steps (the part of a cached stage's key that every kind of stage shares)."""
-    return (
-        {
-            "world": data.world,
-            "world_seed": data.world_seed,
-            "world_knobs": identity(data[data.world]),
-            "model": identity(model),
-            "optim": identity(cfg.optim),
-            "schedule": {
-                "steps": steps,
-                "batch_size": data.batch_size,
-                "precision": cfg.trainer.precision,
-            },
-            "seed": cfg.seed,
-            "version": TRAINING_VERSION,
-        }
-        | (
-            # a weighting other than the seed's changes what a multi-task fit learns
-            {"mtl": identity(cfg.mtl)} if cfg.mtl.weighting.name != "equal" else {}
-        )
-        | (
-            # a user's files by content, so a stage cached on a file is not reused once it changes
-            {"data_files": files_fingerprint(data.files)} if data.world == "files" else {}
-        )
-    )
-
-
 def fit_weighting(
     cfg: DictConfig, tasks: Sequence[TaskSpec], task_weights: dict[str, float] | None
 ) -> LossWeighting | None:
@@ -128,40 +85,6 @@ def fit_weighting(
     if weighting.name == "equal" or len(tasks) < 2 or task_weights is not None:
         return None
     return build_weighting(as_settings(weighting_settings(weighting.name), weighting), tasks)
-
-
-def build_trainer(
-    cfg: DictConfig, loggers: list, output_dir: Path, max_steps: int, fit_name: str
-) -> pl.Trainer:
-    tc = cfg.trainer
-    callbacks: list[pl.Callback] = []
-    if tc.progress_bar:
-        callbacks.append(TQDMProgressBar(refresh_rate=tc.progress_refresh_rate))
-    if tc.checkpoint_every_n_steps > 0:
-        callbacks.append(periodic_checkpoint(output_dir, fit_name, tc.checkpoint_every_n_steps))
-    # Step-based validation; without val_every_n_steps it never triggers inside fit and the
-    # regime validates once after training.
-    val_interval = tc.val_every_n_steps or max_steps + 1
-    return pl.Trainer(
-        max_steps=max_steps,
-        max_epochs=-1,
-        accelerator=tc.accelerator,
-        devices=tc.devices,
-        strategy=tc.strategy,
-        num_nodes=tc.num_nodes,
-        precision=tc.precision,
-        deterministic=tc.deterministic,
-        logger=loggers or False,
-        log_every_n_steps=tc.log_every_n_steps,
-        check_val_every_n_epoch=None,
-        val_check_interval=val_interval,
-        num_sanity_val_steps=0,
-        enable_checkpointing=tc.checkpoint_every_n_steps > 0,
-        enable_progress_bar=tc.progress_bar,
-        enable_model_summary=False,
-        callbacks=callbacks,
-        default_root_dir=str(output_dir),
-    )
 
 
 def fit_tasks(
@@ -236,14 +159,17 @@ def fit_tasks(
         config,  # type: ignore[arg-type]
     )
     try:
-        trainer = build_trainer(cfg, loggers, ctx.output_dir, max(max_steps, 1), fit_name)
-        if max_steps > 0:
-            resume = resume_checkpoint(ctx.output_dir, fit_name)
-            if resume is None and cfg.trainer.resume_from:
-                resume = resume_checkpoint(Path(cfg.trainer.resume_from), fit_name)
-            trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
-        trainer.validate(module, datamodule=datamodule, verbose=False)
-        trainer.test(module, datamodule=datamodule, verbose=False)
+        with quiet_lightning():
+            trainer = build_trainer(
+                cfg.trainer, loggers, ctx.output_dir, max(max_steps, 1), fit_name
+            )
+            if max_steps > 0:
+                resume = resume_checkpoint(ctx.output_dir, fit_name)
+                if resume is None and cfg.trainer.resume_from:
+                    resume = resume_checkpoint(Path(cfg.trainer.resume_from), fit_name)
+                trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+            trainer.validate(module, datamodule=datamodule, verbose=False)
+            trainer.test(module, datamodule=datamodule, verbose=False)
     finally:
         finish_wandb()
     return FitOutcome(

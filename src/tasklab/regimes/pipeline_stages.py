@@ -25,14 +25,8 @@ from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import StagedWorld, as_model_input
 from tasklab.data.z_encoding import z_from_labels
 from tasklab.models.multihead import build_net, count_parameters
-from tasklab.regimes.fitting import (
-    FitOutcome,
-    RunContext,
-    fit_fields,
-    fit_tasks,
-    model_shape,
-    trunk_shape,
-)
+from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, model_shape, trunk_shape
+from tasklab.regimes.stage_keys import fit_fields
 from tasklab.stage_cache import State, load_or_build
 
 X_TO_Z, Z_TO_Y = "x_to_z", "z_to_y"  # metric prefixes of the two stages

@@ -28,7 +28,8 @@ from tasklab.data.world import MAX_INDEX, World
 from tasklab.models.backbones import build_backbone, trunk_blocks
 from tasklab.models.handoff import FINE_TUNE_MODES, fine_tune_plan, load_trunk, trunk_state
 from tasklab.models.multihead import MultiHeadNet
-from tasklab.regimes.fitting import FitOutcome, RunContext, fit_fields, fit_tasks, trunk_shape
+from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, trunk_shape
+from tasklab.regimes.stage_keys import fit_fields
 from tasklab.registry import REGIMES
 from tasklab.settings import setting
 from tasklab.stage_cache import CachedTrunk, State, load_or_build

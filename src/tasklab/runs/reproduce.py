@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if record.get("status") != "ok":
         print(f"tasklab-reproduce: the recorded run {record.get('status')}: {record.get('error')}")
-    from tasklab.train import train  # training imports are heavy; only now that input is good
+    from tasklab.runner import train  # training imports are heavy; only now that input is good
 
     cfg = OmegaConf.create(record["config"])
     if record.get("threads"):

@@ -1,0 +1,90 @@
+"""The Lightning ``Trainer`` of one fit, and the Lightning messages that do not concern a user.
+
+Filters apply only while a fit runs (``quiet_lightning``), never on import, so importing
+tasklab changes nothing in a user's own process.
+"""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytorch_lightning as pl
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import TQDMProgressBar
+
+from tasklab.runs.checkpoints import periodic_checkpoint
+
+# (message pattern, why it does not concern a tasklab user)
+_SILENCED_WARNINGS = (
+    # The only modules in eval mode when a fit starts are frozen transfer blocks, on purpose
+    # (fixed BatchNorm statistics).
+    r".*module\(s\) in eval mode at the start",
+    # A fit resumed mid-stream is exact without Lightning's dataloader state: the training
+    # stream skips the batches of the steps already taken (``WorldDataModule``).
+    r".*your dataloader is not resumable",
+    # Under DDP the logged evaluation metrics are torchmetrics' values, already gathered.
+    r".*when logging on epoch level in distributed setting",
+    # Lightning's own use of a torch API that torch has deprecated; nothing a user can change.
+    r".*isinstance\(treespec, LeafSpec\)",
+)
+_ADVERTS = ("litlogger",)  # Lightning's per-fit advertising line
+
+
+class _DropAdverts(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(advert in message for advert in _ADVERTS)
+
+
+@contextmanager
+def quiet_lightning() -> Iterator[None]:
+    """Hide, for the duration of a fit, Lightning's warnings that tasklab has made moot and
+    its advertising; every other warning is shown as usual."""
+    rank_zero = logging.getLogger("pytorch_lightning.utilities.rank_zero")
+    adverts = _DropAdverts()
+    rank_zero.addFilter(adverts)
+    try:
+        with warnings.catch_warnings():
+            for pattern in _SILENCED_WARNINGS:
+                warnings.filterwarnings("ignore", message=pattern)
+            yield
+    finally:
+        rank_zero.removeFilter(adverts)
+
+
+def build_trainer(
+    tc: DictConfig, loggers: list, output_dir: Path, max_steps: int, fit_name: str
+) -> pl.Trainer:
+    """A Lightning trainer for one fit of ``max_steps`` steps, from the ``trainer`` settings."""
+    callbacks: list[pl.Callback] = []
+    if tc.progress_bar:
+        callbacks.append(TQDMProgressBar(refresh_rate=tc.progress_refresh_rate))
+    if tc.checkpoint_every_n_steps > 0:
+        callbacks.append(periodic_checkpoint(output_dir, fit_name, tc.checkpoint_every_n_steps))
+    # Step-based validation; without val_every_n_steps it never triggers inside fit and the
+    # regime validates once after training.
+    val_interval = tc.val_every_n_steps or max_steps + 1
+    return pl.Trainer(
+        max_steps=max_steps,
+        max_epochs=-1,
+        accelerator=tc.accelerator,
+        devices=tc.devices,
+        strategy=tc.strategy,
+        num_nodes=tc.num_nodes,
+        precision=tc.precision,
+        deterministic=tc.deterministic,
+        logger=loggers or False,
+        log_every_n_steps=tc.log_every_n_steps,
+        check_val_every_n_epoch=None,
+        val_check_interval=val_interval,
+        num_sanity_val_steps=0,
+        enable_checkpointing=tc.checkpoint_every_n_steps > 0,
+        enable_progress_bar=tc.progress_bar,
+        enable_model_summary=False,
+        callbacks=callbacks,
+        default_root_dir=str(output_dir),
+    )
