@@ -1,8 +1,6 @@
 """Bad input fails before training, naming the field and the allowed values."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +9,7 @@ from omegaconf.errors import ConfigKeyError, ValidationError
 
 from tasklab.config_checks import ConfigError
 from tasklab.runner import train
+from tasklab.train import main as train_main
 
 from .conftest import TINY
 
@@ -75,20 +74,13 @@ def test_wrong_types_fail_at_composition(make_cfg, override):
     assert override.split("=")[0] in str(info.value) + str(info.value.__cause__)
 
 
-def test_cli_reports_a_bad_value_in_one_line_and_exits_non_zero(tmp_path):
+def test_cli_reports_a_bad_value_in_one_line_and_exits_non_zero(tmp_path, run_cli):
     run_dir = tmp_path / "run"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tasklab.train",
-            "data.label_rate=7",
-            "logger=none",
-            f"hydra.run.dir={run_dir}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = run_cli(
+        train_main,
+        "data.label_rate=7",
+        "logger=none",
+        f"hydra.run.dir={run_dir}",
     )
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if "error" in line]

@@ -13,16 +13,17 @@ from pathlib import Path
 import pytest
 
 from tasklab.configs_cli import copy_config, list_configs
-from tasklab.registry import WEIGHTINGS, DuplicateComponentError, Registry
+from tasklab.registry import WEIGHTINGS, DuplicateComponentError, Registry, import_user_modules
 from tasklab.settings import ConfigError
+from tasklab.train import main as train_main
 
 EXAMPLE = Path(__file__).resolve().parent / "extension_example"
 
 
-def _train(tmp_path: Path, *args: str, components: str = "rings_world,worst_task"):
+def _train(tmp_path: Path, *args: str):
     env = {
         **os.environ,
-        "TASKLAB_COMPONENTS": components,
+        "TASKLAB_COMPONENTS": "rings_world,worst_task",
         "WANDB_MODE": "disabled",
         "PYTHONPATH": os.pathsep.join([str(EXAMPLE), os.environ.get("PYTHONPATH", "")]),
     }
@@ -69,20 +70,24 @@ def test_a_users_setting_is_checked_by_its_declaration(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("args", "components", "expected"),
+    ("args", "expected"),
     [
-        (["--config-dir", "no/such/folder"], "", "Additional config directory"),
-        (["hydra.searchpath=[file://no/such]"], "", "hydra.searchpath: no/such is not a folder"),
-        (["data.world=rings"], "no_such_module", "TASKLAB_COMPONENTS names 'no_such_module'"),
+        (["--config-dir", "no/such/folder"], "Additional config directory"),
+        (["hydra.searchpath=[file://no/such]"], "hydra.searchpath: no/such is not a folder"),
     ],
 )
-def test_a_missing_user_folder_or_module_is_one_line(tmp_path, args, components, expected):
-    run = _train(tmp_path, *args, "logger=none", components=components)
+def test_a_missing_user_folder_is_one_line(run_cli, args, expected):
+    run = run_cli(train_main, *args, "logger=none")
     assert run.returncode == 2
     lines = run.stderr.strip().splitlines()
     assert (
         len(lines) == 1 and lines[0].startswith("tasklab-train: error: ") and expected in lines[0]
     )
+
+
+def test_a_user_module_that_cannot_be_imported_is_one_line():
+    with pytest.raises(ConfigError, match="TASKLAB_COMPONENTS names 'no_such_module', which"):
+        import_user_modules(["no_such_module"])
 
 
 def test_two_modules_registering_one_name_fail_naming_both():

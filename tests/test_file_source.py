@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import build_world
 from tasklab.data.world import TEST_STREAM, VAL_STREAM, train_stream
 from tasklab.runner import train
+from tasklab.train import main as train_main
 
 from .conftest import TINY
 
@@ -223,24 +222,17 @@ def test_files_without_a_path_say_which_setting_to_give(make_cfg, tmp_path):
     assert record["status"] == "failed"
 
 
-def test_a_bad_file_fails_in_one_line_with_a_non_zero_exit(tmp_path):
+def test_a_bad_file_fails_in_one_line_with_a_non_zero_exit(tmp_path, run_cli):
     broken = tmp_path / "broken.npz"
     broken.write_text("not an archive")
     run_dir = tmp_path / "run"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tasklab.train",
-            "data=files",
-            f"data.files.train={broken}",
-            "model=mlp",
-            "logger=none",
-            f"hydra.run.dir={run_dir}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
+    proc = run_cli(
+        train_main,
+        "data=files",
+        f"data.files.train={broken}",
+        "model=mlp",
+        "logger=none",
+        f"hydra.run.dir={run_dir}",
     )
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if "error" in line]

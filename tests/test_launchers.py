@@ -14,10 +14,12 @@ import yaml
 
 from tasklab.results import RESULT_FILE
 from tasklab.runs.threads import usable_cores
+from tasklab.train import main as train_main
 
 from .conftest import SMALL_RUN
 
-GRID = ["seed=0,1", "regime=single_task,multi_task"]
+# two jobs at once, as many as the 2-core machine runs side by side (each starts torch anew)
+GRID = ["seed=0", "regime=single_task,multi_task"]
 ENV = {**os.environ, "WANDB_MODE": "disabled"}
 
 
@@ -44,16 +46,16 @@ def joblib_records(tmp_path_factory) -> dict[str, dict]:
     return _records(sweep)
 
 
-def test_joblib_runs_a_2x2_sweep_with_a_share_of_the_cores_per_job(joblib_records):
-    assert len(joblib_records) == 4
+def test_joblib_runs_a_sweep_with_a_share_of_the_cores_per_job(joblib_records):
+    assert len(joblib_records) == 2
     assert all(r["status"] == "ok" for r in joblib_records.values())
     assert {(r["regime"], r["seed"]) for r in joblib_records.values()} == {
-        (regime, seed) for regime in ("single_task", "multi_task") for seed in (0, 1)
+        (regime, 0) for regime in ("single_task", "multi_task")
     }
     assert {r["threads"] for r in joblib_records.values()} == {max(1, usable_cores() // 2)}
 
 
-def test_submitit_local_runs_the_same_2x2_sweep_to_the_same_numbers(tmp_path, joblib_records):
+def test_submitit_local_runs_the_same_sweep_to_the_same_numbers(tmp_path, joblib_records):
     sweep = tmp_path / "submitit"
     threads = max(1, usable_cores() // 2)  # as many as each joblib job had
     _multirun(
@@ -74,12 +76,14 @@ def test_submitit_local_runs_the_same_2x2_sweep_to_the_same_numbers(tmp_path, jo
         assert record["metrics"] == joblib_records[name]["metrics"]
 
 
-def test_the_optuna_sweeper_runs_4_trials_and_a_relaunch_skips_them(tmp_path):
+def test_the_optuna_sweeper_runs_4_trials_and_a_relaunch_skips_them(tmp_path, run_cli):
     sweep = tmp_path / "optuna"
     # the search chooses model.width, so the run's own width is left to it
     small = [o for o in SMALL_RUN if not o.startswith("model.width")]
     search = ["hparams_search=driving_lr_width", "hydra.sweeper.n_trials=4", *small]
-    first = _multirun(sweep, *search)
+    # a sweeper, not a launcher: its jobs run in this process, so the test does too
+    first = run_cli(train_main, "-m", *search, f"hydra.sweep.dir={sweep}")
+    assert first.returncode == 0, first.stderr[-3000:]
     records = _records(sweep)
     assert len(records) == 4 and all(r["status"] == "ok" for r in records.values())
     lrs = {r["config"]["optim"]["lr"] for r in records.values()}
@@ -90,6 +94,6 @@ def test_the_optuna_sweeper_runs_4_trials_and_a_relaunch_skips_them(tmp_path):
     assert best["best_value"] == pytest.approx(max(objectives))
     assert "Best value" in first.stdout + first.stderr
 
-    again = _multirun(sweep, *search)
+    again = run_cli(train_main, "-m", *search, f"hydra.sweep.dir={sweep}")
     assert again.stdout.count("(status ok); skipped") == 4  # the seeded sampler asks again
     assert _records(sweep) == records

@@ -1,23 +1,21 @@
-"""A real multirun through the CLI: the file's sweep axes are overridden on the command line,
-every job writes its record, and the sweep ends with the comparison table."""
+"""A real multirun through the CLI (run in this process): the file's sweep axes are overridden
+on the command line, every job writes its record, and the sweep ends with the comparison
+table."""
 
 import csv
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 
+from tasklab.report.compare import main as compare_main
+from tasklab.train import main as train_main
 
-def test_multirun_prints_the_comparison_table(tmp_path):
+
+def test_multirun_prints_the_comparison_table(tmp_path, run_cli):
     sweep_dir = tmp_path / "sweep"
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true"}
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tasklab.train",
+    proc = run_cli(
+        train_main,
+        *[
             "-m",
             "experiment=driving_mtl_vs_stl",
             "data.n_train=32",
@@ -31,10 +29,6 @@ def test_multirun_prints_the_comparison_table(tmp_path):
             "logger=none",
             f"hydra.sweep.dir={sweep_dir}",
         ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     records = [json.loads(p.read_text()) for p in sorted(sweep_dir.rglob("result.json"))]
@@ -49,14 +43,7 @@ def test_multirun_prints_the_comparison_table(tmp_path):
     assert f"tasklab-compare {sweep_dir}" in proc.stdout
 
     # The same sweep through tasklab-compare: Δm of the real records against a hand computation.
-    compare = subprocess.run(
-        [sys.executable, "-m", "tasklab.report.compare", str(sweep_dir), "--metric", "test/*"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
-    )
-    assert compare.returncode == 0, compare.stderr[-2000:]
+    assert compare_main([str(sweep_dir), "--metric", "test/*"]) == 0
     with (sweep_dir / "compare" / "delta_m.csv").open() as handle:
         rows = [r for r in csv.DictReader(handle) if r["metric"] == "auroc"]
     (row,) = rows

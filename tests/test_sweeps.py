@@ -15,12 +15,14 @@ import pytest
 from omegaconf import OmegaConf
 
 from tasklab.config import TrainerConfig, train_schema
+from tasklab.report.compare import main as compare_main
 from tasklab.results import RESULT_FILE
 from tasklab.runner import train
 from tasklab.runs.ids import config_key, run_id
 from tasklab.runs.markers import RUNNING_FILE, RunInProgressError, mark_running
 from tasklab.runs.status import main as status_main
 from tasklab.runs.status import sweep_states
+from tasklab.train import main as train_main
 
 from .conftest import SMALL_RUN, TINY
 
@@ -28,15 +30,9 @@ SMALL = [*SMALL_RUN, "trainer.max_steps=3"]
 ENV = {**os.environ, "WANDB_MODE": "disabled"}
 
 
-def _sweep(sweep_dir, *overrides: str) -> subprocess.CompletedProcess:
-    command = [sys.executable, "-m", "tasklab.train", "-m", *SMALL, *overrides]
-    return subprocess.run(
-        [*command, f"hydra.sweep.dir={sweep_dir}"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=ENV,
-    )
+def _sweep(run_cli, sweep_dir, *overrides: str):
+    """The sweep through ``tasklab-train -m``, run in this process."""
+    return run_cli(train_main, "-m", *SMALL, *overrides, f"hydra.sweep.dir={sweep_dir}")
 
 
 def _records(sweep_dir) -> dict[str, dict]:
@@ -48,10 +44,12 @@ def _status(sweep_dir, capsys) -> list[str]:
     return capsys.readouterr().out.splitlines()
 
 
-def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(tmp_path, capsys):
+def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(
+    tmp_path, capsys, run_cli
+):
     sweep = tmp_path / "sweep"
     lrs = "optim.lr=0.001,0.002,0.003,1e30"  # the last one's loss becomes NaN
-    first = _sweep(sweep, lrs)
+    first = _sweep(run_cli, sweep, lrs)
     assert first.returncode == 1, first.stderr[-3000:]
     assert "Traceback" not in first.stderr
     assert "tasklab-train: error: training loss became nan by step" in first.stderr
@@ -70,14 +68,8 @@ def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(t
     assert lines[1].split()[:2] == ["failed", failed] and "optim.lr=1e+30" in lines[1]
 
     # the comparison report lists the failure beside the ok runs
-    compare = subprocess.run(
-        [sys.executable, "-m", "tasklab.report.compare", str(sweep), "--wandb", "off"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=ENV,
-    )
-    assert compare.returncode == 0, compare.stderr[-2000:]
+    assert compare_main([str(sweep), "--wandb", "off"]) == 0
+    capsys.readouterr()
     assert "NonFiniteLossError" in (sweep / "compare" / "report.html").read_text()
 
     # one finished run lost: the plan in multirun.yaml tells it is missing
@@ -92,7 +84,7 @@ def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(t
     )
 
     before = {name: (sweep / name / RESULT_FILE).stat().st_mtime_ns for name in kept}
-    second = _sweep(sweep, lrs)
+    second = _sweep(run_cli, sweep, lrs)
     assert second.returncode == 1  # the NaN run fails again, and says so
     assert second.stdout.count("(status ok); skipped") == 2
     assert {name: (sweep / name / RESULT_FILE).stat().st_mtime_ns for name in kept} == before

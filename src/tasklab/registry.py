@@ -112,7 +112,12 @@ def load_components() -> None:
             importlib.import_module(f"{package_name}.{module.name}")
     for point in entry_points(group=ENTRY_POINT_GROUP):
         point.load()
-    names = [n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip()]
+    import_user_modules([n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip()])
+
+
+def import_user_modules(names: list[str]) -> None:
+    """Import the modules ``TASKLAB_COMPONENTS`` names, from the folder the command runs in
+    (or ``PYTHONPATH``); one line if one cannot be imported."""
     if names and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     for name in names:
