@@ -14,11 +14,11 @@ from dataclasses import dataclass, field, make_dataclass
 import pytest
 from omegaconf import OmegaConf
 
-from tasklab.config import TrainerConfig, train_schema
+from tasklab.config import ModelConfig, TrainerConfig, train_schema
 from tasklab.report.compare import main as compare_main
 from tasklab.results import RESULT_FILE
 from tasklab.runner import train
-from tasklab.runs.ids import config_key, run_id
+from tasklab.runs.ids import config_key, identity, run_id
 from tasklab.runs.markers import RUNNING_FILE, RunInProgressError, mark_running
 from tasklab.runs.status import main as status_main
 from tasklab.runs.status import sweep_states
@@ -176,3 +176,18 @@ def test_display_only_settings_are_not_part_of_a_runs_identity(make_cfg, display
     base = make_cfg(*TINY, "logger=default")
     assert config_key(make_cfg(*TINY, "logger=default", display)) == config_key(base)
     assert config_key(make_cfg(*TINY, "logger=default", "seed=1")) != config_key(base)
+
+
+@dataclass
+class _ModelWithANewSetting(ModelConfig):
+    new_setting: float = 0.5
+
+
+def test_a_stage_cache_key_keeps_a_new_defaulted_setting_out_and_a_changed_one_in(make_cfg):
+    cfg = make_cfg(*TINY, "model.width=8")
+    grown = OmegaConf.merge(
+        OmegaConf.structured(_ModelWithANewSetting), OmegaConf.to_container(cfg.model)
+    )
+    assert identity(grown) == identity(cfg.model) == {"width": 8}
+    grown.new_setting = 0.25
+    assert identity(grown) == {"width": 8, "new_setting": 0.25}

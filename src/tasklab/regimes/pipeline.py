@@ -41,35 +41,6 @@ from tasklab.regimes.pipeline_stages import (
 from tasklab.registry import BACKBONES, REGIMES
 from tasklab.settings import setting
 
-ARMS: tuple[str, ...] = ("end_to_end", "staged", "hybrid", "staged_finetune", "oracle_z")
-
-
-@dataclass
-class PipelineSettings(RegimeSettings):
-    """x → y learned directly, or through an intermediate z.
-
-    ``data.n_train`` is the number of end-to-end (x, y) pairs; the sub-steps have their own,
-    usually larger, amounts: ``n_stage1`` inputs labelled with z, ``n_stage2`` (z, y) records.
-    """
-
-    name: str = "pipeline"
-    arm: str = setting("end_to_end", choices=ARMS, arm=True)
-    n_stage1: int = 20_000
-    n_stage2: int = 20_000
-    stage1_steps: int = setting(2000, above=0)
-    stage2_steps: int = setting(2000, above=0)
-    # Stage 2's network (z → y, or crop → y); stage 1 and end-to-end networks use model.*
-    stage2_model: ModelConfig = setting(
-        factory=lambda: ModelConfig(backbone="mlp", width=64, depth=2)
-    )
-    aux_weight: float = setting(1.0, low=0, doc="hybrid: the auxiliary z loss's weight")
-    # hybrid: share of every batch given to the (x, y) pairs (0: all rows sampled alike, and
-    # a few pairs among many z-labelled inputs are then seen a handful of times in a fit)
-    pair_share: float = setting(0.5, low=0, high=1, doc="each batch's share of (x, y) pairs")
-    finetune_lr_scale: float = setting(0.1, above=0, doc="staged_finetune: lr × this")
-    cache_dir: str = setting("${oc.env:TASKLAB_CACHE_DIR,cache/stages}", identity=False)
-
-
 ORACLE_LABEL = "oracle_z (upper bound)"
 
 
@@ -178,6 +149,35 @@ _ARM_RUNS = {
     "staged_finetune": _staged_finetune,
     "oracle_z": _oracle_z,
 }
+
+
+ARMS: tuple[str, ...] = tuple(_ARM_RUNS)
+
+
+@dataclass
+class PipelineSettings(RegimeSettings):
+    """x → y learned directly, or through an intermediate z.
+
+    ``data.n_train`` is the number of end-to-end (x, y) pairs; the sub-steps have their own,
+    usually larger, amounts: ``n_stage1`` inputs labelled with z, ``n_stage2`` (z, y) records.
+    """
+
+    name: str = "pipeline"
+    arm: str = setting("end_to_end", choices=ARMS, arm=True)
+    n_stage1: int = 20_000
+    n_stage2: int = 20_000
+    stage1_steps: int = setting(2000, above=0)
+    stage2_steps: int = setting(2000, above=0)
+    # Stage 2's network (z → y, or crop → y); stage 1 and end-to-end networks use model.*
+    stage2_model: ModelConfig = setting(
+        factory=lambda: ModelConfig(backbone="mlp", width=64, depth=2)
+    )
+    aux_weight: float = setting(1.0, low=0, doc="hybrid: the auxiliary z loss's weight")
+    # hybrid: share of every batch given to the (x, y) pairs (0: all rows sampled alike, and
+    # a few pairs among many z-labelled inputs are then seen a handful of times in a fit)
+    pair_share: float = setting(0.5, low=0, high=1, doc="each batch's share of (x, y) pairs")
+    finetune_lr_scale: float = setting(0.1, above=0, doc="staged_finetune: lr × this")
+    cache_dir: str = setting("${oc.env:TASKLAB_CACHE_DIR,cache/stages}", identity=False)
 
 
 def run(ctx: RunContext) -> list[FitOutcome]:
