@@ -15,6 +15,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from tasklab.config import ModelConfig, TrainerConfig, train_schema
+from tasklab.registry import REGIMES, WEIGHTINGS
 from tasklab.report.compare import main as compare_main
 from tasklab.results import RESULT_FILE
 from tasklab.runner import train
@@ -191,3 +192,12 @@ def test_a_stage_cache_key_keeps_a_new_defaulted_setting_out_and_a_changed_one_i
     assert identity(grown) == identity(cfg.model) == {"width": 8}
     grown.new_setting = 0.25
     assert identity(grown) == {"width": 8, "new_setting": 0.25}
+
+
+def test_every_registered_regime_and_weighting_is_a_run_of_its_own(make_cfg):
+    """Settings at their defaults are left out of a run's identity, but never *which*
+    component runs: each weighting's and regime's defaults are its own."""
+    keys = {config_key(make_cfg(*TINY, f"mtl/weighting={name}")) for name in WEIGHTINGS.names()}
+    assert len(keys) == len(WEIGHTINGS.names())
+    keys = {config_key(make_cfg(*TINY, f"regime={name}")) for name in REGIMES.names()}
+    assert len(keys) == len(REGIMES.names())

@@ -7,7 +7,8 @@ and can skip it.
 **Identity** (one policy for the run-skip key and the stage caches): what a run or a cached
 stage *is* are the settings whose value differs from the default declared in its schema,
 leaving out those declared ``identity=False`` (progress bar, log intervals, loggers, where
-files go), plus ``TRAINING_VERSION``. So a new setting added with a default leaves finished
+files go), plus ``TRAINING_VERSION``; a ``name`` (which regime, which weighting) is always
+kept. So a new setting added with a default leaves finished
 runs and cached stages valid, and any changed value re-runs them. ``TRAINING_VERSION`` is
 raised whenever a change to tasklab makes an unchanged config train differently (a fixed bug
 in a loss, a new default) — that, not a hash of the source, is what retires old results.
@@ -76,7 +77,9 @@ def identity(node: DictConfig) -> dict[str, Any]:
                 out[str(key)] = nested
             continue
         plain = _plain(value)
-        if spec is not None and plain == _plain(_default(spec)):
+        # ``name`` says which component a node configures (its schema's default name is the
+        # component's own), so it is always part of the identity
+        if spec is not None and key != "name" and plain == _plain(_default(spec)):
             continue
         out[str(key)] = plain
     return out
