@@ -11,7 +11,7 @@ import sys
 import pytest
 import torch
 
-from tasklab.data.datamodule import BatchStream
+from tasklab.data.batches import BatchStream
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.runner import train

@@ -13,7 +13,7 @@ import time
 import pytest
 import torch
 
-from tasklab.data.datamodule import BatchStream, MixedBatchStream
+from tasklab.data.batches import BatchStream, MixedBatchStream
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.runner import train

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from tasklab.data.datamodule import BatchStream
+from tasklab.data.batches import BatchStream
 from tasklab.data.label_masks import TaskBudget, label_mask
 from tasklab.data.tasks import TaskSpec
 from tasklab.runner import train

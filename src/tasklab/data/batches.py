@@ -1,0 +1,189 @@
+"""Batches of a world's examples: rendered splits kept on the device, and the training streams
+that draw them (every row of a subset, or a share of each batch from one task's rows).
+
+Batches are dicts: ``x`` (B, ...), ``y`` (B, T) float with 0 where unknown, ``mask`` (B, T)
+bool, columns in the order of the fit's tasks.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+
+import torch
+
+from tasklab.data.counter_rng import hash_keys
+from tasklab.data.world import World, as_model_input
+
+Batch = dict[str, torch.Tensor]
+_RENDER_CHUNK = 4096
+
+
+EvalCache = dict[tuple[int, int, str], tuple[torch.Tensor, torch.Tensor]]
+
+
+def render_stream(
+    world: World, stream: int, index: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """All inputs and all labels of ``index`` in ``stream``, rendered in chunks (None if empty)."""
+    parts = [world.render(stream, chunk) for chunk in index.split(_RENDER_CHUNK)]
+    if not parts:
+        return None
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+
+class RenderedSplit:
+    """Examples of one stream: rendered in advance (or handed over rendered), or on demand."""
+
+    def __init__(
+        self,
+        world: World,
+        stream: int,
+        index: torch.Tensor,
+        columns: torch.Tensor,
+        mask: torch.Tensor,
+        materialise: bool,
+        rendered: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> None:
+        self.world, self.stream, self.columns = world, stream, columns
+        self.index, self.mask = index, mask
+        self._x: torch.Tensor | None = None
+        self._y: torch.Tensor | None = None
+        if rendered is None and materialise:
+            rendered = render_stream(world, stream, index)
+        if rendered is not None:
+            self._x, self._y = rendered[0], rendered[1][:, columns]
+            self.mask = mask & ~torch.isnan(self._y)  # a label the data lack is never "known"
+        elif hasattr(world, "labels"):  # a world that can tell its gaps without rendering
+            self.mask = mask & ~torch.isnan(world.labels(stream, index)[:, columns])
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def batch(self, rows: torch.Tensor) -> Batch:
+        """The examples at positions ``rows`` of this split, as model-ready tensors."""
+        if self._x is not None and self._y is not None:
+            x, y = self._x[rows], self._y[rows]
+        else:
+            x, y = self.world.render(self.stream, self.index[rows])
+            y = y[:, self.columns]
+        mask = self.mask[rows] & ~torch.isnan(y)
+        return {
+            "x": as_model_input(x),
+            "y": torch.where(mask, y, torch.zeros_like(y)),
+            "mask": mask,
+            "index": self.index[rows],  # the examples' indices in the split's stream
+        }
+
+
+class BatchStream:
+    """Batches over a split; each pass over the data is reshuffled from (seed, pass) alone.
+
+    With ``total_batches`` one iteration runs that many batches across as many passes as it
+    takes. Training is budgeted in steps, so one long iteration spares Lightning's per-epoch
+    work, which otherwise dominates when a small data set gives epochs of a few tiny steps.
+    ``start`` skips that many batches without rendering them: a fit resumed at step k sees
+    exactly the batches an unbroken fit would have seen from step k on. ``shard=(rank,
+    processes)`` keeps every ``processes``-th row of each batch from ``rank`` on: under DDP
+    the processes share each batch, so the global batch and the data order are those of one
+    process.
+    """
+
+    def __init__(
+        self,
+        split: RenderedSplit,
+        batch_size: int,
+        shuffle: bool,
+        seed: int,
+        total_batches: int | None = None,
+        start: int = 0,
+        shard: tuple[int, int] = (0, 1),
+    ) -> None:
+        self.split, self.batch_size, self.shuffle, self.seed = split, batch_size, shuffle, seed
+        self.total_batches, self.start, self.shard = total_batches, start, shard
+        self.passes = 0
+
+    def _render(self, rows: torch.Tensor) -> Batch:
+        rank, processes = self.shard
+        return self.split.batch(rows[rank::processes] if processes > 1 else rows)
+
+    @property
+    def batches_per_pass(self) -> int:
+        return math.ceil(len(self.split) / self.batch_size)
+
+    def __len__(self) -> int:
+        return self.total_batches or self.batches_per_pass
+
+    def _one_pass(self, skip: int = 0) -> Iterator[Batch]:
+        n = len(self.split)
+        device = self.split.index.device
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(int(hash_keys(self.seed, self.passes)))
+            order = torch.randperm(n, generator=generator).to(device)
+        else:
+            order = torch.arange(n, device=device)
+        self.passes += 1
+        for rows in order.split(self.batch_size)[skip:]:
+            yield self._render(rows)
+
+    def __iter__(self) -> Iterator[Batch]:
+        if self.total_batches is None:
+            yield from self._one_pass()
+            return
+        produced = min(self.start, self.total_batches)
+        self.passes, skip = divmod(produced, self.batches_per_pass)
+        while produced < self.total_batches:
+            for batch in self._one_pass(skip):
+                yield batch
+                produced += 1
+                if produced == self.total_batches:
+                    return
+            skip = 0
+
+
+class MixedBatchStream(BatchStream):
+    """Batches that hold a fixed share of "focus" rows (those labelled for one task) and fill
+    the rest from the other rows, each part reshuffled pass by pass on its own.
+
+    A few hundred (x, y) pairs among tens of thousands of inputs labelled only with an
+    auxiliary target would otherwise appear less than once per batch and be seen a handful of
+    times in a whole fit; with a fixed share they are trained on as often as end to end.
+    """
+
+    def __init__(
+        self,
+        split: RenderedSplit,
+        batch_size: int,
+        seed: int,
+        total_batches: int,
+        focus: torch.Tensor,
+        share: float,
+        start: int = 0,
+        shard: tuple[int, int] = (0, 1),
+    ) -> None:
+        super().__init__(split, batch_size, True, seed, total_batches, start, shard)
+        device = split.index.device
+        self.focus_rows = torch.nonzero(focus, as_tuple=True)[0].to(device)
+        self.other_rows = torch.nonzero(~focus, as_tuple=True)[0].to(device)
+        n_focus = round(share * batch_size) if len(self.other_rows) else batch_size
+        self.n_focus = min(max(n_focus, 1), batch_size)
+
+    def _cycle(self, rows: torch.Tensor, tag: int, per_batch: int) -> Iterator[torch.Tensor]:
+        """Endless chunks of ``per_batch`` rows, each pass over ``rows`` freshly shuffled."""
+        passes, buffer = 0, rows[:0]
+        while True:
+            while len(buffer) < per_batch:
+                generator = torch.Generator().manual_seed(int(hash_keys(self.seed, tag, passes)))
+                order = torch.randperm(len(rows), generator=generator).to(rows.device)
+                buffer, passes = torch.cat([buffer, rows[order]]), passes + 1
+            yield buffer[:per_batch]
+            buffer = buffer[per_batch:]
+
+    def __iter__(self) -> Iterator[Batch]:
+        n_other = self.batch_size - self.n_focus
+        focus = self._cycle(self.focus_rows, 1, self.n_focus)
+        other = self._cycle(self.other_rows, 2, n_other) if n_other else None
+        for step in range(self.total_batches or 0):
+            rows = next(focus) if other is None else torch.cat([next(focus), next(other)])
+            if step >= self.start:  # the rows of skipped batches are drawn, not rendered
+                yield self._render(rows)
