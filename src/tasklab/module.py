@@ -58,7 +58,7 @@ class TaskLabModule(pl.LightningModule):
         when fine-tuning); ``frozen`` submodules get no updates and stay in eval mode, so their
         BatchNorm statistics do not drift either. ``task_weights`` scales each task's loss
         (default 1: an auxiliary task can count for less than the target). ``weighting``
-        replaces the seed's equal-weight sum with a strategy of ``tasklab.weighting``; its
+        replaces the seed's equal-weight sum with one of ``tasklab.weightings``; its
         per-step task weights are logged as ``train/<task>/weight``."""
         super().__init__()
         self.net, self.tasks = net, list(tasks)
