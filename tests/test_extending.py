@@ -107,6 +107,7 @@ def test_configs_ls_lists_experiments_and_components_and_cp_copies_one(tmp_path,
     list_configs()
     listing = capsys.readouterr().out
     assert "driving_mtl_vs_stl" in listing and "registered loss weightings" in listing
+    assert "period=50  (> 0, defines an arm)  steps per window" in listing  # from the declaration
     target = copy_config("driving_mtl_vs_stl", tmp_path / "mine")
     assert target == tmp_path / "mine" / "experiment" / "driving_mtl_vs_stl.yaml"
     assert "name: driving_mtl_vs_stl" in target.read_text()

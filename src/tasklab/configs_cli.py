@@ -12,6 +12,7 @@ packaged group and shadows a packaged experiment of the same name.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 from pathlib import Path
@@ -67,6 +68,37 @@ def list_configs(out=None) -> None:
         print(f"registered {registry.kind}s ({registry.field}):", file=out)
         for component in registry:
             print(f"  {component.name:28s} {_doc(component.target)}", file=out)
+            for line in settings_lines(component.settings):
+                print(f"      {line}", file=out)
+
+
+def settings_lines(settings: type | None) -> list[str]:
+    """Each declared setting: its default, its checks, whether it defines an arm, its doc."""
+    if settings is None:
+        return []
+    lines = []
+    for spec in dataclasses.fields(settings):
+        if spec.name == "name":
+            continue
+        meta = spec.metadata
+        default = spec.default_factory() if spec.default is dataclasses.MISSING else spec.default
+        rules = [
+            text
+            for key, text in (
+                ("low", f">= {meta.get('low')}"),
+                ("high", f"<= {meta.get('high')}"),
+                ("above", f"> {meta.get('above')}"),
+            )
+            if meta.get(key) is not None
+        ]
+        if meta.get("choices"):
+            rules.append("one of " + "|".join(meta["choices"]))
+        if meta.get("arm"):
+            rules.append("defines an arm")
+        extra = f"  ({', '.join(rules)})" if rules else ""
+        doc = f"  {meta['doc']}" if meta.get("doc") else ""
+        lines.append(f"{spec.name}={default!r}{extra}{doc}")
+    return lines
 
 
 def copy_config(name: str, destination: Path, force: bool = False) -> Path:
