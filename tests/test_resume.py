@@ -8,7 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -80,20 +82,33 @@ RESUME_RUN = [
 ]
 
 
-def _launch(run_dir):
+def other_filesystem_tmpdir(tmp_path: Path) -> Path:
+    """A ``$TMPDIR`` on another filesystem than ``tmp_path`` where the machine has one (a
+    cluster's layout: local /tmp, runs on shared storage), else beside it."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK) and shm.stat().st_dev != tmp_path.stat().st_dev:
+        folder = Path(tempfile.mkdtemp(dir=shm))
+    else:
+        folder = tmp_path / "tmpdir"
+        folder.mkdir()
+    return folder
+
+
+def _launch(run_dir, tmpdir):
     return subprocess.Popen(
         [sys.executable, "-m", "tasklab.train", *RESUME_RUN, f"hydra.run.dir={run_dir}"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "WANDB_MODE": "disabled"},
+        env={**os.environ, "WANDB_MODE": "disabled", "TMPDIR": str(tmpdir)},
     )
 
 
 def test_a_sigkilled_run_resumes_to_the_same_metrics_bit_for_bit(tmp_path, make_cfg):
     killed_dir = tmp_path / "killed"
     ckpt = killed_dir / CHECKPOINT_DIR / "all" / "last.ckpt"
-    proc = _launch(killed_dir)
+    tmpdir = other_filesystem_tmpdir(tmp_path)
+    proc = _launch(killed_dir, tmpdir)
     deadline = time.monotonic() + 240
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -104,7 +119,7 @@ def test_a_sigkilled_run_resumes_to_the_same_metrics_bit_for_bit(tmp_path, make_
     step = torch.load(ckpt, weights_only=True)["global_step"]
     assert 30 <= step < 150
 
-    again = _launch(killed_dir)
+    again = _launch(killed_dir, tmpdir)
     out, _ = again.communicate(timeout=300)
     assert again.returncode == 0, out[-3000:]
     assert f"Restored all states from the checkpoint at {ckpt}" in out
@@ -114,6 +129,15 @@ def test_a_sigkilled_run_resumes_to_the_same_metrics_bit_for_bit(tmp_path, make_
 
     unbroken = train(make_cfg(*RESUME_RUN), output_dir=tmp_path / "unbroken")
     assert resumed["metrics"] and resumed["metrics"] == unbroken.metrics
+    assert not list(tmpdir.glob("*ckpt*"))  # checkpoints were never written through $TMPDIR
+
+
+def test_every_fit_writes_its_checkpoints_atomically_in_place(make_cfg, tmp_path):
+    from tasklab.regimes.lightning_trainer import build_trainer
+    from tasklab.runs.checkpoints import AtomicCheckpointIO
+
+    trainer = build_trainer(make_cfg(*TINY).trainer, [], tmp_path, 2, "all")
+    assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
 
 
 def test_resume_from_another_run_trains_it_further_as_if_unbroken(make_cfg, tmp_path):
@@ -130,3 +154,85 @@ def test_resume_from_another_run_trains_it_further_as_if_unbroken(make_cfg, tmp_
     unbroken = train(make_cfg(*base, "trainer.max_steps=8"), output_dir=tmp_path / "unbroken")
     assert extended.fits[0]["steps"] == 8
     assert extended.metrics == unbroken.metrics != short.metrics
+
+
+# A checkpoint write that a kill interrupts: the state is pickled before any byte reaches the
+# file, and this object makes the pickling wait, so the kill lands inside the write.
+_KILLED_WRITER = """
+import sys, time, torch
+from pathlib import Path
+from tasklab.runs.checkpoints import AtomicCheckpointIO
+
+class SlowToPickle:
+    def __reduce__(self):
+        print("writing", flush=True)
+        time.sleep(60)
+        return (int, (0,))
+
+io, path = AtomicCheckpointIO(), Path(sys.argv[1])
+io.save_checkpoint({"state_dict": {"w": torch.ones(3)}, "global_step": 1}, path)
+io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}, "slow": SlowToPickle()}, path)
+"""
+
+
+def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one_on_any_filesystem(tmp_path):
+    path = tmp_path / "run" / CHECKPOINT_DIR / "all" / "last.ckpt"
+    tmpdir = other_filesystem_tmpdir(tmp_path)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmpdir)},
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "writing"
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    checkpoint = torch.load(path, weights_only=True)  # whole, and the first one
+    assert checkpoint["global_step"] == 1 and torch.equal(
+        checkpoint["state_dict"]["w"], torch.ones(3)
+    )
+    assert not list(tmpdir.iterdir())  # nothing went through $TMPDIR
+    (leftover,) = path.parent.glob(".last.ckpt.*.tmp")  # the cut-short write, in place
+    claim_checkpoints(tmp_path / "run", "key")  # the next run of the folder removes it
+    assert not leftover.exists()
+
+
+def _key_of(make_cfg, *overrides):
+    from tasklab.runs.ids import config_key
+
+    return config_key(make_cfg(*overrides))
+
+
+@pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
+def test_a_damaged_checkpoint_is_set_aside_and_the_run_restarts_from_step_0(
+    make_cfg, tmp_path, capsys, damage
+):
+    run = [*TINY, "logger=none", "trainer.max_steps=6", "trainer.checkpoint_every_n_steps=3"]
+    kept = train(make_cfg(*run, "trainer.keep_checkpoints=true"), output_dir=tmp_path / "kept")
+    good = (tmp_path / "kept" / CHECKPOINT_DIR / "all" / "last.ckpt").read_bytes()
+    damaged = {"empty": b"", "truncated": good[: len(good) // 2], "garbage": b"\x80\x04 cut"}
+    folder = tmp_path / "killed"
+    claim_checkpoints(folder, _key_of(make_cfg, *run))  # a killed run of this very config
+    ckpt = folder / CHECKPOINT_DIR / "all" / "last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    ckpt.write_bytes(damaged[damage])
+    capsys.readouterr()
+    result = train(make_cfg(*run), output_dir=folder)
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]
+    assert len(warnings) == 1 and warnings[0].startswith(f"tasklab-train: warning: {ckpt}")
+    assert "set aside as last.ckpt.damaged, the fit starts from step 0" in warnings[0]
+    assert result.status == "ok" and result.fits[0]["steps"] == 6
+    assert result.metrics == kept.metrics  # from step 0: the unbroken run's numbers
+
+
+def test_checkpoints_outlive_a_result_that_could_not_be_written(make_cfg, tmp_path, monkeypatch):
+    import tasklab.runner
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tasklab.runner, "write_result", disk_full)
+    run = [*TINY, "logger=none", "trainer.max_steps=4", "trainer.checkpoint_every_n_steps=2"]
+    with pytest.raises(OSError, match="No space left"):
+        train(make_cfg(*run), output_dir=tmp_path)
+    assert (tmp_path / CHECKPOINT_DIR / "all" / "last.ckpt").is_file()  # the training is kept

@@ -23,7 +23,7 @@ from tasklab.regimes import transfer
 from tasklab.regimes.fitting import FitOutcome, RunContext
 from tasklab.runner import train
 from tasklab.runs.ids import TRAINING_VERSION
-from tasklab.stage_cache import CacheEntryError, cache_key, load_or_build
+from tasklab.stage_cache import cache_key, load_or_build
 
 from .conftest import TINY
 
@@ -206,11 +206,24 @@ def test_a_failed_build_leaves_no_entry(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")] == []
 
 
-def test_an_unreadable_entry_names_the_fix(tmp_path):
+def test_a_damaged_entry_is_set_aside_with_one_warning_and_rebuilt(tmp_path, capsys):
     entry = load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.ones(2)}, {})).path
     (entry / "trunk.pt").write_bytes(b"truncated")
-    with pytest.raises(CacheEntryError, match="delete that directory"):
-        load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.ones(2)}, {}))
+    rebuilt = load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.full((2,), 3.0)}, {}))
+    assert not rebuilt.hit and torch.equal(rebuilt.state["w"], torch.full((2,), 3.0))
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("tasklab-train: warning: stage cache")
+    assert "unreadable" in warning[0] and "rebuilding it" in warning[0]
+    assert len(list(tmp_path.glob(".*.damaged.*"))) == 1  # kept aside, not deleted
+    again = load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.zeros(2)}, {}))
+    assert again.hit and torch.equal(again.state["w"], torch.full((2,), 3.0))
+
+
+def test_a_staging_folder_left_by_a_kill_is_removed_by_the_next_build(tmp_path):
+    key = cache_key({"a": 1})
+    (tmp_path / f".{key}.12345.abcdef12.tmp").mkdir(parents=True)
+    load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.ones(2)}, {}))
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 def test_scratch_and_transfer_arms_see_identical_target_subsets(make_cfg, tmp_path):

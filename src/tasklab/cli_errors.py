@@ -8,10 +8,18 @@ field and the fix. A user who sets ``HYDRA_FULL_ERROR=1`` gets Hydra's full repo
 
 from __future__ import annotations
 
+import errno
 import re
 
 from hydra.errors import MissingConfigException
-from omegaconf.errors import ConfigAttributeError, ConfigKeyError, ValidationError
+from omegaconf.errors import (
+    ConfigAttributeError,
+    ConfigKeyError,
+    OmegaConfBaseException,
+    ValidationError,
+)
+
+from tasklab.settings import ConfigError
 
 
 def _first_line(error: BaseException | None) -> str:
@@ -19,7 +27,20 @@ def _first_line(error: BaseException | None) -> str:
     return text.splitlines()[0].strip() if text else type(error).__name__
 
 
+def _own_error(error: BaseException) -> ConfigError | None:
+    """tasklab's own ConfigError anywhere in the chain (raised inside a resolver, say)."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ConfigError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def one_line(error: BaseException) -> str:
+    own = _own_error(error)
+    if own is not None:
+        return _first_line(own)
     message, cause = _first_line(error), error.__cause__
     if isinstance(error, MissingConfigException):
         options = ", ".join(o for o in (error.options or []) if not o.endswith("_schema"))
@@ -32,14 +53,36 @@ def one_line(error: BaseException) -> str:
     overridden = re.match(r"Could not override '([^']+)'", message)
     if overridden and isinstance(cause, (ConfigAttributeError, ConfigKeyError)):
         key = overridden.group(1)
-        return f"{key} is not a config key (misspelt?); `tasklab-train --cfg job` prints every key"
+        missing = re.search(r"Key '([^']+)'", str(cause))
+        if missing and not key.endswith(missing.group(1)):  # a dict given entries it lacks
+            entry = missing.group(1)
+            return (
+                f"{key} has no entry '{entry}' yet; add new entries one by one with a +, "
+                f"e.g. +{key}.{entry}=VALUE"
+            )
+        return (
+            f"{key} is not a config key (misspelt? a new entry of a dict takes a +, as in "
+            f"+{key}=VALUE); `tasklab-train --cfg job` prints every key"
+        )
     merging = re.match(r"Error merging override (\S+)", message)
     if merging and isinstance(cause, ValidationError):
         return f"{merging.group(1)}: {_first_line(cause)}; give a value of the field's type"
+    composing = re.match(r"In '([^']+)': \w+ raised while composing config", message)
+    inner = error.__cause__ or error.__context__
+    if composing and isinstance(inner, OmegaConfBaseException):
+        # an error inside a YAML file: keep the file, the key and what was wrong with it
+        key = getattr(inner, "full_key", "") or "?"
+        hint = " (misspelt?)" if isinstance(inner, (ConfigAttributeError, ConfigKeyError)) else ""
+        return f"{composing.group(1)}.yaml: {key}: {_first_line(inner)}{hint}"
     if message.startswith("Ambiguous value for argument"):
         return (
             f"{message}: quote it for a string ('a,b'), write [a,b] for a list, or add -m to "
             "sweep over it"
+        )
+    if isinstance(error, OSError) and error.filename and error.errno == errno.ENOSPC:
+        return (
+            f"cannot write {error.filename}: no space left on its device; free space there or "
+            "write elsewhere (hydra.run.dir, hydra.sweep.dir, regime.cache_dir)"
         )
     if isinstance(error, OSError) and error.filename:
         return (

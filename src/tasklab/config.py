@@ -23,6 +23,20 @@ from tasklab.settings import setting
 from tasklab.weightings import WeightingSettings
 
 SCHEDULES: tuple[str, ...] = ("constant", "cosine")
+ACCELERATORS: tuple[str, ...] = ("auto", "cpu", "gpu", "cuda", "mps")
+# Lightning's precision names (and their short aliases)
+PRECISIONS: tuple[str, ...] = (
+    "32-true",
+    "32",
+    "16-mixed",
+    "16",
+    "bf16-mixed",
+    "bf16",
+    "16-true",
+    "bf16-true",
+    "64-true",
+    "64",
+)
 MAX_SEED = 2**31 - 1  # every stream of random numbers is keyed by it; negatives would alias
 
 
@@ -78,12 +92,12 @@ class RegimeSettings:
 @dataclass
 class TrainerConfig:
     max_steps: int = setting(300, above=0)
-    accelerator: str = "auto"
+    accelerator: str = setting("auto", choices=ACCELERATORS)
     devices: int = setting(1, above=0)
-    precision: str = "32-true"
+    precision: str = setting("32-true", choices=PRECISIONS)
     deterministic: bool = True
     log_every_n_steps: int = setting(50, above=0, identity=False)
-    val_every_n_steps: int | None = None
+    val_every_n_steps: int | None = setting(None, above=0, doc="null: once, after training")
     progress_bar: bool = setting(True, identity=False)
     progress_refresh_rate: int = setting(20, above=0, identity=False)
     threads: int | None = setting(None, low=1, identity=False, doc="null: torch's default")

@@ -6,7 +6,10 @@ setting gets its check where it is declared.
 
 from __future__ import annotations
 
+import netrc
+import os
 from pathlib import Path
+from urllib.parse import urlparse
 
 import torch
 from omegaconf import DictConfig
@@ -20,6 +23,7 @@ from tasklab.config import (
     TrainerConfig,
 )
 from tasklab.data.world import MAX_INDEX, World
+from tasklab.names import is_safe_name, unsafe_name_message
 from tasklab.registry import ARCHITECTURES, BACKBONES, REGIMES, WEIGHTINGS
 from tasklab.runs.checkpoints import CHECKPOINT_DIR, LAST
 from tasklab.settings import ConfigError, as_settings, check_settings, require
@@ -76,6 +80,7 @@ def check_config(cfg: DictConfig, world: World) -> None:
         0 <= cfg.seed <= MAX_SEED,
         f"seed={cfg.seed} is out of range; use an integer in [0, {MAX_SEED:,}]",
     )
+    require(is_safe_name(cfg.name), unsafe_name_message("name", cfg.name))
     for path, schema, node in (
         (
             "data",
@@ -90,6 +95,8 @@ def check_config(cfg: DictConfig, world: World) -> None:
         check_settings(path, as_settings(schema, node))
     if regime.settings is not None:
         check_settings("regime", as_settings(regime.settings, cfg.regime))
+    _check_device(cfg.trainer)
+    _check_wandb(cfg.logger)
     _check_data(data, world)
     _check_model(cfg, world, one_trunk=bool(regime.info.get("one_trunk")))
     _check_weighting(cfg)
@@ -97,6 +104,40 @@ def check_config(cfg: DictConfig, world: World) -> None:
         check_resume_from(cfg.trainer.resume_from)
     if "check" in regime.info:
         regime.info["check"](cfg, world)
+
+
+def _check_device(trainer: DictConfig) -> None:
+    """The accelerator asked for is here (Lightning would fail with a traceback)."""
+    wanted = trainer.accelerator
+    if wanted in ("gpu", "cuda"):
+        require(
+            torch.cuda.is_available(),
+            f"trainer.accelerator={wanted} but this machine shows no CUDA GPU; use "
+            "trainer.accelerator=auto (or cpu)",
+        )
+    if wanted == "mps":
+        require(
+            torch.backends.mps.is_available(),
+            "trainer.accelerator=mps but Apple's MPS is not available here; use "
+            "trainer.accelerator=auto (or cpu)",
+        )
+
+
+def _check_wandb(logger: DictConfig) -> None:
+    """Online W&B needs credentials; without them W&B fails inside the first fit."""
+    if not logger.wandb or logger.wandb_mode != "online" or os.environ.get("WANDB_API_KEY"):
+        return
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname
+    try:
+        found = netrc.netrc().authenticators(host or "api.wandb.ai") is not None
+    except (OSError, netrc.NetrcParseError):
+        found = False
+    require(
+        found,
+        "logger.wandb_mode=online needs W&B credentials and none are configured here; run "
+        "`wandb login` (or set WANDB_API_KEY), or keep logger.wandb_mode=offline and "
+        "`wandb sync` the runs later",
+    )
 
 
 def _check_data(data: DictConfig, world: World) -> None:
@@ -108,6 +149,7 @@ def _check_data(data: DictConfig, world: World) -> None:
     )
     for name in data.tasks:
         check_choice("data.tasks", name, world.task_names)
+        require(is_safe_name(name), unsafe_name_message("data.tasks", name))
     for name, n_train in data.n_train_by_task.items():
         check_choice("data.n_train_by_task", name, list(data.tasks))
         check_n_train(f"data.n_train_by_task.{name}", n_train)

@@ -10,11 +10,13 @@ import json
 import os
 import subprocess
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
+TMP_SUFFIX = ".tmp"  # temporary files of atomic writes: .<name>.<random>.tmp
 RESULT_FILE = "result.json"
 _VERSIONED = ("tasklab", "torch", "pytorch-lightning", "hydra-core", "torchmetrics", "wandb")
 
@@ -87,20 +89,45 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old content or the new, never a part."""
+def write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Write a file so that readers see the old content or the new, never a part, on any
+    filesystem: ``write`` fills a temporary file *in the destination folder* (a rename never
+    crosses filesystems, unlike a move from ``$TMPDIR``), which is flushed to disk and renamed
+    over ``path``; the folder is synced so the rename itself survives a power loss. A failure
+    or a kill part-way leaves ``path`` as it was (and at most the temporary file, which the
+    next run of the folder removes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it private; results are to be shared
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:  # say which file (disk full)
+            raise OSError(error.errno, error.strerror, str(path)) from error
         raise
+    _sync_folder(path.parent)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # some filesystems cannot sync a folder; the rename is still atomic
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    write_atomic(path, lambda handle: handle.write(data))
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -27,10 +27,9 @@ from tasklab.results import RunResult, git_state, package_versions, write_result
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
 from tasklab.runs.ids import config_key, register_run_id_resolver
 from tasklab.runs.markers import (
-    check_not_running,
+    claim_running,
     clear_running,
     finished_ok,
-    mark_running,
 )
 from tasklab.runs.threads import job_threads
 
@@ -123,8 +122,7 @@ def train(
     # Under DDP every process runs this function; only the first writes the run's files.
     writer = rank_zero_only.rank == 0
     if writer:
-        check_not_running(output_dir)
-        mark_running(output_dir)
+        claim_running(output_dir)
         claim_checkpoints(output_dir, key)
     try:
         _check_processes_in_sweep(cfg)
@@ -162,8 +160,6 @@ def train(
         if writer:
             result.predictions = _keep_predictions(output_dir, fits, result.metrics)
         result.status = "ok"
-        if writer and not cfg.trainer.keep_checkpoints:
-            remove_checkpoints(output_dir)
     except BaseException as error:  # an interrupt is recorded too, not left as error: null
         name = type(error).__name__
         result.error = f"{name}: {error}" if str(error) else name
@@ -171,7 +167,9 @@ def train(
     finally:
         result.wall_time_s = round(time.perf_counter() - start, 3)
         if writer:
-            write_result(output_dir, result)
+            write_result(output_dir, result)  # on disk before the checkpoints may go
+            if result.status == "ok" and not cfg.trainer.keep_checkpoints:
+                remove_checkpoints(output_dir)
             clear_running(output_dir)
     return result
 

@@ -8,6 +8,7 @@ defaults, and tasklab's ``TRAINING_VERSION``; see ``runs/ids.py``). It holds
 fields plus the stage-1 record). It is built in a private temporary directory and renamed into
 place, so a reader sees a complete entry or none; a file lock per key makes concurrent runs of
 a parallel sweep wait for the one that is pre-training instead of training the same trunk twice.
+An entry that cannot be read (damaged on disk) is set aside with one warning and rebuilt.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -55,8 +57,8 @@ def _read(entry: Path, key: str) -> CachedTrunk:
         record = json.loads((entry / CONFIG_FILE).read_text())
     except Exception as error:
         raise CacheEntryError(
-            f"stage cache entry {entry} is unreadable ({type(error).__name__}: {error}); "
-            "delete that directory to train the stage again"
+            f"stage cache entry {entry} is unreadable ({type(error).__name__}: "
+            f"{str(error).strip().splitlines()[0] if str(error).strip() else ''})"
         ) from error
     return CachedTrunk(state, record.get("stage1", {}), key, entry, hit=True)
 
@@ -75,11 +77,25 @@ def load_or_build(
     key = cache_key(fields)
     entry = Path(cache_dir) / key
     if entry.is_dir():
-        return _read(entry, key)
+        try:
+            return _read(entry, key)
+        except CacheEntryError:
+            pass  # set aside and rebuilt below, under the lock
     entry.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(entry.parent / f"{key}.lock")):
-        if entry.is_dir():  # another process built it while this one waited
-            return _read(entry, key)
+        if entry.is_dir():  # another process built it while this one waited, or it is damaged
+            try:
+                return _read(entry, key)
+            except CacheEntryError as error:
+                aside = entry.parent / f".{key}.damaged.{uuid.uuid4().hex[:8]}"
+                os.rename(entry, aside)
+                print(
+                    f"tasklab-train: warning: {error}; set aside as {aside}, rebuilding it",
+                    file=sys.stderr,
+                )
+        # staging folders of builds a kill cut short (no one else builds this key: the lock)
+        for stale in entry.parent.glob(f".{key}.*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
         state, record = build()
         staging = entry.parent / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         staging.mkdir()

@@ -112,6 +112,8 @@ class BatchStream:
         return math.ceil(len(self.split) / self.batch_size)
 
     def __len__(self) -> int:
+        if len(self.split) == 0:  # no labelled row (data.label_rate=0): nothing to train on
+            return 0
         return self.total_batches or self.batches_per_pass
 
     def _one_pass(self, skip: int = 0) -> Iterator[Batch]:
@@ -127,6 +129,8 @@ class BatchStream:
             yield self._render(rows)
 
     def __iter__(self) -> Iterator[Batch]:
+        if len(self.split) == 0:
+            return
         if self.total_batches is None:
             yield from self._one_pass()
             return

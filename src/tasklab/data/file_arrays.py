@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 import struct
 import zipfile
 from collections.abc import Sequence
@@ -141,6 +142,17 @@ def _wants_map(archive: np.lib.npyio.NpzFile, min_bytes: int | None) -> bool:
     return archive.zip.getinfo("x.npy").file_size >= min_bytes
 
 
+def _check_readable(path: Path) -> None:
+    """The file exists and this process may read it (a permission problem is not a format
+    problem, and says so)."""
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such file; check data.files paths")
+    if not os.access(path, os.R_OK):
+        raise DataFileError(
+            f"{path}: cannot be read (permission denied); check the file's permissions"
+        )
+
+
 def load_npz(
     path: str | Path,
     class_tasks: Sequence[str] = (),
@@ -151,8 +163,7 @@ def load_npz(
     uncompressed ``x`` of at least ``mmap_min_bytes`` is memory-mapped, not read: rows are
     then read from disk as batches index them (float32 or uint8 files map as they are)."""
     path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: no such file; check data.files paths")
+    _check_readable(path)
     if not zipfile.is_zipfile(path):
         raise DataFileError(f"{path}: is not an .npz archive; save it with numpy.savez")
     try:
@@ -171,10 +182,17 @@ def load_npz(
         ) from None
     except (zipfile.BadZipFile, OSError, EOFError) as error:
         raise DataFileError(f"{path}: is not a readable .npz archive ({error})") from None
+    not_arrays = sorted(name for name, value in arrays.items() if not isinstance(value, np.ndarray))
+    if not_arrays:
+        raise DataFileError(
+            f"{path}: members {not_arrays} are not numpy arrays; save every member with numpy.savez"
+        )
     if "x" not in arrays:
         found = ", ".join(sorted(arrays)) or "nothing"
         raise DataFileError(f"{path}: has no array 'x' (found {found}); save inputs as x=")
     x = arrays["x"]
+    if x.ndim == 0 or len(x) == 0:
+        raise DataFileError(f"{path}: array 'x' has no rows; save at least one example")
     _check_x(path, "array 'x'", x, input_shape)
     unknown = sorted(n for n in arrays if n != "x" and not n.startswith(("y_", "z_")))
     if unknown:
@@ -223,14 +241,19 @@ def load_csv(
 ) -> ArrayTable:
     """Feature columns become x (N × features); empty or "?" label cells are missing."""
     path = Path(path)
-    if not path.is_file():
-        raise DataFileError(f"{path}: no such file; check data.files paths")
-    with path.open(newline="") as handle:
+    _check_readable(path)
+    # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which is not a column name
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         header = [name.strip() for name in next(reader, [])]
         numbered = [(reader.line_num, row) for row in reader if any(c.strip() for c in row)]
     if not header:
         raise DataFileError(f"{path}: is empty; expected a header row naming the columns")
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise DataFileError(
+            f"{path}: the header names {repeated} more than once; give every column its own name"
+        )
     for line, row in numbered:
         if len(row) != len(header):
             raise DataFileError(
@@ -241,6 +264,13 @@ def load_csv(
     labelled = [*tasks, *intermediates]
     if features is None:
         features = [name for name in header if name not in labelled]
+    leaked = [name for name in features if name in labelled]
+    if leaked:
+        raise DataFileError(
+            f"{path}: columns {leaked} are both inputs (data.files.features) and labels (tasks "
+            "or intermediates): the model would read its own answer; drop them from "
+            "data.files.features"
+        )
     for name in [*features, *labelled]:
         if name not in header:
             raise _fail(path, f"column '{name}'", f"is missing; the header has {header}")

@@ -28,8 +28,9 @@ from tasklab.data.file_arrays import (
 from tasklab.data.file_splits import split_rows
 from tasklab.data.file_world import FileWorld, StagedFileWorld
 from tasklab.data.tasks import TaskSpec
+from tasklab.names import is_safe_name, unsafe_name_message
 from tasklab.registry import WORLDS
-from tasklab.settings import setting
+from tasklab.settings import require, setting
 
 KINDS: tuple[str, ...] = ("binary", "multiclass", "regression")
 SPLITS: tuple[str, ...] = ("train", "val", "test")
@@ -61,6 +62,14 @@ class FilesSettings:
     input_shape: list[int] = setting(factory=list, doc="checked against the file; []: any")
     stratify: str = setting("", doc="a class task whose proportions every subset keeps")
     mmap_min_mb: float = setting(256.0, low=0, doc="larger .npz inputs are memory-mapped")
+
+    def check(self, path: str) -> None:
+        carved = (0 if self.val else self.val_fraction) + (0 if self.test else self.test_fraction)
+        require(
+            carved < 1,
+            f"{path}.val_fraction + test_fraction = {carved:g} leaves no training rows; keep "
+            "their sum below 1 (e.g. 0.1 and 0.2)",
+        )
 
 
 def _load(path: str, files: FilesSettings, class_tasks: Sequence[str]) -> ArrayTable:
@@ -211,6 +220,12 @@ def build_file_world(
             f"targets of {train.source} (tasks: {sorted(train.targets)}; intermediates: "
             f"{sorted(train.intermediates)})"
         )
+    for name in [*train.targets, *train.intermediates]:
+        if not is_safe_name(name):
+            kind = "task" if name in train.targets else "intermediate"
+            raise DataFileError(
+                f"{train.source}: {unsafe_name_message(kind, name)} (rename the array or column)"
+            )
     specs, lines = {}, []
     for name, labels in {**train.targets, **train.intermediates}.items():
         spec, how = _task_spec(name, tables, files)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -166,18 +167,26 @@ def fit_tasks(
             if max_steps > 0:
                 resume = resume_checkpoint(ctx.output_dir, fit_name)
                 if resume is None and cfg.trainer.resume_from:
-                    resume = resume_checkpoint(Path(cfg.trainer.resume_from), fit_name)
+                    resume = resume_checkpoint(Path(cfg.trainer.resume_from), fit_name, own=False)
                 trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
             trainer.validate(module, datamodule=datamodule, verbose=False)
             trainer.test(module, datamodule=datamodule, verbose=False)
     finally:
         finish_wandb()
+    labelled = datamodule.labelled_counts() if max_steps > 0 else {}
+    if max_steps > 0 and not any(labelled.values()):
+        print(
+            f"tasklab-train: warning: fit {fit_name!r} has no labelled training row for "
+            f"{', '.join(t.name for t in tasks)} (data.label_rate / n_train leave none); its "
+            "metrics are those of the untrained network",
+            file=sys.stderr,
+        )
     return FitOutcome(
         name=fit_name,
         tasks=[t.name for t in tasks],
         metrics=dict(module.latest),
         n_params=count_parameters(net),
-        n_labelled=datamodule.labelled_counts() if max_steps > 0 else {},
+        n_labelled=labelled,
         steps=int(trainer.global_step),
         wall_time_s=time.perf_counter() - start,
         train_digest=datamodule.train_digest() if max_steps > 0 else "",

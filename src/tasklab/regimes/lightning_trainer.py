@@ -16,7 +16,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import TQDMProgressBar
 
-from tasklab.runs.checkpoints import periodic_checkpoint
+from tasklab.runs.checkpoints import AtomicCheckpointIO, periodic_checkpoint
 
 # (message pattern, why it does not concern a tasklab user)
 _SILENCED_WARNINGS = (
@@ -31,6 +31,8 @@ _SILENCED_WARNINGS = (
     # With manual optimisation a step's checkpoint holds the weights after that step's update,
     # which is what a resumed fit continues from (resumes are bit-identical, tests/test_resume).
     r".*Using ModelCheckpoint with manual optimization",
+    # A fit without any labelled row (data.label_rate=0) is reported by tasklab in one line.
+    r".*Total length of `\w+` across ranks is zero",
     # Lightning's own use of a torch API that torch has deprecated; nothing a user can change.
     r".*isinstance\(treespec, LeafSpec\)",
 )
@@ -89,5 +91,6 @@ def build_trainer(
         enable_progress_bar=tc.progress_bar,
         enable_model_summary=False,
         callbacks=callbacks,
+        plugins=[AtomicCheckpointIO()],
         default_root_dir=str(output_dir),
     )

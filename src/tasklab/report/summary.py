@@ -25,6 +25,7 @@ from tasklab.report.comparisons import BOTH, CellStat, Comparison
 from tasklab.report.grouping import group_records, is_task_of
 from tasklab.report.records import Records, find_axes, load_records
 from tasklab.results import RESULT_FILE
+from tasklab.runs.sweep_plan import sweep_plan
 
 
 def swept_axes(
@@ -172,6 +173,13 @@ class PrintSummaryOnMultirunEnd(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.exists():
             return
+        if sweep_plan(sweep_dir) == {}:
+            print(
+                "tasklab-train: error: the sweep expands to no job (an empty range or list of "
+                "values); give every swept key at least one value",
+                file=sys.stderr,
+            )
+            sys.exit(2)
         records = load_records([sweep_dir])
         if records.ok:
             print("\n".join(summary_lines(records, headline_metric(records))))

@@ -1,28 +1,62 @@
 """Periodic checkpoints that let a killed run continue where it stopped.
 
 Each fit of a run keeps one checkpoint, ``<run dir>/checkpoints/<fit>/last.ckpt``, rewritten
-every ``trainer.checkpoint_every_n_steps`` steps (Lightning writes it to a temporary file and
-moves it into place, so a kill mid-write leaves the previous one). When a run starts and its
+every ``trainer.checkpoint_every_n_steps`` steps, written atomically in its own folder
+(``AtomicCheckpointIO``: a kill mid-write leaves the previous one, whatever filesystem the run
+folder and ``$TMPDIR`` are on). A damaged ``last.ckpt`` (cut short, disk full, bit rot) never
+blocks its run: it is set aside as ``last.ckpt.damaged`` with one warning line, and the fit
+starts from step 0. When a run starts and its
 fit finds that file, it resumes from it: weights, optimiser and schedule state, the loss
 weighting's state and the step count; the data stream skips the batches already trained on
 (each batch is a function of the seed and its position), so on CPU with
 ``trainer.deterministic=true`` the resumed run ends bit-identical to an unbroken one.
 Checkpoints are loaded with ``weights_only=True``. A run that ends ok deletes its checkpoints
-unless ``trainer.keep_checkpoints=true``.
+unless ``trainer.keep_checkpoints=true``, and only once its ``result.json`` is on disk.
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
+from typing import Any
 
+import torch
+from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from tasklab.results import write_text_atomic
+from tasklab.results import TMP_SUFFIX, write_atomic, write_text_atomic
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last"
 KEY_FILE = "config_key"
+DAMAGED_SUFFIX = ".damaged"
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Lightning's checkpoint writer, but atomic on any filesystem: ``torch.save`` into a
+    temporary file beside the checkpoint, fsync, rename (Lightning's own goes through a
+    temporary file in ``$TMPDIR``, and across filesystems its move truncates the checkpoint
+    and then copies: a kill during the copy leaves an empty ``last.ckpt``)."""
+
+    def save_checkpoint(
+        self, checkpoint: dict[str, Any], path: Any, storage_options: Any | None = None
+    ) -> None:
+        if storage_options is not None:
+            raise TypeError("AtomicCheckpointIO takes no storage_options")
+        write_atomic(Path(path), lambda handle: torch.save(checkpoint, handle))
+
+
+def checkpoint_problem(path: Path) -> str | None:
+    """Why ``path`` cannot be resumed from (None: it can)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # cut short, empty, not a checkpoint, unsafe pickle
+        text = str(error).strip().splitlines()
+        return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    if not isinstance(checkpoint, dict) or "state_dict" not in checkpoint:
+        return "not a Lightning checkpoint"
+    return None
 
 
 def fit_checkpoint_dir(run_dir: Path, fit_name: str) -> Path:
@@ -42,9 +76,26 @@ def periodic_checkpoint(run_dir: Path, fit_name: str, every_n_steps: int) -> Mod
     )
 
 
-def resume_checkpoint(run_dir: Path, fit_name: str) -> Path | None:
+def resume_checkpoint(run_dir: Path, fit_name: str, own: bool = True) -> Path | None:
+    """The fit's checkpoint to resume from. A run's ``own`` damaged checkpoint is set aside
+    with one warning line and the fit starts from step 0 (another run's folder, named by
+    ``trainer.resume_from``, is checked before anything runs and never touched)."""
     path = fit_checkpoint_dir(run_dir, fit_name) / f"{LAST}.ckpt"
-    return path if path.is_file() else None
+    if not path.is_file():
+        return None
+    if not own:
+        return path
+    problem = checkpoint_problem(path)
+    if problem is None:
+        return path
+    aside = path.with_name(path.name + DAMAGED_SUFFIX)
+    path.replace(aside)
+    print(
+        f"tasklab-train: warning: {path} cannot be resumed from ({problem}); set aside as "
+        f"{aside.name}, the fit starts from step 0",
+        file=sys.stderr,
+    )
+    return None
 
 
 def remove_checkpoints(run_dir: Path) -> None:
@@ -53,9 +104,12 @@ def remove_checkpoints(run_dir: Path) -> None:
 
 def claim_checkpoints(run_dir: Path, key: str) -> None:
     """Keep the folder's checkpoints only if a run of this very config (``key``) left them: a
-    changed experiment file launched into the same folder must not resume another config."""
+    changed experiment file launched into the same folder must not resume another config.
+    Temporary files of writes a kill cut short are removed (this run holds the folder)."""
     root = Path(run_dir) / CHECKPOINT_DIR
     key_file = root / KEY_FILE
+    for stale in root.rglob(f".*{TMP_SUFFIX}") if root.is_dir() else ():
+        stale.unlink(missing_ok=True)
     if root.exists():
         try:
             same = key_file.read_text().strip() == key

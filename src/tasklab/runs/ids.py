@@ -23,9 +23,13 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from tasklab.names import is_safe_name, unsafe_name_message
+from tasklab.settings import ConfigError
+
 TRAINING_VERSION = 2  # raise it when an unchanged config would now train differently
 
 RUN_ID_RESOLVER = "tasklab_run_id"
+NAME_RESOLVER = "tasklab_name"
 RUN_ID_LENGTH = 12
 
 
@@ -42,6 +46,16 @@ def register_run_id_resolver() -> None:
     """
     if not OmegaConf.has_resolver(RUN_ID_RESOLVER):
         OmegaConf.register_new_resolver(RUN_ID_RESOLVER, run_id)
+    if not OmegaConf.has_resolver(NAME_RESOLVER):
+        OmegaConf.register_new_resolver(NAME_RESOLVER, safe_name)
+
+
+def safe_name(name: str) -> str:
+    """``${tasklab_name:${name}}`` in the output folders: an experiment name that would leave
+    ``outputs/`` or ``multirun/`` (``../x``, ``/abs``) fails before Hydra creates a folder."""
+    if not is_safe_name(name):
+        raise ConfigError(unsafe_name_message("name", name))
+    return name
 
 
 def _default(spec: dataclasses.Field) -> Any:

@@ -1,8 +1,10 @@
 """What a run folder says about its run: finished (``result.json``), or in flight.
 
-A run writes ``running.json`` (its host and process) when it starts and removes it when it
-ends, whatever the outcome. A marker whose process no longer exists on this host was left by a
-run that was killed: re-launching resumes it from its last checkpoint.
+A run claims its folder by writing ``running.json`` (its host, process id and the process's
+start time) under a file lock, so two launches of one run cannot both claim it; it removes the
+marker when it ends, whatever the outcome. A marker whose process no longer exists on this host
+— or whose process id now belongs to another process, started later — was left by a run that
+was killed: re-launching resumes it from its last checkpoint.
 """
 
 from __future__ import annotations
@@ -14,9 +16,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from filelock import FileLock
+
 from tasklab.results import RESULT_FILE, write_json_atomic
 
 RUNNING_FILE = "running.json"
+LOCK_FILE = ".running.lock"
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -55,8 +60,32 @@ def check_not_running(run_dir: Path) -> None:
 def mark_running(run_dir: Path) -> None:
     write_json_atomic(
         Path(run_dir) / RUNNING_FILE,
-        {"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()},
+        {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "process_start": process_start(os.getpid()),
+            "started": time.time(),
+        },
     )
+
+
+def claim_running(run_dir: Path) -> None:
+    """Check and write the marker as one step: under a lock in the folder, so of two launches
+    of one run exactly one proceeds and the other gets ``RunInProgressError``."""
+    Path(run_dir).mkdir(parents=True, exist_ok=True)
+    with FileLock(str(Path(run_dir) / LOCK_FILE)):
+        check_not_running(run_dir)
+        mark_running(run_dir)
+
+
+def process_start(pid: int) -> int | None:
+    """When process ``pid`` started (clock ticks since boot, from /proc); None where unknown.
+    A process id is reused once its process ends: the start time tells them apart."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        return int(stat.rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def clear_running(run_dir: Path) -> None:
@@ -68,11 +97,14 @@ def process_alive(marker: dict[str, Any]) -> bool | None:
     if marker.get("host") != socket.gethostname():
         return None
     try:
-        os.kill(int(marker["pid"]), 0)
+        pid = int(marker["pid"])
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:  # it exists, owned by someone else
-        return True
+        pass
     except (KeyError, TypeError, ValueError):
         return False
-    return True
+    recorded, now = marker.get("process_start"), process_start(pid)
+    # a process with this id runs, but started after the marker's did: the id was reused
+    return recorded is None or now is None or recorded == now

@@ -25,10 +25,17 @@ class StaticSettings(WeightingSettings):
 def check_tasks(settings: StaticSettings, tasks: Sequence[str], path: str) -> None:
     """Every task of ``data.tasks`` needs a weight."""
     missing = [t for t in tasks if t not in settings.weights]
+    example = "{" + ", ".join(f"{t}: 1.0" for t in tasks) + "}"
     require(
         not missing,
         f"{path}.weights has no weight for {missing}; name every task of data.tasks, e.g. "
-        "+mtl.weighting.weights={" + ", ".join(f"{t}: 1.0" for t in tasks) + "}",
+        f"+mtl.weighting.weights={example}",
+    )
+    unknown = [t for t in settings.weights if t not in tasks]
+    require(
+        not unknown,
+        f"{path}.weights names {unknown}, which are not in data.tasks={list(tasks)}; weigh "
+        f"exactly the tasks trained, e.g. mtl.weighting.weights={example}",
     )
 
 
