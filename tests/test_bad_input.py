@@ -236,6 +236,10 @@ CASES = [
     ),
     ([*FILES, "data.files.train={small}", "data.files.stratify=f1"], "stratify='f1' is not", 2),
     (["hydra.searchpath=[file://{no_ckpt}/nope]"], "empty_run/nope is not a folder", 2),
+    (["trainer.strategy=bogus"], "trainer.strategy='bogus' is not a Lightning strategy", 2),
+    (["data.driving.noise_std=inf"], "data.driving.noise_std=inf is not a finite number", 2),
+    (["optim.lr=nan"], "optim.lr=nan is not a finite number", 2),
+    ([*FILES, "data.files.train={no_ckpt}"], "empty_run: is a folder; give the .npz or .csv", 2),
     # a sweep with nothing to run
     (["-m", "seed=range(0,0)", "hydra.sweep.dir={sweep}"], "the sweep expands to no job", 2),
 ]

@@ -20,7 +20,13 @@ from tasklab.report.compare import main as compare_main
 from tasklab.results import RESULT_FILE
 from tasklab.runner import train
 from tasklab.runs.ids import config_key, identity, run_id
-from tasklab.runs.markers import RUNNING_FILE, RunInProgressError, mark_running
+from tasklab.runs.markers import (
+    RUNNING_FILE,
+    RunInProgressError,
+    claim_running,
+    mark_running,
+    process_start,
+)
 from tasklab.runs.status import main as status_main
 from tasklab.runs.status import sweep_states
 from tasklab.train import main as train_main
@@ -201,3 +207,27 @@ def test_every_registered_regime_and_weighting_is_a_run_of_its_own(make_cfg):
     assert len(keys) == len(WEIGHTINGS.names())
     keys = {config_key(make_cfg(*TINY, f"regime={name}")) for name in REGIMES.names()}
     assert len(keys) == len(REGIMES.names())
+
+
+def test_a_marker_whose_process_id_was_reused_does_not_block_the_run(tmp_path):
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        start = process_start(other.pid)
+        marker = {"host": socket.gethostname(), "pid": other.pid, "process_start": start}
+        (tmp_path / RUNNING_FILE).write_text(json.dumps(marker))
+        with pytest.raises(RunInProgressError):  # that very process still runs
+            claim_running(tmp_path)
+        if start is not None:  # where /proc tells start times: an id now used by another
+            marker["process_start"] = start - 1
+            (tmp_path / RUNNING_FILE).write_text(json.dumps(marker))
+            claim_running(tmp_path)
+            assert json.loads((tmp_path / RUNNING_FILE).read_text())["pid"] == os.getpid()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_temporaries_of_a_killed_write_are_gone_once_the_folder_runs_again(make_cfg, tmp_path):
+    (tmp_path / ".result.json.abc123.tmp").write_text('{"half": ')
+    train(make_cfg(*TINY, "logger=none"), output_dir=tmp_path)
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import torch
 from omegaconf import DictConfig
+from pytorch_lightning.strategies import StrategyRegistry
 
 from tasklab.config import (
     MAX_SEED,
@@ -107,7 +108,16 @@ def check_config(cfg: DictConfig, world: World) -> None:
 
 
 def _check_device(trainer: DictConfig) -> None:
-    """The accelerator asked for is here (Lightning would fail with a traceback)."""
+    """The accelerator asked for is here and the strategy is one Lightning knows (Lightning
+    would fail with a traceback)."""
+    strategies = ("auto", *StrategyRegistry.available_strategies())
+    require(
+        trainer.strategy in strategies,
+        f"trainer.strategy={trainer.strategy!r} is not a Lightning strategy; use auto, or ddp "
+        "(trainer=ddp) for several processes; Lightning knows: "
+        + ", ".join(strategies[:6])
+        + ", …",
+    )
     wanted = trainer.accelerator
     if wanted in ("gpu", "cuda"):
         require(

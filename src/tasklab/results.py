@@ -126,6 +126,14 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
+def remove_temporaries(folder: Path) -> None:
+    """Remove the temporary files of atomic writes that a kill cut short (call it only while
+    holding the folder, as a run does once it has claimed it)."""
+    for stale in Path(folder).glob(f".*{TMP_SUFFIX}"):
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
+
+
 def write_bytes_atomic(path: Path, data: bytes) -> None:
     write_atomic(path, lambda handle: handle.write(data))
 

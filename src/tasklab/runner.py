@@ -23,7 +23,13 @@ from tasklab.regimes import describe_arm
 from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
 from tasklab.registry import REGIMES
 from tasklab.report.example_metrics import reproduces
-from tasklab.results import RunResult, git_state, package_versions, write_result
+from tasklab.results import (
+    RunResult,
+    git_state,
+    package_versions,
+    remove_temporaries,
+    write_result,
+)
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
 from tasklab.runs.ids import config_key, register_run_id_resolver
 from tasklab.runs.markers import (
@@ -123,6 +129,7 @@ def train(
     writer = rank_zero_only.rank == 0
     if writer:
         claim_running(output_dir)
+        remove_temporaries(output_dir)  # of a record or predictions a kill cut short
         claim_checkpoints(output_dir, key)
     try:
         _check_processes_in_sweep(cfg)

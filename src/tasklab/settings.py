@@ -14,6 +14,7 @@ a progress bar or a log interval changes nothing a run learns).
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -73,6 +74,7 @@ def check_field(path: str, value: Any, meta: Mapping[str, Any]) -> None:
         return
     if value is None or isinstance(value, (bool, str)) or not isinstance(value, (int, float)):
         return
+    require(math.isfinite(value), f"{path}={value} is not a finite number; give one")
     low, high, above = meta.get("low"), meta.get("high"), meta.get("above")
     doc = f" ({meta['doc']})" if meta.get("doc") else ""
     if low is not None and high is not None:

@@ -74,6 +74,8 @@ class FilesSettings:
 
 def _load(path: str, files: FilesSettings, class_tasks: Sequence[str]) -> ArrayTable:
     shape = list(files.input_shape) or None
+    if Path(path).is_dir():
+        raise DataFileError(f"{path}: is a folder; give the .npz or .csv file inside it")
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":
         return load_npz(path, class_tasks, shape, mmap_min_bytes=int(files.mmap_min_mb * 2**20))
