@@ -98,6 +98,12 @@ def test_two_modules_registering_one_name_fail_naming_both():
         registry.register("famo")(type("Famo", (), {"__module__": "second_module"}))
 
 
+def test_a_component_name_that_cannot_name_files_is_refused_at_registration():
+    registry: Registry = Registry("world", "data.world")
+    with pytest.raises(ValueError, match=r"world name='\.\./up' cannot name files"):
+        registry.register("../up")
+
+
 def test_an_unregistered_name_lists_the_registered_ones():
     with pytest.raises(ConfigError, match=r"registered: .*equal.*pcgrad"):
         WEIGHTINGS.get("famo")

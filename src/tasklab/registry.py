@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Generic, TypeVar
 
+from tasklab.names import is_safe_name, unsafe_name_message
 from tasklab.settings import ConfigError
 
 T = TypeVar("T")
@@ -55,6 +56,9 @@ class Registry(Generic[T]):
 
     def register(self, name: str, settings: type | None = None, **info: Any) -> Callable[[T], T]:
         """Decorate a component's class or function to register it under ``name``."""
+
+        if not is_safe_name(name):  # names become parts of run and log folders
+            raise ValueError(unsafe_name_message(f"{self.kind} name", name))
 
         def decorate(target: T) -> T:
             module = getattr(target, "__module__", "?")
