@@ -22,6 +22,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 TINY = [
     "trainer=smoke",
     "trainer.max_steps=2",  # an experiment file's own trainer.max_steps would override smoke
+    "trainer.smoke=false",  # stages keep the steps a test sets (test_smoke.py tests the bound)
     "data.n_train=64",
     "data.n_val=32",
     "data.n_test=32",

@@ -92,6 +92,9 @@ class RegimeSettings:
 @dataclass
 class TrainerConfig:
     max_steps: int = setting(300, above=0)
+    # trainer=smoke: every fit of every regime (stage 1, pipeline stages, fine-tuning) takes at
+    # most max_steps steps and renders training rows on demand — "does this config run?"
+    smoke: bool = False
     accelerator: str = setting("auto", choices=ACCELERATORS)
     devices: int = setting(1, above=0)
     precision: str = setting("32-true", choices=PRECISIONS)

@@ -76,6 +76,12 @@ def trunk_shape(cfg: DictConfig) -> TrunkShape:
     return model_shape(cfg.model)
 
 
+def bounded_steps(cfg: DictConfig, steps: int) -> int:
+    """A fit's steps, at most ``trainer.max_steps`` under ``trainer=smoke`` (for every fit:
+    stage 1, stages, fine-tuning), so a smoke run of any regime is quick."""
+    return min(steps, cfg.trainer.max_steps) if cfg.trainer.smoke else steps
+
+
 def fit_weighting(
     cfg: DictConfig, tasks: Sequence[TaskSpec], task_weights: dict[str, float] | None
 ) -> LossWeighting | None:
@@ -107,7 +113,7 @@ def fit_tasks(
     share)`` fills that share of every batch with rows labelled for ``task``.
     """
     cfg = ctx.cfg
-    max_steps = cfg.trainer.max_steps if max_steps is None else max_steps
+    max_steps = bounded_steps(cfg, cfg.trainer.max_steps if max_steps is None else max_steps)
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     budgets = {t.name: ctx.budgets[t.name] for t in tasks}
@@ -119,7 +125,7 @@ def fit_tasks(
         batch_size=cfg.data.batch_size,
         n_val=cfg.data.n_val,
         n_test=cfg.data.n_test,
-        materialise_max=cfg.data.materialise_max,
+        materialise_max=0 if cfg.trainer.smoke else cfg.data.materialise_max,
         train_batches=max_steps,
         eval_cache=ctx.eval_cache,
         focus=focus,

@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from tasklab.data.file_source import files_fingerprint
+from tasklab.regimes.fitting import bounded_steps
 from tasklab.runs.ids import TRAINING_VERSION, identity
 
 
@@ -25,7 +26,7 @@ def fit_fields(cfg: DictConfig, data: DictConfig, model: DictConfig, steps: int)
             "model": identity(model),
             "optim": identity(cfg.optim),
             "schedule": {
-                "steps": steps,
+                "steps": bounded_steps(cfg, steps),  # a smoke run's stage is not the real one
                 "batch_size": data.batch_size,
                 "precision": cfg.trainer.precision,
             },
