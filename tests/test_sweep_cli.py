@@ -38,6 +38,12 @@ def test_multirun_prints_the_comparison_table(tmp_path, run_cli):
     }
     assert all(r["status"] == "ok" and r["name"] == "driving_mtl_vs_stl" for r in records)
     assert all(r["data"]["n_train"]["car"] == 32 for r in records)
+    # one line per finished job: its numbers, its folder, and how far the sweep is
+    progress = [line for line in proc.stdout.splitlines() if " done, " in line]
+    assert len(progress) == 4 and all(line.startswith("tasklab-train: ok in ") for line in progress)
+    assert all(" auroc " in line and f"→ {sweep_dir}/" in line for line in progress)
+    assert progress[0].endswith(("1 done, 0 failed, 3 left", "left")) and "3 left" in progress[0]
+    assert progress[-1].endswith("| 4 done, 0 failed, 0 left")
     assert "multi_task − single_task:" in proc.stdout
     assert "too few seeds (2 < 3)" in proc.stdout  # 2 seeds: no verdict
     assert f"tasklab-compare {sweep_dir}" in proc.stdout

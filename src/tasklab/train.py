@@ -23,6 +23,7 @@ from tasklab.module import NonFiniteLossError
 from tasklab.results import write_text_atomic
 from tasklab.runner import in_multirun, train
 from tasklab.runs.markers import RunInProgressError
+from tasklab.runs.progress import end_of_run_line
 
 TRACEBACK_FILE = "traceback.txt"
 
@@ -51,6 +52,18 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             file=sys.stderr,
         )
         return math.nan
+    hc = HydraConfig.get()
+    sweep_dir = Path(hc.sweep.dir) if in_multirun() else None
+    print(
+        end_of_run_line(
+            result.status,
+            result.wall_time_s,
+            result.metrics,
+            Path(hc.runtime.output_dir),
+            sweep_dir,
+        ),
+        flush=True,
+    )
     # the value a hyperparameter search optimises (hparams_search=...); NaN when absent
     return result.metrics.get(cfg.objective, math.nan)
 

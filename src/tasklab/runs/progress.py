@@ -1,0 +1,64 @@
+"""The line a run prints when it ends: what it measured and where it wrote it, and in a sweep
+how far the sweep is and about how long the rest will take."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from tasklab.results import RESULT_FILE
+from tasklab.runs.markers import read_json
+from tasklab.runs.sweep_plan import sweep_plan
+
+HEADLINE_PREFIX = "test/mean/"
+
+
+def headline(metrics: dict[str, float], most: int = 3) -> str:
+    """The run's test means over its tasks (auroc, accuracy, …), the numbers a reader wants."""
+    shown = [
+        (k[len(HEADLINE_PREFIX) :], v) for k, v in metrics.items() if k.startswith(HEADLINE_PREFIX)
+    ]
+    return (
+        ", ".join(f"{name} {value:.3f}" for name, value in sorted(shown)[:most]) or "no test metric"
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def sweep_progress(sweep_dir: Path, now: float | None = None) -> str:
+    """``5 done, 1 failed, 2 left, about 3 min left`` from the sweep's records and plan; the
+    time left extrapolates the runs finished since this launch of the sweep began."""
+    now = time.time() if now is None else now
+    records: list[tuple[dict[str, Any], float]] = []
+    for path in Path(sweep_dir).glob(f"*/{RESULT_FILE}"):
+        record = read_json(path)
+        if record is not None:
+            records.append((record, path.stat().st_mtime))
+    done = sum(1 for r, _ in records if r.get("status") == "ok")
+    failed = sum(1 for r, _ in records if r.get("status") != "ok")
+    plan = sweep_plan(Path(sweep_dir))
+    if plan is None:  # a search sweeper draws its jobs as it goes
+        return f"{done} done, {failed} failed"
+    left = max(len(plan) - done - failed, 0)
+    text = f"{done} done, {failed} failed, {left} left"
+    launched = Path(sweep_dir) / "multirun.yaml"
+    if left and launched.exists():
+        began = launched.stat().st_mtime
+        finished_now = sum(1 for _, mtime in records if mtime >= began)
+        if finished_now:
+            text += f", about {_duration((now - began) / finished_now * left)} left"
+    return text
+
+
+def end_of_run_line(
+    status: str, wall_s: float, metrics: dict[str, float], run_dir: Path, sweep_dir: Path | None
+) -> str:
+    line = f"tasklab-train: {status} in {_duration(wall_s)}: {headline(metrics)} → {run_dir}"
+    return f"{line} | {sweep_progress(sweep_dir)}" if sweep_dir is not None else line

@@ -1,0 +1,42 @@
+"""The end-of-run line: the run's numbers, its folder, and in a sweep how far it is."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from tasklab.runs import progress
+from tasklab.runs.progress import end_of_run_line, headline, sweep_progress
+
+
+def _record(folder: Path, status: str, mtime: float) -> None:
+    folder.mkdir(parents=True)
+    (folder / "result.json").write_text(json.dumps({"status": status}))
+    os.utime(folder / "result.json", (mtime, mtime))
+
+
+def _plan(sweep: Path, jobs: int, began: float, monkeypatch) -> None:
+    """A sweep of ``jobs`` jobs launched at ``began`` (its plan as ``sweep_plan`` reads it
+    from multirun.yaml; test_sweep_cli runs a real one)."""
+    sweep.mkdir(parents=True, exist_ok=True)
+    (sweep / "multirun.yaml").write_text("launched\n")
+    os.utime(sweep / "multirun.yaml", (began, began))
+    plan = {f"job{k}": [f"seed={k}"] for k in range(jobs)}
+    monkeypatch.setattr(progress, "sweep_plan", lambda folder: plan)
+
+
+def test_the_time_left_extrapolates_this_launchs_finished_runs(tmp_path, monkeypatch):
+    _plan(tmp_path, jobs=6, began=1000.0, monkeypatch=monkeypatch)
+    _record(tmp_path / "a", "ok", 900.0)  # finished in an earlier launch: done, not timed
+    _record(tmp_path / "b", "ok", 1010.0)
+    _record(tmp_path / "c", "failed", 1020.0)
+    # two runs finished in the 20 s since the launch; three are left: about 30 s
+    assert sweep_progress(tmp_path, now=1020.0) == "2 done, 1 failed, 3 left, about 30 s left"
+
+
+def test_a_single_run_says_what_it_measured_and_where():
+    metrics = {"test/mean/auroc": 0.8512, "test/car/auroc": 0.9, "test/mean/f1": 0.5}
+    assert headline(metrics) == "auroc 0.851, f1 0.500"
+    line = end_of_run_line("ok", 12.4, metrics, Path("outputs/x/1"), None)
+    assert line == "tasklab-train: ok in 12 s: auroc 0.851, f1 0.500 → outputs/x/1"
