@@ -19,7 +19,7 @@ from tasklab.registry import REGIMES, WEIGHTINGS
 from tasklab.report.compare import main as compare_main
 from tasklab.results import RESULT_FILE
 from tasklab.runner import train
-from tasklab.runs.ids import config_key, identity, run_id
+from tasklab.runs.ids import config_key, display_keys, identity, run_id
 from tasklab.runs.markers import (
     RUNNING_FILE,
     RunInProgressError,
@@ -65,9 +65,10 @@ def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(
     assert sorted(r["status"] for r in records.values()) == ["failed", "ok", "ok", "ok"]
     (failed,) = [name for name, r in records.items() if r["status"] == "failed"]
     assert records[failed]["error"].startswith("NonFiniteLossError: training loss became nan")
-    # each folder is the hash of its job's sorted overrides
+    # each folder is the hash of its job's sorted overrides, display-only settings left out
     for name, record in records.items():
-        assert name == run_id(",".join(sorted(record["overrides"])))
+        named = [o for o in record["overrides"] if o.split("=")[0] not in display_keys()]
+        assert name == run_id(",".join(sorted(named)))
     assert not list(sweep.glob(f"*/{RUNNING_FILE}"))
 
     lines = _status(sweep, capsys)
@@ -231,3 +232,22 @@ def test_temporaries_of_a_killed_write_are_gone_once_the_folder_runs_again(make_
     (tmp_path / ".result.json.abc123.tmp").write_text('{"half": ')
     train(make_cfg(*TINY, "logger=none"), output_dir=tmp_path)
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_changing_a_display_setting_on_a_finished_sweep_skips_every_run(tmp_path, run_cli):
+    sweep = tmp_path / "sweep"
+    first = run_cli(train_main, "-m", *SMALL, "seed=0,1", f"hydra.sweep.dir={sweep}")
+    assert first.returncode == 0, first.stderr[-2000:]
+    folders = sorted(p.name for p in sweep.glob("*/result.json"))
+    again = run_cli(
+        train_main,
+        "-m",
+        *SMALL,
+        "seed=0,1",
+        "trainer.progress_bar=true",
+        "trainer.log_every_n_steps=7",
+        f"hydra.sweep.dir={sweep}",
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert again.stdout.count("(status ok); skipped") == 2
+    assert sorted(p.name for p in sweep.glob("*/result.json")) == folders

@@ -30,6 +30,7 @@ TRAINING_VERSION = 2  # raise it when an unchanged config would now train differ
 
 RUN_ID_RESOLVER = "tasklab_run_id"
 NAME_RESOLVER = "tasklab_name"
+DISPLAY_KEYS_RESOLVER = "tasklab_display_keys"
 RUN_ID_LENGTH = 12
 
 
@@ -48,6 +49,38 @@ def register_run_id_resolver() -> None:
         OmegaConf.register_new_resolver(RUN_ID_RESOLVER, run_id)
     if not OmegaConf.has_resolver(NAME_RESOLVER):
         OmegaConf.register_new_resolver(NAME_RESOLVER, safe_name)
+    if not OmegaConf.has_resolver(DISPLAY_KEYS_RESOLVER):
+        OmegaConf.register_new_resolver(DISPLAY_KEYS_RESOLVER, display_keys)
+
+
+def _display_keys_of(schema: type, prefix: str) -> list[str]:
+    keys: list[str] = []
+    fields = dataclasses.fields(schema)
+    if fields and all(f.metadata.get("identity") is False for f in fields):
+        keys.append(prefix.rstrip("."))  # the whole group (logger=none) changes no result
+    for spec in fields:
+        if spec.metadata.get("identity") is False:
+            keys.append(f"{prefix}{spec.name}")
+        elif spec.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(
+            kind := type(spec.default_factory())
+        ):
+            keys.extend(_display_keys_of(kind, f"{prefix}{spec.name}."))
+    return keys
+
+
+def display_keys() -> list[str]:
+    """``${tasklab_display_keys:}`` in ``override_dirname.exclude_keys``: the settings declared
+    ``identity=False`` (and groups made only of them) do not name a sweep's job folders, so
+    changing one on a finished sweep finds, and skips, every run."""
+    from tasklab.config import train_schema  # the schema imports the components (and torch)
+    from tasklab.registry import REGIMES, WEIGHTINGS
+
+    keys = _display_keys_of(train_schema(), "")
+    for registry, prefix in ((REGIMES, "regime."), (WEIGHTINGS, "mtl.weighting.")):
+        for component in registry:
+            if component.settings is not None:
+                keys.extend(_display_keys_of(component.settings, prefix))
+    return sorted(set(keys))
 
 
 def safe_name(name: str) -> str:

@@ -17,7 +17,7 @@ from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
-from tasklab.runs.ids import run_id
+from tasklab.runs.ids import register_run_id_resolver, run_id
 
 MULTIRUN_FILE = "multirun.yaml"
 _BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
@@ -47,5 +47,6 @@ def sweep_plan(sweep_dir: Path) -> dict[str, list[str]] | None:
     path = Path(sweep_dir) / MULTIRUN_FILE
     if not path.is_file():
         return None
+    register_run_id_resolver()  # the saved config names job folders through tasklab's resolvers
     hydra_cfg = OmegaConf.load(path).hydra
     return grid_jobs(hydra_cfg) if hydra_cfg.sweeper.get("_target_") == _BASIC_SWEEPER else None
