@@ -40,3 +40,22 @@ def test_a_single_run_says_what_it_measured_and_where():
     assert headline(metrics) == "auroc 0.851, f1 0.500"
     line = end_of_run_line("ok", 12.4, metrics, Path("outputs/x/1"), None)
     assert line == "tasklab-train: ok in 12 s: auroc 0.851, f1 0.500 → outputs/x/1"
+
+
+def test_a_single_task_fit_logs_its_tasks_names_not_a_mean(make_cfg, tmp_path):
+    from tasklab.runner import train
+
+    from .conftest import TINY
+
+    cfg = make_cfg(*TINY, "regime=single_task", "data.tasks=[car,stop_sign]", "logger.wandb=false")
+    result = train(cfg, output_dir=tmp_path)
+    headers = {
+        path.parent.name: path.read_text().splitlines()[0].split(",")
+        for path in (tmp_path / "csv").rglob("metrics.csv")
+    }
+    assert len(headers) == 2  # one logged run per task, each named by its task
+    for version, header in headers.items():
+        task = "car" if "-car-" in version else "stop_sign"
+        assert f"test/{task}/auroc" in header
+        assert not [name for name in header if "/mean/" in name]
+    assert "test/mean/auroc" in result.metrics  # the record's mean is over both tasks

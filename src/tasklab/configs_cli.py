@@ -121,10 +121,7 @@ def copy_config(name: str, destination: Path, force: bool = False) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="List tasklab's packaged configs and registered components, or copy a "
-        "packaged config into your own folder as a starting point (then run it with "
-        "tasklab-train --config-dir <folder> experiment=<name>).",
+        prog=PROG, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("ls", help="list packaged configs by group, and registered components")

@@ -186,6 +186,10 @@ class TaskLabModule(pl.LightningModule):
         if self.trainer.world_size == 1:
             self.predictions[split] = self._collectors[split].result()
         self._collectors[split].reset()
+        if len(self.tasks) == 1:
+            # a fit of one task logs its task's names only: in W&B, ``test/mean/auroc`` always
+            # means a mean over several tasks (a single-task arm logs one run per task)
+            values = {k: v for k, v in values.items() if f"{split}/mean/" not in k}
         if values:
             self.log_dict(values, on_epoch=True)
 

@@ -36,7 +36,11 @@ class CompareError(Exception):
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("dirs", nargs="+", type=Path, help="run or multirun folders (or files)")
     parser.add_argument("--out", type=Path, help="output folder (default: FIRST_DIR/compare)")
     parser.add_argument(

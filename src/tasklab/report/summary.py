@@ -144,7 +144,11 @@ def headline_metric(records: Records) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tasklab-summary", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="tasklab-summary",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("dirs", nargs="+", type=Path, help="run or multirun directories")
     parser.add_argument(
         "--metric", help="metric key to compare (default: test/mean/auroc, accuracy or mae)"

@@ -62,7 +62,11 @@ def metric_lines(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tasklab-reproduce", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="tasklab-reproduce",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("run_dir", type=Path, help="a run's folder (holding result.json)")
     parser.add_argument(
         "--out", type=Path, help="where the new run goes (default: reproduce/<name>/<folder>)"

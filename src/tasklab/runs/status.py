@@ -85,7 +85,11 @@ def report_lines(sweep_dir: Path, states: list[RunState]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tasklab-status", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="tasklab-status",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("dirs", nargs="+", type=Path, help="sweep directories (or their parent)")
     args = parser.parse_args(argv)
     for root in args.dirs:
