@@ -266,3 +266,45 @@ def test_a_crossover_that_crosses_back_says_so():
         "crosses at 2,975 (95% CI 795–3,885, 100% of resamples cross): hybrid better below, "
         "end_to_end better just above; crosses back: hybrid at the largest size"
     )
+
+
+def test_the_report_leads_with_one_sentence_per_verdict(mtl_report):
+    out, _ = mtl_report
+    rows = {
+        int(float(r["data.n_train"])): r
+        for r in _rows(out / "comparisons.csv")
+        if r["metric"] == "test/mean/auroc"
+    }
+    markdown = (out / "summary.md").read_text()
+    answer = markdown[markdown.index("## The answer") : markdown.index("## How to read")]
+    row = rows[100]
+    expected = (
+        "- multi_task better than single_task on test/mean/auroc at data.n_train=100: "
+        f"multi_task − single_task = {float(row['diff']):+.3f} "
+        f"[{float(row['ci_low']):+.3f}, {float(row['ci_high']):+.3f}]"
+    )
+    assert expected in answer
+    assert "single_task better than multi_task on test/mean/auroc at data.n_train=10000" in answer
+    shown = [r for r in _rows(out / "comparisons.csv") if r["verdict"].endswith("better")]
+    assert answer.count(" better than ") == len(shown)  # every verdict, nothing else
+
+
+def test_without_a_verdict_the_answer_says_so(tmp_path):
+    from .compare_fixtures import write_ok
+
+    for seed in (0, 1):
+        for arm, value in (("multi_task", 0.8), ("single_task", 0.7)):
+            write_ok(
+                tmp_path / f"{arm}{seed}",
+                "two_seeds",
+                arm,
+                seed,
+                [f"regime={arm}"],
+                arm_axes=["regime"],
+                metrics={"test/car/auroc": value + seed / 100, "test/mean/auroc": value},
+            )
+    out = tmp_path / "compare"
+    assert main([str(tmp_path), "--out", str(out), "--wandb", "off"]) == 0
+    answer = (out / "summary.md").read_text().split("## How to read")[0]
+    assert "No difference shown: none of the" in answer
+    assert "with fewer than 3 matched seeds" in answer

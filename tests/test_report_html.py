@@ -73,7 +73,12 @@ def test_report_is_self_contained_html_with_plots_and_tables(report):
     assert {"summary-1", "transfer-1", "problems-table"} <= ids
     summary = next(t for t in parser.tables if t["id"] == "summary-0")
     assert summary["headers"][:3] == ["metric", "arm", "data.n_train"] and summary["rows"] == 7
-    assert parser.links == [] and parser.scripts_with_src == 0
+    # nothing outside the file: in-page anchors (the answer's links to each experiment) only
+    assert [link for link in parser.links if not link.startswith("#")] == []
+    assert parser.scripts_with_src == 0
+    # the answer comes first: before the conventions, the warnings and every table
+    answer = text.index("<h2>The answer</h2>")
+    assert answer < text.index("How to read the numbers") < text.index("<table")
     assert "http://" not in text and "https://" not in text and "url(" not in text
 
 
@@ -123,6 +128,12 @@ def test_report_renders_in_headless_chromium(report, tmp_path, monkeypatch):
                 image,
             )
             assert size[0] and size[1] > 300 and size[2] > 300  # decoded and laid out
+        answer = driver.find_element(By.ID, "answer")  # on the first screen of a laptop
+        top, height = driver.execute_script(
+            "var r = arguments[0].getBoundingClientRect(); return [r.top, r.height]", answer
+        )
+        assert answer.is_displayed() and top + min(height, 200) < 800
+        assert "better than" in answer.text or "No difference shown" in answer.text
         table = driver.find_element(By.ID, "summary-0")
         assert table.is_displayed()
         rows = table.find_elements(By.CSS_SELECTOR, "tbody tr")

@@ -13,6 +13,7 @@ import math
 from pathlib import Path
 
 from tasklab.report.analysis import Analysis
+from tasklab.report.answer import answer_lines
 from tasklab.report.plots import Plot
 from tasklab.report.tables import Table, display
 
@@ -53,6 +54,7 @@ figcaption { font-size: .8rem; color: #555; }
 .scroll { overflow-x: auto; } .warnings { color: #8a4b00; margin: .5rem 0; }
 .warnings summary { cursor: pointer; font-weight: 600; } .problems td { color: #a00; }
 .meta { font-size: .88rem; color: #444; } .conventions { font-size: .85rem; color: #444; }
+.answer li { font-size: 1.05rem; margin: .3rem 0; }
 """
 
 _SORT_SCRIPT = """
@@ -135,7 +137,18 @@ def render_html(
         + ", ".join(f"<code>{html.escape(str(p))}</code>" for p in inputs)
         + f": {sum(a.experiment.n_records for a in analyses)} records used, "
         f"{len(problems)} skipped.</p>",
-        f"<p class='conventions'>{CONVENTIONS}</p>",
+        "<section id='answer'><h2>The answer</h2>",
+    ]
+    for index, analysis in enumerate(analyses):
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in answer_lines(analysis))
+        parts.append(
+            f"<h3><a href='#experiment-{index}'>{html.escape(analysis.experiment.name)}</a></h3>"
+            f"<ul class='answer'>{items}</ul>"
+        )
+    parts += [
+        "</section>",
+        f"<details class='conventions'><summary>How to read the numbers</summary>"
+        f"<p>{CONVENTIONS}</p></details>",
     ]
     for index, analysis in enumerate(analyses):
         experiment = analysis.experiment

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tasklab.report.analysis import Analysis
+from tasklab.report.answer import answer_lines
 from tasklab.report.html_report import CONVENTIONS
 from tasklab.report.plots import Plot
 from tasklab.report.tables import Table, to_markdown
@@ -17,7 +18,11 @@ def render_markdown(
     plots: dict[str, list[Plot]],
     problems: list[tuple[Path, str]],
 ) -> str:
-    lines = ["# tasklab comparison", "", CONVENTIONS.replace("&gt;", ">"), ""]
+    lines = ["# tasklab comparison", "", "## The answer", ""]
+    for analysis in analyses:
+        lines += [f"### {analysis.experiment.name}", ""]
+        lines += [f"- {line}" for line in answer_lines(analysis)] + [""]
+    lines += ["## How to read the numbers", "", CONVENTIONS.replace("&gt;", ">"), ""]
     for analysis in analyses:
         experiment = analysis.experiment
         fixed = " ".join(f"{k}={v}" for k, v in experiment.fixed.items()) or "–"
