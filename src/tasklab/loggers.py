@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,11 @@ def build_loggers(
     if logger_cfg.csv:
         loggers.append(CSVLogger(save_dir=str(save_dir), name="csv", version=run_name))
     if logger_cfg.wandb and logger_cfg.wandb_mode != "disabled":
+        import wandb
+
+        # W&B prints ~35 lines a run (its history, how to sync); tasklab's own end-of-run line
+        # says where the run is. WANDB_SILENT=false brings W&B's lines back.
+        silent = os.environ.get("WANDB_SILENT", "true").lower() not in ("false", "0")
         loggers.append(
             WandbLogger(
                 project=logger_cfg.project,
@@ -31,6 +37,7 @@ def build_loggers(
                 save_dir=str(save_dir),
                 mode=logger_cfg.wandb_mode,
                 config=config,
+                settings=wandb.Settings(silent=silent),
             )
         )
     return loggers

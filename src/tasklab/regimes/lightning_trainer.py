@@ -7,6 +7,7 @@ tasklab changes nothing in a user's own process.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,21 +37,28 @@ _SILENCED_WARNINGS = (
     # Lightning's own use of a torch API that torch has deprecated; nothing a user can change.
     r".*isinstance\(treespec, LeafSpec\)",
 )
-_ADVERTS = ("litlogger",)  # Lightning's per-fit advertising line
+# Lightning's per-fit lines that tell a tasklab user nothing: its advert, "no GPU, none used"
+# (a GPU present but unused is still reported), and a fit stopping where it was asked to.
+_NOISE = (
+    re.compile(r".*litlogger"),
+    re.compile(r"GPU available: False, used: False$"),
+    re.compile(r"TPU available: False, using: 0 TPU cores$"),
+    re.compile(r"`Trainer.fit` stopped: `max_steps=\d+` reached\.$"),
+)
 
 
-class _DropAdverts(logging.Filter):
+class _DropNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        return not any(advert in message for advert in _ADVERTS)
+        return not any(pattern.match(message) for pattern in _NOISE)
 
 
 @contextmanager
 def quiet_lightning() -> Iterator[None]:
     """Hide, for the duration of a fit, Lightning's warnings that tasklab has made moot and
-    its advertising; every other warning is shown as usual."""
+    its lines that say nothing (``_NOISE``); every other warning is shown as usual."""
     rank_zero = logging.getLogger("pytorch_lightning.utilities.rank_zero")
-    adverts = _DropAdverts()
+    adverts = _DropNoise()
     rank_zero.addFilter(adverts)
     try:
         with warnings.catch_warnings():
