@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -131,7 +132,10 @@ def main(argv: list[str] | None = None) -> None:
     copy.add_argument("--force", action="store_true", help="overwrite an existing file")
     args = parser.parse_args(argv)
     if args.command == "ls":
-        list_configs()
+        try:
+            list_configs()
+        except BrokenPipeError:  # `tasklab-configs ls | head`: the reader had enough
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     target = copy_config(args.name, args.destination, args.force)
     group = args.name.rpartition("/")[0] or "experiment"
