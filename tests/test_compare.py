@@ -125,9 +125,11 @@ def test_broken_failed_partial_and_unfinished_records_are_listed_not_fatal(mtl_r
 
 def test_plots_are_pngs_of_every_metric(mtl_report):
     out, _ = mtl_report
-    (png,) = out.glob("*.png")
-    assert png.name == "mtl_curve__test_mean_auroc.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pngs = sorted(p.name for p in out.glob("*.png"))
+    # the learning curves, and the paired difference that the verdicts are about
+    assert pngs == ["mtl_curve__test_mean_auroc.png", "mtl_curve__test_mean_auroc__difference.png"]
+    for png in out.glob("*.png"):
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_transfer_gain_and_negative_transfer_gap(tmp_path):
@@ -220,8 +222,8 @@ def test_wandb_gets_the_same_tables_and_plots_offline(tmp_path):
         "1000",
         "10000",
     }
-    (plot,) = (media / "images" / "compare" / "plots").glob("*.png")
-    assert plot.read_bytes()[:4] == b"\x89PNG"
+    plots = list((media / "images" / "compare" / "plots").glob("*.png"))
+    assert len(plots) == 2 and all(plot.read_bytes()[:4] == b"\x89PNG" for plot in plots)
 
 
 def test_wandb_stays_off_when_the_runs_did_not_log_to_it(mtl_report):

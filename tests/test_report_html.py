@@ -63,7 +63,8 @@ def test_report_is_self_contained_html_with_plots_and_tables(report):
     text = report.read_text()
     parser = _Collector()
     parser.feed(text)
-    assert len(parser.images) == 2  # one learning-curve figure per experiment and metric
+    # per experiment and metric: the learning curves and the paired differences
+    assert len(parser.images) == 4
     for src in parser.images:
         prefix = "data:image/png;base64,"
         assert src.startswith(prefix)
@@ -119,7 +120,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path, monkeypatch):
     try:
         driver.get(report.as_uri())
         images = driver.find_elements(By.TAG_NAME, "img")
-        assert len(images) == 2
+        assert len(images) == 4
         for image in images:
             assert image.is_displayed()
             size = driver.execute_script(

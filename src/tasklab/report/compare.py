@@ -155,7 +155,7 @@ def write_outputs(
     # Plotting pulls in matplotlib: imported here so that the statistics stay light to import.
     from tasklab.report.html_report import render_html
     from tasklab.report.markdown_report import render_markdown
-    from tasklab.report.plots import learning_curve_plots
+    from tasklab.report.plots import difference_plots, learning_curve_plots
     from tasklab.report.tables import build_tables, to_csv
 
     try:
@@ -168,7 +168,7 @@ def write_outputs(
             f"cannot write to --out {out}: {error.strerror}; choose another folder"
         ) from error
     tables = build_tables(analyses)
-    plots = {a.experiment.name: learning_curve_plots(a) for a in analyses}
+    plots = {a.experiment.name: learning_curve_plots(a) + difference_plots(a) for a in analyses}
     written = {f"{t.name}.csv" for t in tables}
     for table in tables:
         write_bytes_atomic(out / f"{table.name}.csv", to_csv(table).encode())

@@ -15,6 +15,7 @@ import io
 import math
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from matplotlib import colormaps
@@ -28,33 +29,38 @@ from tasklab.report.grouping import Facet
 from tasklab.report.pairs import reference_arm
 from tasklab.report.records import natural_key
 
+SeedLookup = Callable[[CellStat], list[float]]  # the per-seed values behind a cell's mean
 PANELS_PER_FIGURE = 12
 MARK_SHARE = 0.5  # mark a crossover only where most bootstrap resamples cross too
 _COLUMNS = 3
 DPI = 100
+FONT = 10  # points: readable at 100% zoom
 # Fixed layout, in inches: measured 3x faster than matplotlib's constrained layout on a sweep
 # with 25 facets, and plots are the slowest part of a comparison.
 _PANEL = (4.2, 3.2)
 _MARGINS = {"left": 0.8, "right": 3.4, "top": 0.7, "bottom": 0.6}  # right: the legend
 
 
-def _figure(rows: int, columns: int) -> tuple[Figure, list]:
-    width = _PANEL[0] * columns + _MARGINS["left"] + _MARGINS["right"]
-    height = _PANEL[1] * rows + _MARGINS["top"] + _MARGINS["bottom"]
+def _figure(rows: int, columns: int, legend: bool = True) -> tuple[Figure, list]:
+    """``legend``: room on the right for a legend (curves); without, no empty margin."""
+    margins = dict(_MARGINS, right=_MARGINS["right"] if legend else 0.3)
+    margins["bottom"] = _MARGINS["bottom"] if legend else 1.0  # room for arm names
+    width = _PANEL[0] * columns + margins["left"] + margins["right"]
+    height = _PANEL[1] * rows + margins["top"] + margins["bottom"]
     figure = Figure(figsize=(width, height))
     # Not sharex/sharey: shared axes re-autoscale each other on every artist added, which is
     # quadratic in panels; ``_same_limits`` sets common limits once instead.
     axes = figure.subplots(rows, columns, squeeze=False).ravel()
     figure.subplots_adjust(
-        left=_MARGINS["left"] / width,
-        right=1 - _MARGINS["right"] / width,
-        top=1 - _MARGINS["top"] / height,
-        bottom=_MARGINS["bottom"] / height,
+        left=margins["left"] / width,
+        right=1 - margins["right"] / width,
+        top=1 - margins["top"] / height,
+        bottom=margins["bottom"] / height,
         wspace=0.12,
         hspace=0.4,
     )
     for ax in axes:
-        ax.tick_params(labelsize=7)
+        ax.tick_params(labelsize=FONT)
     return figure, list(axes)
 
 
@@ -80,7 +86,12 @@ def arm_colours(arms: list[str]) -> dict[str, tuple]:
 
 
 def _draw_curves(
-    ax, stats: list[CellStat], crossings: list, x_axis: str, colours: dict[str, tuple]
+    ax,
+    stats: list[CellStat],
+    crossings: list,
+    x_axis: str,
+    colours: dict[str, tuple],
+    seeds: SeedLookup,
 ) -> None:
     by_arm: dict[str, list[CellStat]] = defaultdict(list)
     for stat in stats:
@@ -96,6 +107,9 @@ def _draw_curves(
         lows = [p.low if math.isfinite(p.low) else p.mean for p in points]
         highs = [p.high if math.isfinite(p.high) else p.mean for p in points]
         ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.18, linewidth=0)
+        dots = [(p.cell.x, value) for p in points for value in seeds(p)]  # every seed
+        if dots:
+            ax.scatter(*zip(*dots, strict=True), s=6, color=line.get_color(), alpha=0.5)
     for row in crossings:
         found = row.found
         ax.axvline(found.size, color="black", linestyle="--", linewidth=0.8, label="crossover")
@@ -111,13 +125,16 @@ def _draw_curves(
     ax.yaxis.set_major_locator(MaxNLocator(5))
 
 
-def _draw_points(ax, stats: list[CellStat]) -> None:
+def _draw_points(ax, stats: list[CellStat], seeds: SeedLookup) -> None:
+    """No size axis: each arm's mean with its interval, and every seed's value beside it."""
     arms = [s.arm for s in stats]
     for i, stat in enumerate(stats):
         low = stat.mean - stat.low if math.isfinite(stat.low) else 0.0
         high = stat.high - stat.mean if math.isfinite(stat.high) else 0.0
         ax.errorbar([i], [stat.mean], yerr=[[low], [high]], marker="o", capsize=3)
-    ax.set_xticks(range(len(arms)), arms, rotation=30, ha="right", fontsize=7)
+        values = seeds(stat)
+        ax.scatter([i + 0.18] * len(values), values, s=10, color="grey", alpha=0.7, zorder=3)
+    ax.set_xticks(range(len(arms)), arms, rotation=30, ha="right", fontsize=FONT)
 
 
 def _label_outer(axes: list, columns: int, x_axis: str | None) -> None:
@@ -128,7 +145,7 @@ def _label_outer(axes: list, columns: int, x_axis: str | None) -> None:
         if x_axis is not None:
             ax.tick_params(labelbottom=lowest)
             if lowest:
-                ax.set_xlabel(x_axis + " (log scale)", fontsize=8)
+                ax.set_xlabel(x_axis + " (log scale)", fontsize=FONT)
         ax.tick_params(labelleft=index % columns == 0)
 
 
@@ -159,26 +176,34 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
             and (reference is None or c.arm_b == reference)
         ]
         colours = arm_colours(list({s.arm for s in stats}))
+
+        def seeds(stat: CellStat, metric: str = metric) -> list[float]:
+            by_seed = experiment.values.get(metric, {}).get(stat.cell, {}).get(stat.arm, {})
+            return [by_seed[seed] for seed in sorted(by_seed)]
+
         pages = [
             facets[i : i + PANELS_PER_FIGURE] for i in range(0, len(facets), PANELS_PER_FIGURE)
         ]
         for page, page_facets in enumerate(pages, start=1):
             columns = min(_COLUMNS, len(page_facets))
             rows = math.ceil(len(page_facets) / columns)
-            figure, axes = _figure(rows, columns)
+            figure, axes = _figure(rows, columns, legend=experiment.x_axis is not None)
             for ax, facet in zip(axes, page_facets, strict=False):
                 in_facet = [s for s in stats if s.cell.facet == facet]
                 if experiment.x_axis is not None:
                     marked = [c for c in crossings if c.facet == facet]
-                    _draw_curves(ax, in_facet, marked, experiment.x_axis, colours)
+                    _draw_curves(ax, in_facet, marked, experiment.x_axis, colours, seeds)
                 else:
-                    _draw_points(ax, in_facet)
-                ax.set_title(_facet_title(facet), fontsize=8)
+                    _draw_points(ax, in_facet, seeds)
+                ax.set_title(_facet_title(facet), fontsize=FONT + 1)
                 ax.grid(True, alpha=0.3)
             _same_limits(axes[: len(page_facets)])
             _label_outer(axes[: len(page_facets)], columns, experiment.x_axis)
             for ax in axes[::columns]:
-                ax.set_ylabel(metric + (" (lower is better)" if lower_is_better(metric) else ""))
+                ax.set_ylabel(
+                    metric + (" (lower is better)" if lower_is_better(metric) else ""),
+                    fontsize=FONT,
+                )
             for ax in axes[len(page_facets) :]:
                 ax.set_visible(False)
             handles: dict[str, object] = {}
@@ -196,10 +221,12 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
                     legend_labels,
                     loc="upper left",
                     bbox_to_anchor=(figure.subplotpars.right + 0.01, figure.subplotpars.top),
-                    fontsize=7,
+                    fontsize=FONT,
                 )
             suffix = f" (page {page} of {len(pages)})" if len(pages) > 1 else ""
-            figure.suptitle(f"{experiment.name}: {metric}{suffix}", fontsize=10, x=0.02, ha="left")
+            figure.suptitle(
+                f"{experiment.name}: {metric}{suffix}", fontsize=FONT + 2, x=0.02, ha="left"
+            )
             buffer = io.BytesIO()
             figure.savefig(buffer, format="png", dpi=DPI)
             name = f"{_slug(experiment.name)}__{_slug(metric)}"
@@ -207,8 +234,91 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
                 Plot(
                     f"{name}__p{page}.png" if len(pages) > 1 else f"{name}.png",
                     f"{experiment.name}: {metric} against "
-                    f"{experiment.x_axis or 'arm'}, mean and 95% bootstrap CI over seeds{suffix}",
+                    f"{experiment.x_axis or 'arm'}, mean, 95% CI and each seed (dots){suffix}",
                     buffer.getvalue(),
                 )
             )
+    return plots
+
+
+def _pair_label(comparison) -> str:
+    return f"{comparison.arm_a} − {comparison.arm_b}"
+
+
+def difference_plots(analysis: Analysis) -> list[Plot]:
+    """The paired difference a − b of every compared pair, with its interval and the zero line:
+    against the data size where there is one, else one point per pair (a paired comparison,
+    not two separate dots). What the verdicts are about, drawn."""
+    experiment = analysis.experiment
+    plots = []
+    for metric in analysis.metrics:
+        comparisons = [c for c in analysis.comparisons if c.metric == metric]
+        if not comparisons:
+            continue
+        facets = sorted({c.cell.facet for c in comparisons}, key=str)[:PANELS_PER_FIGURE]
+        columns = min(_COLUMNS, len(facets))
+        figure, axes = _figure(
+            math.ceil(len(facets) / columns), columns, legend=experiment.x_axis is not None
+        )
+        pairs = sorted({_pair_label(c) for c in comparisons}, key=natural_key)
+        colours = arm_colours(pairs)
+        for ax, facet in zip(axes, facets, strict=False):
+            in_facet = [c for c in comparisons if c.cell.facet == facet]
+            ax.axhline(0.0, color="black", linewidth=0.8)
+            for index, pair in enumerate(pairs):
+                rows = sorted(
+                    (c for c in in_facet if _pair_label(c) == pair), key=lambda c: c.cell.x or 0
+                )
+                if not rows:
+                    continue
+                xs = [c.cell.x if experiment.x_axis else index for c in rows]
+                diffs = [c.diff for c in rows]
+                lows = [c.low if math.isfinite(c.low) else c.diff for c in rows]
+                highs = [c.high if math.isfinite(c.high) else c.diff for c in rows]
+                colour = colours[pair]
+                if experiment.x_axis:
+                    ax.plot(xs, diffs, marker="o", markersize=4, color=colour, label=pair)
+                    ax.fill_between(xs, lows, highs, color=colour, alpha=0.18, linewidth=0)
+                else:
+                    errors = [[d - lo for d, lo in zip(diffs, lows, strict=True)]]
+                    errors.append([hi - d for d, hi in zip(diffs, highs, strict=True)])
+                    ax.errorbar(xs, diffs, yerr=errors, marker="o", capsize=4, color=colour)
+            if experiment.x_axis:
+                ax.set_xscale("log")
+                ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
+                ax.set_xlabel(f"{experiment.x_axis} (log scale)", fontsize=FONT)
+            else:
+                ax.set_xticks(range(len(pairs)), pairs, fontsize=FONT)
+                ax.set_xlim(-0.6, len(pairs) - 0.4)
+            ax.set_title(_facet_title(facet), fontsize=FONT + 1)
+            ax.set_ylabel(f"paired difference in {metric}", fontsize=FONT)
+            ax.grid(True, alpha=0.3)
+        for ax in axes[len(facets) :]:
+            ax.set_visible(False)
+        if experiment.x_axis:
+            handles, labels = axes[0].get_legend_handles_labels()
+            figure.legend(
+                handles,
+                labels,
+                loc="upper left",
+                bbox_to_anchor=(figure.subplotpars.right + 0.01, figure.subplotpars.top),
+                fontsize=FONT,
+            )
+        figure.suptitle(
+            f"{experiment.name}: paired differences in {metric}",
+            fontsize=FONT + 2,
+            x=0.02,
+            ha="left",
+        )
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=DPI)
+        plots.append(
+            Plot(
+                f"{_slug(experiment.name)}__{_slug(metric)}__difference.png",
+                f"{experiment.name}: paired difference a − b in {metric}"
+                f"{' against ' + experiment.x_axis if experiment.x_axis else ''}, with its 95% "
+                "CI (seeds and test examples where stored) and the zero line",
+                buffer.getvalue(),
+            )
+        )
     return plots
