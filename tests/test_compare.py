@@ -310,3 +310,28 @@ def test_without_a_verdict_the_answer_says_so(tmp_path):
     answer = (out / "summary.md").read_text().split("## How to read")[0]
     assert "No difference shown: none of the" in answer
     assert "with fewer than 3 matched seeds" in answer
+
+
+def test_training_curves_come_from_the_runs_csv_logs(make_cfg, tmp_path):
+    from tasklab.report.training_curves import run_loss_curve
+    from tasklab.runner import train
+
+    from .conftest import TINY
+
+    base = [*TINY, "logger.wandb=false", "trainer.max_steps=4", "data.tasks=[car,stop_sign]"]
+    for regime in ("multi_task", "single_task"):
+        train(make_cfg(*base, f"regime={regime}"), output_dir=tmp_path / "sweep" / regime)
+    single = run_loss_curve(tmp_path / "sweep" / "single_task")
+    assert [step for step, _ in single] == [0, 1, 2, 3]  # logged every step by the smoke trainer
+
+    def first_loss(task: str) -> float:
+        csv_file = next((tmp_path / "sweep" / "single_task" / "csv").glob(f"*-{task}-*/*.csv"))
+        header, first, *_ = [line.split(",") for line in csv_file.read_text().splitlines()]
+        return float(first[header.index(f"train/{task}/loss")])
+
+    # a single-task run's curve is the mean over its task fits, step by step
+    assert single[0][1] == pytest.approx((first_loss("car") + first_loss("stop_sign")) / 2)
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "sweep"), "--out", str(out), "--wandb", "off"]) == 0
+    assert (out / "default__training_loss.png").read_bytes()[:4] == b"\x89PNG"
+    assert "one line per seed" in (out / "report.html").read_text()

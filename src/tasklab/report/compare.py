@@ -157,6 +157,7 @@ def write_outputs(
     from tasklab.report.markdown_report import render_markdown
     from tasklab.report.plots import difference_plots, learning_curve_plots
     from tasklab.report.tables import build_tables, to_csv
+    from tasklab.report.training_curves import training_curve_plots
 
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -168,7 +169,10 @@ def write_outputs(
             f"cannot write to --out {out}: {error.strerror}; choose another folder"
         ) from error
     tables = build_tables(analyses)
-    plots = {a.experiment.name: learning_curve_plots(a) + difference_plots(a) for a in analyses}
+    plots = {
+        a.experiment.name: learning_curve_plots(a) + difference_plots(a) + training_curve_plots(a)
+        for a in analyses
+    }
     written = {f"{t.name}.csv" for t in tables}
     for table in tables:
         write_bytes_atomic(out / f"{table.name}.csv", to_csv(table).encode())
