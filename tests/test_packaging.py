@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tasklab.results import source_digest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -48,3 +50,6 @@ def test_wheel_install_runs_from_another_folder(tmp_path: Path) -> None:
     record = json.loads((work / "run" / "result.json").read_text())
     assert record["status"] == "ok"
     assert record["metrics"]["test/mean/auroc"] > 0
+    # which code made the record, without a git checkout: the same files, the same digest
+    assert record["git"]["sha"] is None and record["versions"]["tasklab"]
+    assert record["source_digest"] == source_digest()

@@ -39,3 +39,15 @@ def test_a_folder_without_a_record_is_a_one_line_error(tmp_path, capsys):
     assert main([str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("tasklab-reproduce: error:") and "\n" not in err
+
+
+def test_a_record_made_by_other_source_files_says_so():
+    from tasklab.results import source_digest
+    from tasklab.runs.reproduce import provenance_notes
+
+    assert provenance_notes({"source_digest": source_digest()}) == []
+    (note,) = provenance_notes({"source_digest": "0123456789abcdef"})
+    assert (
+        note
+        == f"note: tasklab's source was 0123456789abcdef when recorded, is {source_digest()} now"
+    )

@@ -6,12 +6,14 @@ never sees half a record and a crash never leaves a record claiming success.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from importlib import metadata
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -50,6 +52,20 @@ class RunResult:
     config_key: str = ""
     versions: dict[str, str | None] = field(default_factory=dict)
     git: dict[str, Any] = field(default_factory=dict)
+    # a hash of tasklab's own source files as installed: which code made the record, in a
+    # source checkout (beside ``git``) and in a pip-installed wheel alike
+    source_digest: str = ""
+
+
+@lru_cache(maxsize=1)
+def source_digest() -> str:
+    """A hash of the package's ``.py`` files, by their paths in the package and contents."""
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def package_versions() -> dict[str, str | None]:

@@ -28,6 +28,7 @@ from tasklab.results import (
     git_state,
     package_versions,
     remove_temporaries,
+    source_digest,
     write_result,
 )
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
@@ -124,6 +125,7 @@ def train(
         config_key=key,
         versions=package_versions(),
         git=git_state(),
+        source_digest=source_digest(),
     )
     # Under DDP every process runs this function; only the first writes the run's files.
     writer = rank_zero_only.rank == 0

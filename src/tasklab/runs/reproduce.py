@@ -18,7 +18,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from tasklab.results import RESULT_FILE, git_state, package_versions
+from tasklab.results import RESULT_FILE, git_state, package_versions, source_digest
 from tasklab.runs.markers import read_json
 
 
@@ -35,6 +35,9 @@ def provenance_notes(record: dict[str, Any]) -> list[str]:
         )
     if then_git.get("dirty"):
         notes.append("note: the recorded run's checkout had uncommitted changes")
+    then_source, now_source = record.get("source_digest"), source_digest()
+    if then_source and then_source != now_source:
+        notes.append(f"note: tasklab's source was {then_source} when recorded, is {now_source} now")
     return notes
 
 
