@@ -26,7 +26,7 @@ from tasklab.config import (
 from tasklab.data.world import MAX_INDEX, World
 from tasklab.names import is_safe_name, unsafe_name_message
 from tasklab.registry import ARCHITECTURES, BACKBONES, REGIMES, WEIGHTINGS
-from tasklab.runs.checkpoints import CHECKPOINT_DIR, LAST
+from tasklab.runs.checkpoints import CHECKPOINT_DIR, LAST, checkpoint_problem
 from tasklab.settings import ConfigError, as_settings, check_settings, require
 from tasklab.weightings import weighting_settings
 
@@ -53,10 +53,6 @@ def check_n_train(field: str, value: int) -> None:
 
 def check_choice(field: str, value: str, allowed: tuple[str, ...] | list[str]) -> None:
     require(value in allowed, f"{field}={value!r} is unknown; allowed: {', '.join(allowed)}")
-
-
-def check_positive(field: str, value: float) -> None:
-    require(value > 0, f"{field}={value} must be > 0")
 
 
 def check_rows(field: str, n: int, world: object, split: str = "train") -> None:
@@ -227,12 +223,7 @@ def check_resume_from(run_dir: str) -> None:
             "the folder of a run made with trainer.keep_checkpoints=true"
         )
     for path in found:
-        try:
-            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-            ok = isinstance(checkpoint, dict) and "state_dict" in checkpoint
-        except Exception:  # any unreadable file: truncated, not a checkpoint, unsafe pickle
-            ok = False
-        if not ok:
+        if checkpoint_problem(path) is not None:
             raise ConfigError(
                 f"trainer.resume_from: {path} is not a readable checkpoint; remove it or give "
                 "another run's folder"

@@ -86,10 +86,6 @@ class Registry(Generic[T]):
         load_components()
         return tuple(self._components)
 
-    def __contains__(self, name: object) -> bool:
-        load_components()
-        return name in self._components
-
     def __iter__(self) -> Iterator[Component[T]]:
         load_components()
         return iter(list(self._components.values()))

@@ -142,10 +142,11 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def remove_temporaries(folder: Path) -> None:
+def remove_temporaries(folder: Path, recursive: bool = False) -> None:
     """Remove the temporary files of atomic writes that a kill cut short (call it only while
     holding the folder, as a run does once it has claimed it)."""
-    for stale in Path(folder).glob(f".*{TMP_SUFFIX}"):
+    pattern = f".*{TMP_SUFFIX}"
+    for stale in Path(folder).rglob(pattern) if recursive else Path(folder).glob(pattern):
         if stale.is_file():
             stale.unlink(missing_ok=True)
 

@@ -123,8 +123,3 @@ def kwargs(settings: object, skip: Sequence[str] = ("name",)) -> dict[str, Any]:
 def arm_fields(cls: type) -> list[str]:
     """The names of the settings declared ``arm=True``."""
     return [spec.name for spec in dataclasses.fields(cls) if spec.metadata.get("arm")]
-
-
-def display_fields(cls: type) -> list[str]:
-    """The names of the settings declared ``identity=False``."""
-    return [spec.name for spec in dataclasses.fields(cls) if spec.metadata.get("identity") is False]

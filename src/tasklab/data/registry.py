@@ -16,18 +16,11 @@ from tasklab.settings import as_settings, check_settings, kwargs
 ALL_ROWS = -1  # data.n_train / n_val / n_test of a file world: every row of the split
 
 
-def world_settings(data: DictConfig, world: str | None = None) -> object:
-    """The typed settings of ``data.world`` (or ``world``), read from ``data.<world>``."""
-    name = world or data.world
-    component = WORLDS.get(name)
-    return as_settings(component.settings, data.get(name) or {})
-
-
 def build_world(data: DictConfig, verbose: bool = False) -> World:
     """The registered world ``data.world`` built from its settings ``data.<world>.*``, after
     their declared checks (``verbose``: a file world prints what it read and decided)."""
     component = WORLDS.get(data.world)
-    settings = world_settings(data)
+    settings = as_settings(component.settings, data.get(data.world) or {})
     check_settings(f"data.{data.world}", settings)
     build = component.info.get("build")
     if build is not None:

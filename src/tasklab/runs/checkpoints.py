@@ -25,7 +25,7 @@ import torch
 from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 
-from tasklab.results import TMP_SUFFIX, write_atomic, write_text_atomic
+from tasklab.results import remove_temporaries, write_atomic, write_text_atomic
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last"
@@ -108,8 +108,7 @@ def claim_checkpoints(run_dir: Path, key: str) -> None:
     Temporary files of writes a kill cut short are removed (this run holds the folder)."""
     root = Path(run_dir) / CHECKPOINT_DIR
     key_file = root / KEY_FILE
-    for stale in root.rglob(f".*{TMP_SUFFIX}") if root.is_dir() else ():
-        stale.unlink(missing_ok=True)
+    remove_temporaries(root, recursive=True)
     if root.exists():
         try:
             same = key_file.read_text().strip() == key
