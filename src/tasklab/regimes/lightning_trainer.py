@@ -58,15 +58,15 @@ def quiet_lightning() -> Iterator[None]:
     """Hide, for the duration of a fit, Lightning's warnings that tasklab has made moot and
     its lines that say nothing (``_NOISE``); every other warning is shown as usual."""
     rank_zero = logging.getLogger("pytorch_lightning.utilities.rank_zero")
-    adverts = _DropNoise()
-    rank_zero.addFilter(adverts)
+    noise = _DropNoise()
+    rank_zero.addFilter(noise)
     try:
         with warnings.catch_warnings():
             for pattern in _SILENCED_WARNINGS:
                 warnings.filterwarnings("ignore", message=pattern)
             yield
     finally:
-        rank_zero.removeFilter(adverts)
+        rank_zero.removeFilter(noise)
 
 
 def build_trainer(

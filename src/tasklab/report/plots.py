@@ -41,7 +41,7 @@ _PANEL = (4.2, 3.2)
 _MARGINS = {"left": 0.8, "right": 3.4, "top": 0.7, "bottom": 0.6}  # right: the legend
 
 
-def _figure(rows: int, columns: int, legend: bool = True) -> tuple[Figure, list]:
+def panel_figure(rows: int, columns: int, legend: bool = True) -> tuple[Figure, list]:
     """``legend``: room on the right for a legend (curves); without, no empty margin."""
     margins = dict(_MARGINS, right=_MARGINS["right"] if legend else 0.3)
     margins["bottom"] = _MARGINS["bottom"] if legend else 1.0  # room for arm names
@@ -71,7 +71,7 @@ class Plot:
     png: bytes
 
 
-def _slug(text: str) -> str:
+def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("_")
 
 
@@ -149,6 +149,33 @@ def _label_outer(axes: list, columns: int, x_axis: str | None) -> None:
         ax.tick_params(labelleft=index % columns == 0)
 
 
+def finish_figure(figure: Figure, axes: list, used: int, title: str) -> bytes:
+    """Hide the panels past ``used``, put one legend entry per label drawn in any panel to the
+    right, title the figure and return it as PNG bytes."""
+    for ax in axes[used:]:
+        ax.set_visible(False)
+    handles: dict[str, object] = {}
+    for ax in axes[:used]:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    if handles:
+        labels = sorted(handles, key=lambda label: (label == "crossover", natural_key(label)))
+        figure.legend(
+            [handles[label] for label in labels],
+            [
+                "crossover (table: crossovers)" if label == "crossover" else label
+                for label in labels
+            ],
+            loc="upper left",
+            bbox_to_anchor=(figure.subplotpars.right + 0.01, figure.subplotpars.top),
+            fontsize=FONT,
+        )
+    figure.suptitle(title, fontsize=FONT + 2, x=0.02, ha="left")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=DPI)
+    return buffer.getvalue()
+
+
 def _same_limits(axes: list) -> None:
     """One scale for every panel of a figure, so facets compare at a glance."""
     lows, highs = zip(*(ax.get_ylim() for ax in axes), strict=True)
@@ -187,7 +214,7 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
         for page, page_facets in enumerate(pages, start=1):
             columns = min(_COLUMNS, len(page_facets))
             rows = math.ceil(len(page_facets) / columns)
-            figure, axes = _figure(rows, columns, legend=experiment.x_axis is not None)
+            figure, axes = panel_figure(rows, columns, legend=experiment.x_axis is not None)
             for ax, facet in zip(axes, page_facets, strict=False):
                 in_facet = [s for s in stats if s.cell.facet == facet]
                 if experiment.x_axis is not None:
@@ -204,38 +231,17 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
                     metric + (" (lower is better)" if lower_is_better(metric) else ""),
                     fontsize=FONT,
                 )
-            for ax in axes[len(page_facets) :]:
-                ax.set_visible(False)
-            handles: dict[str, object] = {}
-            for ax in axes[: len(page_facets)]:
-                for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-                    handles.setdefault(label, handle)
-            if handles:
-                labels = sorted(handles, key=lambda label: (label == "crossover", label))
-                legend_labels = [
-                    "crossover (table: crossovers)" if label == "crossover" else label
-                    for label in labels
-                ]
-                figure.legend(
-                    [handles[label] for label in labels],
-                    legend_labels,
-                    loc="upper left",
-                    bbox_to_anchor=(figure.subplotpars.right + 0.01, figure.subplotpars.top),
-                    fontsize=FONT,
-                )
             suffix = f" (page {page} of {len(pages)})" if len(pages) > 1 else ""
-            figure.suptitle(
-                f"{experiment.name}: {metric}{suffix}", fontsize=FONT + 2, x=0.02, ha="left"
+            png = finish_figure(
+                figure, axes, len(page_facets), f"{experiment.name}: {metric}{suffix}"
             )
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", dpi=DPI)
-            name = f"{_slug(experiment.name)}__{_slug(metric)}"
+            name = f"{slug(experiment.name)}__{slug(metric)}"
             plots.append(
                 Plot(
                     f"{name}__p{page}.png" if len(pages) > 1 else f"{name}.png",
                     f"{experiment.name}: {metric} against "
                     f"{experiment.x_axis or 'arm'}, mean, 95% CI and each seed (dots){suffix}",
-                    buffer.getvalue(),
+                    png,
                 )
             )
     return plots
@@ -255,9 +261,10 @@ def difference_plots(analysis: Analysis) -> list[Plot]:
         comparisons = [c for c in analysis.comparisons if c.metric == metric]
         if not comparisons:
             continue
-        facets = sorted({c.cell.facet for c in comparisons}, key=str)[:PANELS_PER_FIGURE]
+        all_facets = sorted({c.cell.facet for c in comparisons}, key=str)
+        facets, n_facets = all_facets[:PANELS_PER_FIGURE], len(all_facets)
         columns = min(_COLUMNS, len(facets))
-        figure, axes = _figure(
+        figure, axes = panel_figure(
             math.ceil(len(facets) / columns), columns, legend=experiment.x_axis is not None
         )
         pairs = sorted({_pair_label(c) for c in comparisons}, key=natural_key)
@@ -293,32 +300,17 @@ def difference_plots(analysis: Analysis) -> list[Plot]:
             ax.set_title(_facet_title(facet), fontsize=FONT + 1)
             ax.set_ylabel(f"paired difference in {metric}", fontsize=FONT)
             ax.grid(True, alpha=0.3)
-        for ax in axes[len(facets) :]:
-            ax.set_visible(False)
-        if experiment.x_axis:
-            handles, labels = axes[0].get_legend_handles_labels()
-            figure.legend(
-                handles,
-                labels,
-                loc="upper left",
-                bbox_to_anchor=(figure.subplotpars.right + 0.01, figure.subplotpars.top),
-                fontsize=FONT,
-            )
-        figure.suptitle(
-            f"{experiment.name}: paired differences in {metric}",
-            fontsize=FONT + 2,
-            x=0.02,
-            ha="left",
+        shown = f" (the first {len(facets)} of {n_facets} facets)" if n_facets > len(facets) else ""
+        png = finish_figure(
+            figure, axes, len(facets), f"{experiment.name}: paired differences in {metric}{shown}"
         )
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=DPI)
         plots.append(
             Plot(
-                f"{_slug(experiment.name)}__{_slug(metric)}__difference.png",
+                f"{slug(experiment.name)}__{slug(metric)}__difference.png",
                 f"{experiment.name}: paired difference a − b in {metric}"
                 f"{' against ' + experiment.x_axis if experiment.x_axis else ''}, with its 95% "
-                "CI (seeds and test examples where stored) and the zero line",
-                buffer.getvalue(),
+                f"CI (seeds and test examples where stored) and the zero line{shown}",
+                png,
             )
         )
     return plots

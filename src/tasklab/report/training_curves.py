@@ -9,14 +9,21 @@ are drawn on one scale. One panel per cell, one thin line per seed in its arm's 
 from __future__ import annotations
 
 import csv
-import io
 import math
 from collections import defaultdict
 from pathlib import Path
 
 from tasklab.report.analysis import Analysis
 from tasklab.report.grouping import cell_order
-from tasklab.report.plots import FONT, PANELS_PER_FIGURE, Plot, _figure, _slug, arm_colours
+from tasklab.report.plots import (
+    FONT,
+    PANELS_PER_FIGURE,
+    Plot,
+    arm_colours,
+    finish_figure,
+    panel_figure,
+    slug,
+)
 
 Curve = list[tuple[int, float]]
 
@@ -52,7 +59,7 @@ def training_curve_plots(analysis: Analysis) -> list[Plot]:
         return []
     shown = [cell for cell in cells if any(key[0] == cell for key in curves)]
     columns = min(3, len(shown))
-    figure, axes = _figure(math.ceil(len(shown) / columns), columns)
+    figure, axes = panel_figure(math.ceil(len(shown) / columns), columns)
     colours = arm_colours(sorted({arm for _, arm, _ in curves}))
     for ax, cell in zip(axes, shown, strict=False):
         for (where, arm, _seed), curve in sorted(curves.items(), key=lambda item: str(item[0])):
@@ -64,29 +71,16 @@ def training_curve_plots(analysis: Analysis) -> list[Plot]:
         ax.set_xlabel("training step", fontsize=FONT)
         ax.set_ylabel("mean training loss per task", fontsize=FONT)
         ax.grid(True, alpha=0.3)
-    for ax in axes[len(shown) :]:
-        ax.set_visible(False)
-    handles: dict[str, object] = {}
-    for ax in axes[: len(shown)]:
-        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
-            handles.setdefault(label, handle)
-    figure.legend(
-        list(handles.values()),
-        list(handles),
-        loc="upper left",
-        bbox_to_anchor=(figure.subplotpars.right + 0.01, figure.subplotpars.top),
-        fontsize=FONT,
+    more = len(experiment.run_dirs) - len(cells)
+    first = f" (the first {len(cells)} of {len(cells) + more} cells)" if more > 0 else ""
+    png = finish_figure(
+        figure, axes, len(shown), f"{experiment.name}: training loss, one line per seed{first}"
     )
-    figure.suptitle(
-        f"{experiment.name}: training loss, one line per seed", fontsize=FONT + 2, x=0.02, ha="left"
-    )
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100)
     return [
         Plot(
-            f"{_slug(experiment.name)}__training_loss.png",
+            f"{slug(experiment.name)}__training_loss.png",
             f"{experiment.name}: mean training loss per task over steps, one line per seed "
-            "(from each run's CSV log): a diverged or unconverged seed stands out",
-            buffer.getvalue(),
+            f"(from each run's CSV log): a diverged or unconverged seed stands out{first}",
+            png,
         )
     ]
