@@ -35,6 +35,17 @@ def test_the_time_left_extrapolates_this_launchs_finished_runs(tmp_path, monkeyp
     assert sweep_progress(tmp_path, now=1020.0) == "2 done, 1 failed, 3 left, about 30 s left"
 
 
+def test_on_a_terminal_a_bar_leads_the_sweeps_line(tmp_path, monkeypatch):
+    _plan(tmp_path, jobs=4, began=1000.0, monkeypatch=monkeypatch)
+    _record(tmp_path / "a", "ok", 1010.0)
+    assert progress.progress_bar(1, 4, width=8) == "[##------] 1/4"
+    assert progress.progress_bar(0, 0, width=4) == "[####] 0/0"
+    line = end_of_run_line("ok", 3.0, {}, tmp_path / "a", tmp_path, bar=True)
+    assert "| [#####---------------] 1/4 1 done, 0 failed, 3 left, about " in line
+    # a log file (standard output not a terminal, as under pytest) gets no bar
+    assert "[#" not in end_of_run_line("ok", 3.0, {}, tmp_path / "a", tmp_path)
+
+
 def test_a_single_run_says_what_it_measured_and_where():
     metrics = {"test/mean/auroc": 0.8512, "test/car/auroc": 0.9, "test/mean/f1": 0.5}
     assert headline(metrics) == "auroc 0.851, f1 0.500"

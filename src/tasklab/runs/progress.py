@@ -3,6 +3,7 @@ how far the sweep is and about how long the rest will take."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,16 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def sweep_progress(sweep_dir: Path, now: float | None = None) -> str:
+def progress_bar(finished: int, total: int, width: int = 20) -> str:
+    """``[#######-------------] 5/14``: the sweep's share finished, for a terminal's reader."""
+    filled = round(width * finished / total) if total else width
+    return f"[{'#' * filled}{'-' * (width - filled)}] {finished}/{total}"
+
+
+def sweep_progress(sweep_dir: Path, now: float | None = None, bar: bool = False) -> str:
     """``5 done, 1 failed, 2 left, about 3 min left`` from the sweep's records and plan; the
-    time left extrapolates the runs finished since this launch of the sweep began."""
+    time left extrapolates the runs finished since this launch of the sweep began. With
+    ``bar`` (a terminal is attached) a progress bar leads the line."""
     now = time.time() if now is None else now
     records: list[tuple[dict[str, Any], float]] = []
     for path in Path(sweep_dir).glob(f"*/{RESULT_FILE}"):
@@ -48,6 +56,8 @@ def sweep_progress(sweep_dir: Path, now: float | None = None) -> str:
         return f"{done} done, {failed} failed"
     left = max(len(plan) - done - failed, 0)
     text = f"{done} done, {failed} failed, {left} left"
+    if bar:
+        text = f"{progress_bar(done + failed, done + failed + left)} {text}"
     launched = Path(sweep_dir) / "multirun.yaml"
     if left and launched.exists():
         began = launched.stat().st_mtime
@@ -58,7 +68,17 @@ def sweep_progress(sweep_dir: Path, now: float | None = None) -> str:
 
 
 def end_of_run_line(
-    status: str, wall_s: float, metrics: dict[str, float], run_dir: Path, sweep_dir: Path | None
+    status: str,
+    wall_s: float,
+    metrics: dict[str, float],
+    run_dir: Path,
+    sweep_dir: Path | None,
+    bar: bool | None = None,
 ) -> str:
+    """The run's line; in a sweep followed by the sweep's progress (with a bar when ``bar``,
+    by default when standard output is a terminal: a log file gets no bar characters)."""
     line = f"tasklab-train: {status} in {_duration(wall_s)}: {headline(metrics)} → {run_dir}"
-    return f"{line} | {sweep_progress(sweep_dir)}" if sweep_dir is not None else line
+    if sweep_dir is None:
+        return line
+    bar = sys.stdout.isatty() if bar is None else bar
+    return f"{line} | {sweep_progress(sweep_dir, bar=bar)}"
