@@ -100,7 +100,14 @@ class TrainerConfig:
     precision: str = setting("32-true", choices=PRECISIONS)
     deterministic: bool = True
     log_every_n_steps: int = setting(50, above=0, identity=False)
-    val_every_n_steps: int | None = setting(None, above=0, doc="null: once, after training")
+    # Validation passes spread evenly over each fit, the last at its end: the report's
+    # validation curves. They change no result (tests/test_validation_curves.py).
+    validations_per_fit: int = setting(
+        5, low=0, identity=False, doc="0: once, after training"
+    )
+    val_every_n_steps: int | None = setting(
+        None, above=0, doc="null: from validations_per_fit; set, it replaces it"
+    )
     progress_bar: bool = setting(True, identity=False)
     progress_refresh_rate: int = setting(20, above=0, identity=False)
     threads: int | None = setting(None, low=1, identity=False, doc="null: torch's default")

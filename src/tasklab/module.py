@@ -76,6 +76,8 @@ class TaskLabModule(pl.LightningModule):
             {split: TaskMetrics(self.tasks) for split in ("val", "test")}
         )
         self.latest: dict[str, float] = {}
+        # the step of the last validation: a fit whose last step was validated is not again
+        self.validated_at_step: int | None = None
         # per-example predictions of the last evaluation of each split (see ``predictions``)
         self._collectors = {split: PredictionCollector(self.tasks) for split in SPLITS}
         self.predictions: dict[str, dict[str, TaskPredictions]] = {}
@@ -195,6 +197,7 @@ class TaskLabModule(pl.LightningModule):
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
+        self.validated_at_step = self.global_step
 
     def on_test_epoch_end(self) -> None:
         self._eval_epoch_end("test")

@@ -175,7 +175,8 @@ def fit_tasks(
                 if resume is None and cfg.trainer.resume_from:
                     resume = resume_checkpoint(Path(cfg.trainer.resume_from), fit_name, own=False)
                 trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
-            trainer.validate(module, datamodule=datamodule, verbose=False)
+            if module.validated_at_step != trainer.global_step:
+                trainer.validate(module, datamodule=datamodule, verbose=False)
             trainer.test(module, datamodule=datamodule, verbose=False)
     finally:
         finish_wandb()

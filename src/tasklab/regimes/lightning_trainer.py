@@ -69,6 +69,13 @@ def quiet_lightning() -> Iterator[None]:
         rank_zero.removeFilter(noise)
 
 
+def validation_interval(max_steps: int, passes: int) -> int:
+    """Steps between validations for ``passes`` passes over a fit, the last at its end (the
+    fit's own closing validation then reuses it); ``max_steps + 1`` (none inside the fit) for
+    ``passes=0``."""
+    return max(1, max_steps // passes) if passes > 0 else max_steps + 1
+
+
 def build_trainer(
     tc: DictConfig, loggers: list, output_dir: Path, max_steps: int, fit_name: str
 ) -> pl.Trainer:
@@ -78,9 +85,7 @@ def build_trainer(
         callbacks.append(TQDMProgressBar(refresh_rate=tc.progress_refresh_rate))
     if tc.checkpoint_every_n_steps > 0:
         callbacks.append(periodic_checkpoint(output_dir, fit_name, tc.checkpoint_every_n_steps))
-    # Step-based validation; without val_every_n_steps it never triggers inside fit and the
-    # regime validates once after training.
-    val_interval = tc.val_every_n_steps or max_steps + 1
+    val_interval = tc.val_every_n_steps or validation_interval(max_steps, tc.validations_per_fit)
     return pl.Trainer(
         max_steps=max_steps,
         max_epochs=-1,
