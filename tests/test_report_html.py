@@ -5,8 +5,11 @@ them): the plots must load and show, the tables must show and sort on a click.""
 from __future__ import annotations
 
 import base64
+import io
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -89,14 +92,17 @@ def _chromium() -> tuple[str, str] | None:
     return (browser, driver) if browser and driver else None
 
 
-@pytest.mark.skipif(
+_NO_BROWSER = pytest.mark.skipif(
     _chromium() is None,
     reason="no headless Chromium here (install Debian's chromium and chromium-driver to run it)",
 )
-def test_report_renders_in_headless_chromium(report, tmp_path, monkeypatch):
+
+
+@contextmanager
+def _browser(tmp_path: Path, monkeypatch, width: int, height: int) -> Iterator[object]:
+    """A headless Chromium window of ``width`` x ``height`` through Selenium, offline."""
     webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed")
     from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
 
     monkeypatch.setenv("SE_OFFLINE", "true")  # never let Selenium Manager look for downloads
     browser, driver_path = _chromium()
@@ -112,12 +118,23 @@ def test_report_renders_in_headless_chromium(report, tmp_path, monkeypatch):
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",
+        "--force-device-scale-factor=1",
         f"--user-data-dir={tmp_path / 'profile'}",
-        "--window-size=1280,2000",
+        f"--window-size={width},{height}",
     ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(executable_path=driver_path), options=options)
     try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@_NO_BROWSER
+def test_report_renders_in_headless_chromium(report, tmp_path, monkeypatch):
+    from selenium.webdriver.common.by import By
+
+    with _browser(tmp_path, monkeypatch, 1280, 2000) as driver:
         driver.get(report.as_uri())
         images = driver.find_elements(By.TAG_NAME, "img")
         assert len(images) == 4
@@ -156,5 +173,36 @@ def test_report_renders_in_headless_chromium(report, tmp_path, monkeypatch):
         )
         assert external == []
         assert os.path.getsize(report) > 10_000
-    finally:
-        driver.quit()
+
+
+@_NO_BROWSER
+def test_a_laptops_first_screen_shows_the_answer(report, tmp_path, monkeypatch):
+    """A screenshot of what a 1280 x 800 window shows before any scrolling: the answer's
+    heading and its first verdict are in view and drawn (ink in their boxes), not methodology."""
+    from PIL import Image
+    from selenium.webdriver.common.by import By
+
+    with _browser(tmp_path, monkeypatch, 1280, 800) as driver:
+        driver.get(report.as_uri())
+        shot = Image.open(io.BytesIO(driver.get_screenshot_as_png())).convert("L")
+        shot.save(tmp_path / "first_screen.png")  # kept beside the test's files for a look
+        width, height = driver.execute_script("return [innerWidth, innerHeight]")
+        assert shot.size == (width, height)
+        heading = driver.find_element(By.CSS_SELECTOR, "#answer h2")
+        first_verdict = driver.find_element(By.CSS_SELECTOR, "#answer li")
+        assert heading.text == "The answer"
+        assert " better than " in first_verdict.text and "[" in first_verdict.text
+
+        def box(element) -> tuple[int, int, int, int]:
+            r = element.rect  # page coordinates; the page is not scrolled
+            return (int(r["x"]), int(r["y"]), int(r["x"] + r["width"]), int(r["y"] + r["height"]))
+
+        for element in (heading, first_verdict):
+            left, top, right, bottom = box(element)
+            assert 0 <= left < right <= width and 0 <= top < bottom <= height, box(element)
+            pixels = list(shot.crop((left, top, right, bottom)).getdata())
+            ink = sum(1 for p in pixels if p < 128) / len(pixels)
+            assert ink > 0.02, f"{element.text[:40]!r} is in view but nothing is drawn there"
+        # what the first screen shows is mostly the answer, not what precedes it
+        answer = driver.find_element(By.ID, "answer")
+        assert answer.rect["y"] < 0.25 * height
