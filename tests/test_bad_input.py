@@ -106,6 +106,7 @@ CASES = [
     ([*FILES, "data.files.train={text}"], "text.csv: column 'f1' line 7 holds 'abc'", 2),
     ([*FILES, "data.files.train={no_ckpt}/gone.csv"], "gone.csv: no such file; check data", 2),
     (["trainer=ddp", "mtl/weighting=pcgrad"], "mtl.weighting=pcgrad takes per-task", 2),
+    (["trainer.precision=16-mixed", "mtl/weighting=upgrad"], "precision=16-mixed scales", 2),
     # checkpoints to resume from
     (["trainer.resume_from={no_ckpt}"], "holds no checkpoints/<fit>/last.ckpt", 2),
     (["trainer.resume_from={corrupt_ckpt}"], "last.ckpt is not a readable checkpoint", 2),

@@ -204,6 +204,12 @@ def _check_weighting(cfg: DictConfig) -> None:
         f"{cfg.model.backbone} has none; use model=mlp or model=cnn",
     )
     require(
+        str(cfg.trainer.precision) not in ("16-mixed", "16"),
+        f"trainer.precision={cfg.trainer.precision} scales the loss, and mtl.weighting={name} "
+        "sets the trunk's gradients from unscaled per-task ones (the trunk would barely move); "
+        "use trainer.precision=bf16-mixed or 32-true",
+    )
+    require(
         not several_processes(cfg.trainer),
         f"mtl.weighting={name} takes per-task gradients outside DDP's all-reduce, so the "
         "processes would drift apart; run it on one device (trainer=default) or choose a "

@@ -100,15 +100,21 @@ class TaskLabModule(pl.LightningModule):
         loss, sums, counts = masked_multitask_loss(
             self.tasks, outputs, batch["y"], batch["mask"], self.task_weights
         )
+        weights = None
         if self.weighting is not None:
             loss, weights = self.weighting.combine(sums, counts, batch["y"].shape[0])
-            self._accumulate_weights(weights)
         optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
         if self.weighting is not None and self.weighting.shared_gradients:
             shared = list(getattr(self.net, "trunk", self.net).parameters())
-            self.weighting.backward(loss, sums, counts, shared, self.manual_backward)
+            # a gradient aggregation that weighs the tasks' gradients says with which weights
+            weights = (
+                self.weighting.backward(loss, sums, counts, shared, self.manual_backward)
+                or weights
+            )
         else:
             self.manual_backward(loss)
+        if weights is not None:
+            self._accumulate_weights(weights)
         optimiser.step()  # type: ignore[union-attr]
         if self.schedule != "constant":
             self.lr_schedulers().step()  # type: ignore[union-attr]

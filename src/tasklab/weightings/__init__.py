@@ -65,10 +65,12 @@ class LossWeighting(nn.Module):
         counts: dict[str, torch.Tensor],
         shared: list[nn.Parameter],
         backward: Backward,
-    ) -> None:
-        """The step's backward pass; gradient weightings replace the plain one."""
+    ) -> dict[str, torch.Tensor] | None:
+        """The step's backward pass; gradient weightings replace the plain one, and those that
+        weigh the tasks' gradients return the weights they used (logged as the task weights)."""
         del sums, counts, shared
         backward(total)
+        return None
 
     def present(self, counts: dict[str, torch.Tensor]) -> list[str]:
         return [name for name in self.names if float(counts[name]) > 0]
