@@ -106,6 +106,7 @@ CASES = [
     ([*FILES, "data.files.train={text}"], "text.csv: column 'f1' line 7 holds 'abc'", 2),
     ([*FILES, "data.files.train={no_ckpt}/gone.csv"], "gone.csv: no such file; check data", 2),
     (["trainer=ddp", "mtl/weighting=pcgrad"], "mtl.weighting=pcgrad takes per-task", 2),
+    (["trainer=ddp", "mtl/weighting=famo"], "mtl.weighting=famo learns its task weights", 2),
     (["trainer.precision=16-mixed", "mtl/weighting=upgrad"], "precision=16-mixed scales", 2),
     # checkpoints to resume from
     (["trainer.resume_from={no_ckpt}"], "holds no checkpoints/<fit>/last.ckpt", 2),
@@ -200,7 +201,9 @@ CASES = [
     (["regime.name=magic"], "'magic' is not a registered regime; registered:", 2),
     (["model.backbone=resnet"], "'resnet' is not a registered backbone; registered:", 2),
     (["model.architecture=tree"], "'tree' is not a registered architecture; registered:", 2),
-    (["mtl.weighting.name=famo"], "'famo' is not a registered loss weighting; registered:", 2),
+    (["mtl.weighting.name=magic"], "'magic' is not a registered loss weighting; registered:", 2),
+    (["mtl.weighting.name=dwa"], "choose it with mtl/weighting=dwa (without", 2),
+    (["regime.name=transfer"], "choose it with regime=transfer (without 'regime.name')", 2),
     (["data=vectors", "model=cnn"], "model.backbone=cnn reads inputs of 3 dimensions", 2),
     (["model=cnn1d"], "model.backbone=cnn1d reads inputs of 1 or 2 dimensions", 2),
     (["regime=transfer", "model=mmoe"], "model.architecture=mmoe has no single trunk", 2),

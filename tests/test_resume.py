@@ -140,8 +140,18 @@ def test_every_fit_writes_its_checkpoints_atomically_in_place(make_cfg, tmp_path
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
 
 
-def test_resume_from_another_run_trains_it_further_as_if_unbroken(make_cfg, tmp_path):
-    base = [*TINY, "logger=none", "trainer.checkpoint_every_n_steps=4", "optim.schedule=constant"]
+@pytest.mark.parametrize(
+    "weighting", ["equal", "famo", "rlw", "graddrop", "pcgrad", "dwa"]
+)  # each with state of its own: learned logits, a step count behind its random draws, …
+def test_resume_from_another_run_trains_it_further_as_if_unbroken(make_cfg, tmp_path, weighting):
+    base = [
+        *TINY,
+        "logger=none",
+        "trainer.checkpoint_every_n_steps=4",
+        "optim.schedule=constant",
+        f"mtl/weighting={weighting}",
+        *(["mtl.weighting.period=2"] if weighting == "dwa" else []),
+    ]
     short = train(
         make_cfg(*base, "trainer.max_steps=4", "trainer.keep_checkpoints=true"),
         output_dir=tmp_path / "short",

@@ -14,10 +14,10 @@ from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
 from tasklab.module import TaskLabModule
 from tasklab.runner import train
+from tasklab.weightings import step_seed
 from tasklab.weightings.dwa import DynamicWeightAverage
 from tasklab.weightings.equal import EqualWeighting
 from tasklab.weightings.gradnorm import GradNorm
-from tasklab.weightings.jacobian import _step_seed
 from tasklab.weightings.pcgrad import PCGrad
 from tasklab.weightings.static import StaticWeighting
 from tasklab.weightings.uncertainty import UncertaintyWeighting
@@ -157,7 +157,7 @@ def test_pcgrad_backward_sets_the_trunk_to_the_projected_sum_and_heads_as_usual(
     heads = torch.autograd.grad(total, [net.heads["a"].weight], retain_graph=True)[0]
     weighting.backward(total, sums, counts, shared, lambda loss: loss.backward())
     # TorchJD's PCGrad, in the order the run's and step's seed draws, is the paper's
-    expected = reference_pcgrad(per_task, seed=_step_seed(weighting.base_seed, 1))
+    expected = reference_pcgrad(per_task, seed=step_seed(weighting.base_seed, 1))
     torch.testing.assert_close(torch.cat([p.grad.reshape(-1) for p in shared]), expected)
     torch.testing.assert_close(net.heads["a"].weight.grad, heads)
     assert not torch.allclose(expected, sum(per_task))  # the batch's tasks did conflict
@@ -211,6 +211,8 @@ def test_learned_weights_train_at_their_own_rate():
         "dualproj",
         "graddrop",
         "aligned_mtl",
+        "famo",
+        "rlw",
     ],
 )
 def test_each_weighting_trains_a_multi_task_run_and_logs_weights(make_cfg, tmp_path, name):

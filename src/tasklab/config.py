@@ -102,9 +102,7 @@ class TrainerConfig:
     log_every_n_steps: int = setting(50, above=0, identity=False)
     # Validation passes spread evenly over each fit, the last at its end: the report's
     # validation curves. They change no result (tests/test_validation_curves.py).
-    validations_per_fit: int = setting(
-        5, low=0, identity=False, doc="0: once, after training"
-    )
+    validations_per_fit: int = setting(5, low=0, identity=False, doc="0: once, after training")
     val_every_n_steps: int | None = setting(
         None, above=0, doc="null: from validations_per_fit; set, it replaces it"
     )

@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.strategies import StrategyRegistry
 
 from tasklab.config import (
@@ -90,6 +90,13 @@ def check_config(cfg: DictConfig, world: World) -> None:
         ("logger", LoggerConfig, cfg.logger),
     ):
         check_settings(path, as_settings(schema, node))
+    _check_chosen_by_group(cfg.regime, regime.settings, "regime", "regime")
+    _check_chosen_by_group(
+        cfg.mtl.weighting,
+        weighting_settings(cfg.mtl.weighting.name),
+        "mtl.weighting",
+        "mtl/weighting",
+    )
     if regime.settings is not None:
         check_settings("regime", as_settings(regime.settings, cfg.regime))
     _check_device(cfg.trainer)
@@ -188,6 +195,24 @@ def _check_model(cfg: DictConfig, world: World, one_trunk: bool) -> None:
     )
 
 
+def _check_chosen_by_group(node: DictConfig, cls: type | None, path: str, group: str) -> None:
+    """``regime.name=transfer`` renames the default regime's settings instead of choosing
+    transfer's: one line that says how to choose it."""
+    chosen = OmegaConf.get_type(node)
+    require(
+        cls is None or chosen is None or issubclass(chosen, cls),
+        f"{path}.name={node.name} keeps the settings of another {path.split('.')[-1]}; choose "
+        f"it with {group}={node.name} (without '{path}.name')",
+    )
+
+
+def _runs_under_ddp(weighting: type) -> bool:
+    return not (
+        getattr(weighting, "shared_gradients", False)
+        or getattr(weighting, "needs_losses_after_step", False)
+    )
+
+
 def _check_weighting(cfg: DictConfig) -> None:
     """The weighting's declared checks, and what its kind needs from the rest of the run."""
     name = cfg.mtl.weighting.name
@@ -196,6 +221,15 @@ def _check_weighting(cfg: DictConfig) -> None:
     check_settings("mtl.weighting", settings)
     if "check_tasks" in component.info:
         component.info["check_tasks"](settings, list(cfg.data.tasks), "mtl.weighting")
+    require(
+        not (
+            getattr(component.target, "needs_losses_after_step", False)
+            and several_processes(cfg.trainer)
+        ),
+        f"mtl.weighting={name} learns its task weights from each process's own losses, so "
+        "under DDP the processes would weigh differently; run it on one device "
+        "(trainer=default)",
+    )
     if not getattr(component.target, "shared_gradients", False):
         return
     require(
@@ -214,7 +248,7 @@ def _check_weighting(cfg: DictConfig) -> None:
         f"mtl.weighting={name} takes per-task gradients outside DDP's all-reduce, so the "
         "processes would drift apart; run it on one device (trainer=default) or choose a "
         "loss-based weighting ("
-        + ", ".join(w.name for w in WEIGHTINGS if not getattr(w.target, "shared_gradients", 0))
+        + ", ".join(w.name for w in WEIGHTINGS if _runs_under_ddp(w.target))
         + ")",
     )
 

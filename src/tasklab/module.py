@@ -108,8 +108,7 @@ class TaskLabModule(pl.LightningModule):
             shared = list(getattr(self.net, "trunk", self.net).parameters())
             # a gradient aggregation that weighs the tasks' gradients says with which weights
             weights = (
-                self.weighting.backward(loss, sums, counts, shared, self.manual_backward)
-                or weights
+                self.weighting.backward(loss, sums, counts, shared, self.manual_backward) or weights
             )
         else:
             self.manual_backward(loss)
@@ -118,10 +117,26 @@ class TaskLabModule(pl.LightningModule):
         optimiser.step()  # type: ignore[union-attr]
         if self.schedule != "constant":
             self.lr_schedulers().step()  # type: ignore[union-attr]
+        if self.weighting is not None and self.weighting.needs_losses_after_step:
+            self.weighting.after_step(*self._losses_after_step(batch))
         self._accumulate(loss, sums, counts)
         if (self.global_step + 1) % self.log_every_n_steps == 0:
             self._flush_training_log()
         return loss
+
+    def _losses_after_step(
+        self, batch: dict[str, torch.Tensor]
+    ) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+        """The batch's per-task loss sums and counts under the updated weights, in training
+        mode as the step saw it, with normalisation statistics left as the step left them."""
+        buffers = [(b, b.detach().clone()) for b in self.net.buffers()]
+        with torch.no_grad():
+            _, sums, counts = masked_multitask_loss(
+                self.tasks, self.net(batch["x"]), batch["y"], batch["mask"], self.task_weights
+            )
+            for buffer, saved in buffers:
+                buffer.copy_(saved)
+        return sums, counts
 
     def _accumulate(self, loss, sums, counts) -> None:
         names = [t.name for t in self.tasks]

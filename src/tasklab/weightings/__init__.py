@@ -48,6 +48,9 @@ class LossWeighting(nn.Module):
     # True: ``backward`` replaces the module's backward pass and needs the shared trunk's
     # parameters (one device, a trunk with parameters)
     shared_gradients: bool = False
+    # True: after each optimiser step the module recomputes the batch's task losses (no
+    # gradient, normalisation statistics untouched) and passes them to ``after_step`` (FAMO)
+    needs_losses_after_step: bool = False
 
     def __init__(self, tasks: Sequence[TaskSpec]) -> None:
         super().__init__()
@@ -72,8 +75,17 @@ class LossWeighting(nn.Module):
         backward(total)
         return None
 
+    def after_step(self, sums: dict[str, torch.Tensor], counts: dict[str, torch.Tensor]) -> None:
+        """The batch's per-task loss sums and label counts after the step's update."""
+
     def present(self, counts: dict[str, torch.Tensor]) -> list[str]:
         return [name for name in self.names if float(counts[name]) > 0]
+
+
+def step_seed(base: int, step: int) -> int:
+    """A seed per run (``base``: the run's seed) and step, for weightings that draw random
+    numbers: reproducible, exact on resume, and the global generator left alone."""
+    return (base * 1_000_003 + step) % (2**63 - 1)
 
 
 def build_weighting(settings: WeightingSettings, tasks: Sequence[TaskSpec]) -> LossWeighting:

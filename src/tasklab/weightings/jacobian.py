@@ -32,7 +32,7 @@ from torch import nn
 from tasklab.data.tasks import TaskSpec
 from tasklab.registry import WEIGHTINGS
 from tasklab.settings import setting
-from tasklab.weightings import Backward, LossWeighting, WeightingSettings
+from tasklab.weightings import Backward, LossWeighting, WeightingSettings, step_seed
 
 
 def task_jacobian(losses: Sequence[torch.Tensor], params: Sequence[nn.Parameter]) -> torch.Tensor:
@@ -50,10 +50,6 @@ def task_jacobian(losses: Sequence[torch.Tensor], params: Sequence[nn.Parameter]
             )
         )
     return torch.stack(rows)
-
-
-def _step_seed(base: int, step: int) -> int:
-    return (base * 1_000_003 + step) % (2**63 - 1)
 
 
 class JacobianWeighting(LossWeighting):
@@ -111,7 +107,7 @@ class JacobianWeighting(LossWeighting):
         ):
             # cvxpy's note that Nash-MTL's problem re-solves from scratch: nothing to act on
             warnings.filterwarnings("ignore", message=".*is not DPP")
-            torch.manual_seed(_step_seed(self.base_seed, self.steps))
+            torch.manual_seed(step_seed(self.base_seed, self.steps))
             if isinstance(aggregator, WeightedAggregator):
                 weights = aggregator.weighting(jacobian)
                 return weights @ jacobian, weights
