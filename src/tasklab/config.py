@@ -133,6 +133,9 @@ class LoggerConfig:
 @dataclass
 class MtlConfig:
     weighting: WeightingSettings = field(default_factory=WeightingSettings)
+    # inter-task affinity by lookahead (tasklab.affinity), measured every this many steps of
+    # a fit of several tasks and kept in the run record; it changes no result (tested)
+    affinity_every: int = setting(0, low=0, identity=False, doc="0: not measured")
 
 
 @dataclass

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import pytorch_lightning as pl
 import torch
 
+from tasklab.affinity import AffinityMeter, lookahead_affinity
 from tasklab.data.tasks import TaskSpec
 from tasklab.losses import masked_multitask_loss
 from tasklab.metrics import TaskMetrics
@@ -53,6 +54,7 @@ class TaskLabModule(pl.LightningModule):
         schedule: str = "constant",
         total_steps: int = 1,
         weighting: LossWeighting | None = None,
+        affinity_every: int = 0,
     ) -> None:
         """``lr_scales`` trains the named submodules at ``lr`` times a factor (a gentler trunk
         when fine-tuning); ``frozen`` submodules get no updates and stay in eval mode, so their
@@ -76,6 +78,9 @@ class TaskLabModule(pl.LightningModule):
             {split: TaskMetrics(self.tasks) for split in ("val", "test")}
         )
         self.latest: dict[str, float] = {}
+        # inter-task affinity by lookahead every ``affinity_every`` steps (0: never)
+        self.affinity_every = affinity_every if len(self.tasks) > 1 else 0
+        self.affinity = AffinityMeter()
         # the step of the last validation: a fit whose last step was validated is not again
         self.validated_at_step: int | None = None
         # per-example predictions of the last evaluation of each split (see ``predictions``)
@@ -100,6 +105,8 @@ class TaskLabModule(pl.LightningModule):
         loss, sums, counts = masked_multitask_loss(
             self.tasks, outputs, batch["y"], batch["mask"], self.task_weights
         )
+        if self.affinity_every and self.global_step % self.affinity_every == 0:
+            self._measure_affinity(batch, sums, counts, optimiser)
         weights = None
         if self.weighting is not None:
             loss, weights = self.weighting.combine(sums, counts, batch["y"].shape[0])
@@ -123,6 +130,12 @@ class TaskLabModule(pl.LightningModule):
         if (self.global_step + 1) % self.log_every_n_steps == 0:
             self._flush_training_log()
         return loss
+
+    def _measure_affinity(self, batch, sums, counts, optimiser) -> None:
+        present = {n: sums[n] / counts[n] for n in (t.name for t in self.tasks) if counts[n] > 0}
+        shared = list(getattr(self.net, "trunk", self.net).parameters())
+        lr = float(optimiser.param_groups[0]["lr"])  # type: ignore[union-attr]
+        self.affinity.add(lookahead_affinity(self.net, self.tasks, batch, present, shared, lr))
 
     def _losses_after_step(
         self, batch: dict[str, torch.Tensor]

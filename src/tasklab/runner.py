@@ -162,6 +162,7 @@ def train(
                 "wall_time_s": round(f.wall_time_s, 3),
                 "train_digest": f.train_digest,
                 "n_labelled": f.n_labelled,
+                **({"affinity": f.affinity} if f.affinity else {}),
                 **f.notes,
             }
             for f in fits

@@ -51,6 +51,8 @@ class FitOutcome:
     steps: int
     wall_time_s: float
     train_digest: str = ""
+    # {i: {j: mean Z(i→j)}} where mtl.affinity_every measured it (``tasklab.affinity``)
+    affinity: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)  # regime-specific facts for the run record
     # split -> task -> per-example predictions of the last evaluation (``tasklab.predictions``)
     predictions: dict = field(default_factory=dict, repr=False)
@@ -154,6 +156,7 @@ def fit_tasks(
         schedule=cfg.optim.schedule,
         total_steps=max_steps,
         weighting=fit_weighting(cfg, tasks, task_weights),
+        affinity_every=cfg.mtl.affinity_every,
     )
     config = OmegaConf.to_container(cfg, resolve=True)
     run_name = f"{cfg.name}-{cfg.regime.name}-{fit_name}-s{cfg.seed}"
@@ -197,6 +200,7 @@ def fit_tasks(
         steps=int(trainer.global_step),
         wall_time_s=time.perf_counter() - start,
         train_digest=datamodule.train_digest() if max_steps > 0 else "",
+        affinity=module.affinity.means(),
         net=net,
         predictions=module.predictions,
     )

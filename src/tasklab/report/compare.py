@@ -153,6 +153,7 @@ def write_outputs(
     out: Path, analyses: list[Analysis], records: Records, args: argparse.Namespace
 ) -> None:
     # Plotting pulls in matplotlib: imported here so that the statistics stay light to import.
+    from tasklab.report.affinity_plots import affinity_plots
     from tasklab.report.html_report import render_html
     from tasklab.report.markdown_report import render_markdown
     from tasklab.report.plots import difference_plots, learning_curve_plots
@@ -170,7 +171,10 @@ def write_outputs(
         ) from error
     tables = build_tables(analyses)
     plots = {
-        a.experiment.name: learning_curve_plots(a) + difference_plots(a) + training_curve_plots(a)
+        a.experiment.name: learning_curve_plots(a)
+        + difference_plots(a)
+        + training_curve_plots(a)
+        + affinity_plots(a)
         for a in analyses
     }
     written = {f"{t.name}.csv" for t in tables}
