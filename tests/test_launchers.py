@@ -97,3 +97,29 @@ def test_the_optuna_sweeper_runs_4_trials_and_a_relaunch_skips_them(tmp_path, ru
     again = run_cli(train_main, "-m", *search, f"hydra.sweep.dir={sweep}")
     assert again.stdout.count("(status ok); skipped") == 4  # the seeded sampler asks again
     assert _records(sweep) == records
+
+
+def test_the_tuned_equal_baseline_tunes_the_sum_apart_from_the_comparisons_runs(
+    tmp_path, run_cli, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    search = [
+        "experiment=driving_mtl_weighting",  # sweeps six weightings and five seeds itself
+        "hparams_search=tuned_equal",
+        "hydra.sweeper.n_trials=2",
+        *SMALL_RUN,
+    ]
+    run = run_cli(train_main, "-m", *search)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert not (tmp_path / "multirun" / "driving_mtl_weighting").exists()
+    sweep = tmp_path / "multirun" / "driving_mtl_weighting_tuned_equal"
+    records = _records(sweep)
+    assert len(records) == 2
+    configs = [r["config"] for r in records.values()]
+    # the trials are the plain sum at seed 0; only the optimiser's settings vary
+    assert {(c["regime"]["name"], c["mtl"]["weighting"]["name"], c["seed"]) for c in configs} == {
+        ("multi_task", "equal", 0)
+    }
+    assert len({c["optim"]["lr"] for c in configs}) == 2
+    best = yaml.safe_load((sweep / "optimization_results.yaml").read_text())
+    assert set(best["best_params"]) == {"optim.lr", "optim.weight_decay"}
