@@ -4,6 +4,12 @@ x ~ N(0, I_d); a fixed random layer gives shared features h = relu(W x); task j'
 1[v_j · h > median] with a small fraction of labels flipped. The tasks share h (so a shared
 trunk can help) but each needs its own read-out, and a linear model on x cannot express
 relu features, so depth pays.
+
+``task_groups`` > 1 makes unrelated tasks: task j reads the features h_g = relu(W_g x) of its
+group g = j mod task_groups, each group with its own random layer, so tasks of different
+groups share nothing a trunk could learn once (``task_groups = n_tasks``: every task on its
+own; the negative control of multi-task learning). With one group the world is the original,
+bit for bit.
 """
 
 from __future__ import annotations
@@ -29,6 +35,9 @@ class VectorSettings:
     n_hidden: int = setting(16, low=1)
     n_tasks: int = setting(4, low=1, high=1000)
     label_noise: float = setting(0.05, low=0, high=0.5, doc="0.5: labels carry no signal")
+    task_groups: int = setting(
+        1, low=1, doc="groups of related tasks (task j in group j mod this); n_tasks: unrelated"
+    )
 
 
 @WORLDS.register("vectors", settings=VectorSettings)
@@ -42,7 +51,17 @@ class VectorWorld(VectorSettings):
     def __post_init__(self) -> None:
         rows = torch.arange(self.n_hidden).view(-1, 1)
         cols = torch.arange(self.n_features).view(1, -1)
-        w = normal(self.seed, _WEIGHT_STREAM, 0, rows * 10_000 + cols) / self.n_features**0.5
+        # one hidden layer per group, (groups, n_hidden, n_features); group 0's is the
+        # original world's
+        w = (
+            torch.stack(
+                [
+                    normal(self.seed, _WEIGHT_STREAM, 0, g * 100_000_000 + rows * 10_000 + cols)
+                    for g in range(self.task_groups)
+                ]
+            )
+            / self.n_features**0.5
+        )
         tasks = torch.arange(self.n_tasks).view(-1, 1)
         hidden = torch.arange(self.n_hidden).view(1, -1)
         v = normal(self.seed, _WEIGHT_STREAM, 1, tasks * 10_000 + hidden)
@@ -50,8 +69,18 @@ class VectorWorld(VectorSettings):
         probe_x = normal(
             self.seed, _WEIGHT_STREAM, 2, torch.arange(4096).view(-1, 1) * 10_000 + cols
         )
-        probe = torch.relu(probe_x @ w.T) @ v.T
+        probe = self._scores(probe_x, w, v)
         object.__setattr__(self, "_weights", (w, v, probe.median(dim=0).values))
+
+    def _scores(self, x: torch.Tensor, w: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """v_j · relu(W_g(j) x) for every task j, (B, n_tasks)."""
+        if self.task_groups == 1:
+            return torch.relu(x @ w[0].T) @ v.T  # the original world's arithmetic, bit for bit
+        scores = x.new_empty(x.shape[0], self.n_tasks)
+        for g in range(self.task_groups):
+            members = torch.arange(g, self.n_tasks, self.task_groups, device=x.device)
+            scores[:, members] = torch.relu(x @ w[g].T) @ v[members].T
+        return scores
 
     @property
     def task_names(self) -> tuple[str, ...]:
@@ -71,7 +100,7 @@ class VectorWorld(VectorSettings):
         w, v, centre = (t.to(index.device) for t in self._weights)
         feature = torch.arange(self.n_features, device=index.device).view(1, -1)
         x = normal(self.seed, stream, index.view(-1, 1), _F_X, feature)
-        scores = torch.relu(x @ w.T) @ v.T - centre
+        scores = self._scores(x, w, v) - centre
         rng = SampleRandomness(self.seed, stream, index)
         flips = torch.stack(
             [rng.uniform(_F_FLIP, j) < self.label_noise for j in range(self.n_tasks)], dim=1
