@@ -68,6 +68,8 @@ def test_experiments_are_found():
         "digits_mtl_vs_stl",
         "driving_mtl_weighting",
         "driving_mtl_capacity",
+        "vectors_mtl_related_tasks",
+        "vectors_mtl_unrelated_tasks",
     }
     assert published <= set(EXPERIMENTS), EXPERIMENTS
 

@@ -32,6 +32,26 @@ def test_bootstrap_p_counts_the_other_side():
     assert bootstrap_p(samples) == pytest.approx(2 * 6 / 101)
 
 
+def test_beyond_what_the_resamples_resolve_the_bootstrap_p_is_its_normal_tail():
+    rng = np.random.default_rng(0)
+    clear = rng.normal(0.08, 0.004, 2000)  # 20 standard errors from 0: no resample crosses
+    assert bootstrap_p(clear) == pytest.approx(
+        2 * stats.norm.sf(np.mean(clear) / np.std(clear, ddof=1))
+    )
+    assert bootstrap_p(clear) < 1e-50  # a family of any size can give it a verdict
+    assert holm([bootstrap_p(clear)] + [0.5] * 224)[0] < 0.05
+    # a few resamples across 0: the normal tail, unless the count's bound is lower
+    near = rng.normal(0.0, 1.0, 2000) + 2.9
+    assert bootstrap_p(near) <= 2 * (np.count_nonzero(near <= 0) + 1) / 2001
+    assert bootstrap_p(near) == pytest.approx(
+        min(
+            2 * (np.count_nonzero(near <= 0) + 1) / 2001,
+            2 * stats.norm.sf(np.mean(near) / np.std(near, ddof=1)),
+        )
+    )
+    assert bootstrap_p(np.zeros(2000)) == 1.0  # no difference at all
+
+
 def test_power_by_hand():
     # seeds only: detectable = (t.975 + t.8 at 9 df) * sd / sqrt(10)
     found = power(0.01, 0.02, 10, 0.02 / math.sqrt(10))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from tasklab.report.analysis import Analysis
 from tasklab.report.comparisons import Comparison
+from tasklab.report.formatting import p_text
 from tasklab.report.verdicts import MIN_SEEDS, is_shown
 
 
@@ -22,7 +23,7 @@ def _sentence(comparison: Comparison, x_axis: str | None) -> str:
         f"{winner} better than {loser}{detail.replace(' on the mean', '')} on "
         f"{comparison.metric} at {where}: {a} − {b} = {comparison.diff:+.3f} "
         f"[{comparison.low:+.3f}, {comparison.high:+.3f}] ({comparison.n} seeds, adjusted p "
-        f"{comparison.p_adjusted:.2g})"
+        f"{p_text(comparison.p_adjusted)})"
     )
 
 

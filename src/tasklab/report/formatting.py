@@ -4,6 +4,14 @@ from __future__ import annotations
 
 import math
 
+P_FLOOR = 1e-6
+
+
+def p_text(p: float) -> str:
+    """``0.012``, or ``<1e-06`` below it: a p far in the tail says "certain at this family
+    size", and its digits (a normal tail's) would claim a precision nobody has."""
+    return f"<{P_FLOOR:.0e}" if p < P_FLOOR else f"{p:.2g}"
+
 
 def signed(value: float) -> str:
     """``+0.149`` for most values; three significant digits below 0.01 in size (a pipeline

@@ -50,6 +50,9 @@ class ExampleResampler:
         self._counts: dict[int, np.ndarray] = {}
         self._runs: dict[str, RunPredictions | None] = {}
         self._values: dict[tuple[str, str], ResampledRun | None] = {}
+        # (run, split, task, name) -> (observed, resampled): a task's values serve both its
+        # own comparison and every mean over tasks that includes it, computed once
+        self._task_values: dict[tuple[str, str, str, str], tuple[float, np.ndarray]] = {}
         self.unavailable: dict[str, str] = {}  # run folder -> why it has no predictions
 
     def counts(self, universe: int) -> np.ndarray:
@@ -102,8 +105,14 @@ class ExampleResampler:
         observed, resampled, examples = [], [], []
         for t in tasks:
             p = stored[t]
-            observed.append(float(metric_value(p, name)[0]))
-            resampled.append(metric_value(p, name, counts[p.index]))
+            key = (run_dir, split, t, name)
+            if key not in self._task_values:
+                self._task_values[key] = (
+                    float(metric_value(p, name)[0]),
+                    metric_value(p, name, counts[p.index]),
+                )
+            observed.append(self._task_values[key][0])
+            resampled.append(self._task_values[key][1])
             examples.append((t, int(p.index.size), hash(p.index.tobytes())))
         return ResampledRun(float(np.mean(observed)), np.mean(resampled, axis=0), tuple(examples))
 

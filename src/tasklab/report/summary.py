@@ -22,6 +22,7 @@ from tasklab.report.analysis import Analysis, analyse
 from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.compare import DEFAULT_METRICS, CompareError, grouped_metrics, selected_metrics
 from tasklab.report.comparisons import BOTH, CellStat, Comparison
+from tasklab.report.formatting import p_text
 from tasklab.report.grouping import group_records, is_task_of
 from tasklab.report.records import Records, find_axes, load_records
 from tasklab.results import RESULT_FILE
@@ -58,7 +59,7 @@ def _comparison_line(c: Comparison, indent: str = "  ", label: str | None = None
     seed_only = f"; seeds only {_interval(c.seed_low, c.seed_high)}" if c.interval == BOTH else ""
     text = (
         f"{indent}{head}: {_signed(c.diff)} {_interval(c.low, c.high)}{over}{seed_only} "
-        f"(paired, {c.wins}/{c.n} seeds better for {c.arm_a}; p_holm={c.p_adjusted:.2g}, "
+        f"(paired, {c.wins}/{c.n} seeds better for {c.arm_a}; p_holm={p_text(c.p_adjusted)}, "
         f"sign-flip p={c.p_sign_flip:.2g}) → {c.verdict}"
     )
     if c.n >= 2 and not c.verdict.endswith("better") and math.isfinite(c.detectable):

@@ -1,7 +1,12 @@
 """From a paired difference to a verdict: p-values, the family's correction, and power.
 
 - ``bootstrap_p``: two-sided p of "no difference" from the two-level bootstrap distribution
-  (the share of resampled means on the other side of 0, doubled).
+  (the share of resampled means on the other side of 0, doubled). R resamples cannot resolve
+  a p below 2/(R+1), about 0.001 at 2,000; Holm over a family of m comparisons needs the
+  smallest p below 0.05/m, so without more resolution a report of 50 comparisons or more
+  could never give a verdict, however clear the effect. Where fewer than ``TAIL_COUNT``
+  resamples lie on the other side, the p is the normal tail of the same bootstrap
+  distribution, 2·Φ(−|mean|/sd), never above the count's own bound.
 - ``sign_flip_p``: the exact permutation test over seeds (every sign pattern of the per-seed
   differences, ``scipy.stats.permutation_test``). It ignores the test set's noise and, with n
   seeds, cannot go below 2/2^n: 0.0625 at 5 seeds, so with 5 seeds or fewer it can never be
@@ -30,13 +35,23 @@ MIN_SEEDS = 3
 MAX_SEEDS_ADVISED = 10_000
 
 
+TAIL_COUNT = 5  # resamples beyond 0 below which the count no longer resolves the p
+
+
 def bootstrap_p(samples: np.ndarray) -> float:
-    """Two-sided p from resampled values of a difference (NaN without resamples)."""
+    """Two-sided p from resampled values of a difference (NaN without resamples); the normal
+    tail of their distribution where the count is too small to resolve it (module doc)."""
     if samples.size == 0:
         return math.nan
-    below = (np.count_nonzero(samples <= 0) + 1) / (samples.size + 1)
-    above = (np.count_nonzero(samples >= 0) + 1) / (samples.size + 1)
-    return float(min(1.0, 2.0 * min(below, above)))
+    n_below, n_above = np.count_nonzero(samples <= 0), np.count_nonzero(samples >= 0)
+    counted = float(min(1.0, 2.0 * (min(n_below, n_above) + 1) / (samples.size + 1)))
+    if min(n_below, n_above) >= TAIL_COUNT:
+        return counted
+    sd = float(np.std(samples, ddof=1)) if samples.size > 1 else 0.0
+    if not sd > 0:
+        return counted
+    tail = 2.0 * float(stats.norm.sf(abs(float(np.mean(samples))) / sd))
+    return min(counted, tail)
 
 
 EXACT_UP_TO = 16  # seeds; beyond, scipy's permutation_test draws 9,999 sign patterns

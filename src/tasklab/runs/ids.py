@@ -31,6 +31,7 @@ TRAINING_VERSION = 2  # raise it when an unchanged config would now train differ
 RUN_ID_RESOLVER = "tasklab_run_id"
 NAME_RESOLVER = "tasklab_name"
 DISPLAY_KEYS_RESOLVER = "tasklab_display_keys"
+NUMBERED_RESOLVER = "tasklab_numbered"
 RUN_ID_LENGTH = 12
 
 
@@ -51,6 +52,14 @@ def register_run_id_resolver() -> None:
         OmegaConf.register_new_resolver(NAME_RESOLVER, safe_name)
     if not OmegaConf.has_resolver(DISPLAY_KEYS_RESOLVER):
         OmegaConf.register_new_resolver(DISPLAY_KEYS_RESOLVER, display_keys)
+    if not OmegaConf.has_resolver(NUMBERED_RESOLVER):
+        OmegaConf.register_new_resolver(NUMBERED_RESOLVER, numbered)
+
+
+def numbered(prefix: str, count: int) -> list[str]:
+    """``${tasklab_numbered:t,${data.vectors.n_tasks}}`` → ``[t0, t1, …]``: a task list that
+    follows a swept number of tasks."""
+    return [f"{prefix}{k}" for k in range(int(count))]
 
 
 def _display_keys_of(schema: type, prefix: str) -> list[str]:
