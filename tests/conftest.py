@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 
 from tasklab.conf import CONF_DIR
 from tasklab.config import register_configs
+from tasklab.runs.ids import register_run_id_resolver
 
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -43,6 +44,7 @@ SMALL_RUN = [
 ]
 
 register_configs()
+register_run_id_resolver()  # the resolvers configs use (train.py registers them too)
 
 
 @pytest.fixture

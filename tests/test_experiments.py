@@ -70,6 +70,7 @@ def test_experiments_are_found():
         "driving_mtl_capacity",
         "vectors_mtl_related_tasks",
         "vectors_mtl_unrelated_tasks",
+        "vectors_mtl_shared_features",
     }
     assert published <= set(EXPERIMENTS), EXPERIMENTS
 

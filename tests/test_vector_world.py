@@ -39,3 +39,12 @@ def test_tasks_of_different_groups_are_unrelated():
     related = agreement(VectorWorld(seed=0, n_tasks=8, label_noise=0.0))
     unrelated = agreement(VectorWorld(seed=0, n_tasks=8, task_groups=8, label_noise=0.0))
     assert related > 0.15 and unrelated < related / 2, (related, unrelated)
+
+
+def test_a_world_setting_may_follow_another_setting(make_cfg):
+    from tasklab.data.registry import build_world
+
+    cfg = make_cfg("experiment=vectors_mtl_unrelated_tasks", "data.vectors.n_tasks=6")
+    world = build_world(cfg.data)
+    assert world.task_groups == 6 and world.n_tasks == 6  # ${data.vectors.n_tasks}
+    assert list(cfg.data.tasks) == [f"t{k}" for k in range(6)]  # ${tasklab_numbered:…}

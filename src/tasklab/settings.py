@@ -106,7 +106,11 @@ def check_settings(path: str, settings: object) -> None:
 
 def as_settings(cls: type[S], node: DictConfig | Mapping[str, Any]) -> S:
     """The typed settings a component is built from: the config node merged onto the class's
-    defaults (so a plain YAML without a schema is validated too), interpolations resolved."""
+    defaults (so a plain YAML without a schema is validated too), interpolations resolved —
+    against the whole config first, so ``${data.vectors.n_tasks}`` in a world's settings
+    means what it means where it is written."""
+    if isinstance(node, DictConfig):
+        node = OmegaConf.to_container(node, resolve=True)  # type: ignore[assignment]
     merged = OmegaConf.merge(OmegaConf.structured(cls), node)
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
 
