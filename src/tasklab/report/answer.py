@@ -22,7 +22,7 @@ def _sentence(comparison: Comparison, x_axis: str | None) -> str:
     return (
         f"{winner} better than {loser}{detail.replace(' on the mean', '')} on "
         f"{comparison.metric} at {where}: {a} − {b} = {comparison.diff:+.3f} "
-        f"[{comparison.low:+.3f}, {comparison.high:+.3f}] ({comparison.n} seeds, adjusted p "
+        f"[{comparison.low:+.3f}, {comparison.high:+.3f}] ({comparison.n} seeds, adjusted "
         f"{p_text(comparison.p_adjusted)})"
     )
 

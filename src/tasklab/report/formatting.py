@@ -7,10 +7,10 @@ import math
 P_FLOOR = 1e-6
 
 
-def p_text(p: float) -> str:
-    """``0.012``, or ``<1e-06`` below it: a p far in the tail says "certain at this family
-    size", and its digits (a normal tail's) would claim a precision nobody has."""
-    return f"<{P_FLOOR:.0e}" if p < P_FLOOR else f"{p:.2g}"
+def p_text(p: float, name: str = "p") -> str:
+    """``p=0.012``, or ``p<1e-06`` below that: a p far in the tail says "certain at this
+    family size", and its digits (a normal tail's) would claim a precision nobody has."""
+    return f"{name}<{P_FLOOR:.0e}" if p < P_FLOOR else f"{name}={p:.2g}"
 
 
 def signed(value: float) -> str:

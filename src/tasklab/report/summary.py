@@ -59,7 +59,7 @@ def _comparison_line(c: Comparison, indent: str = "  ", label: str | None = None
     seed_only = f"; seeds only {_interval(c.seed_low, c.seed_high)}" if c.interval == BOTH else ""
     text = (
         f"{indent}{head}: {_signed(c.diff)} {_interval(c.low, c.high)}{over}{seed_only} "
-        f"(paired, {c.wins}/{c.n} seeds better for {c.arm_a}; p_holm={p_text(c.p_adjusted)}, "
+        f"(paired, {c.wins}/{c.n} seeds better for {c.arm_a}; {p_text(c.p_adjusted, 'p_holm')}, "
         f"sign-flip p={c.p_sign_flip:.2g}) → {c.verdict}"
     )
     if c.n >= 2 and not c.verdict.endswith("better") and math.isfinite(c.detectable):
