@@ -25,6 +25,17 @@ def _safe(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.where(denominator > 0, value, 0.0)
 
 
+def _cumulative_rows(rows: np.ndarray) -> np.ndarray:
+    """Running sums down the rows, with a zero row first: ``out[k]`` sums rows 0..k-1.
+
+    Row by row with ``np.add``: numpy's ``cumsum(axis=0)`` on a (rows, resamples) array runs
+    about 6x slower (measured 26 vs 4 ms at 2,000 x 2,000), not vectorising across a row."""
+    out = np.zeros((rows.shape[0] + 1, rows.shape[1]), dtype=rows.dtype)
+    for k in range(rows.shape[0]):
+        np.add(out[k], rows[k], out=out[k + 1])
+    return out
+
+
 def auroc(p: TaskPredictions, w: Weights) -> np.ndarray:
     """Mann–Whitney form of the ROC area (ties count one half), which is what the trapezoidal
     ROC curve of torchmetrics integrates to; NaN where a resample holds one class only.
@@ -38,8 +49,7 @@ def auroc(p: TaskPredictions, w: Weights) -> np.ndarray:
     negative_rows, positive_rows = np.flatnonzero(~positive), np.flatnonzero(positive)
     order = negative_rows[np.argsort(p.output[negative_rows], kind="stable")]
     negative_scores = p.output[order]
-    cumulative = np.zeros((order.size + 1, w.shape[1]), dtype=w.dtype)
-    np.cumsum(w[order], axis=0, out=cumulative[1:])
+    cumulative = _cumulative_rows(w[order])
     scores = p.output[positive_rows]
     lower = np.searchsorted(negative_scores, scores, side="left")
     upper = np.searchsorted(negative_scores, scores, side="right")
