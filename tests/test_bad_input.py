@@ -203,6 +203,11 @@ CASES = [
     (["model.architecture=tree"], "'tree' is not a registered architecture; registered:", 2),
     (["mtl.weighting.name=magic"], "'magic' is not a registered loss weighting; registered:", 2),
     (["mtl.weighting.name=dwa"], "choose it with mtl/weighting=dwa (without", 2),
+    (
+        ["data=vectors", "model=mlp", "data.vectors.task_groups=5"],
+        "data.vectors.task_groups=5 is more than n_tasks=4",
+        2,
+    ),
     (["regime.name=transfer"], "choose it with regime=transfer (without 'regime.name')", 2),
     (["data=vectors", "model=cnn"], "model.backbone=cnn reads inputs of 3 dimensions", 2),
     (["model=cnn1d"], "model.backbone=cnn1d reads inputs of 1 or 2 dimensions", 2),

@@ -21,7 +21,7 @@ import torch
 from tasklab.data.counter_rng import SampleRandomness, normal
 from tasklab.data.tasks import TaskSpec, binary_specs
 from tasklab.registry import WORLDS
-from tasklab.settings import setting
+from tasklab.settings import require, setting
 
 _F_X, _F_FLIP = 1, 2
 _WEIGHT_STREAM = 0x57454947
@@ -38,6 +38,13 @@ class VectorSettings:
     task_groups: int = setting(
         1, low=1, doc="groups of related tasks (task j in group j mod this); n_tasks: unrelated"
     )
+
+    def check(self, path: str) -> None:
+        require(
+            self.task_groups <= self.n_tasks,
+            f"{path}.task_groups={self.task_groups} is more than n_tasks={self.n_tasks}: a "
+            "group needs a task; use at most n_tasks (n_tasks: every task on its own)",
+        )
 
 
 @WORLDS.register("vectors", settings=VectorSettings)
