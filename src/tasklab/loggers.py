@@ -28,18 +28,20 @@ def build_loggers(
         # W&B prints ~35 lines a run (its history, how to sync); tasklab's own end-of-run line
         # says where the run is. WANDB_SILENT=false brings W&B's lines back.
         silent = os.environ.get("WANDB_SILENT", "true").lower() not in ("false", "0")
-        loggers.append(
-            WandbLogger(
-                project=logger_cfg.project,
-                group=group,
-                job_type=job_type,
-                name=run_name,
-                save_dir=str(save_dir),
-                mode=logger_cfg.wandb_mode,
-                config=config,
-                settings=wandb.Settings(silent=silent),
-            )
+        wandb_logger = WandbLogger(
+            project=logger_cfg.project,
+            group=group,
+            job_type=job_type,
+            name=run_name,
+            save_dir=str(save_dir),
+            mode=logger_cfg.wandb_mode,
+            config=config,
+            settings=wandb.Settings(silent=silent),
         )
+        # Lightning always passes ``anonymous`` (None when unset), and W&B now warns in every
+        # run that the setting "has no effect": leaving it out changes nothing else.
+        wandb_logger._wandb_init.pop("anonymous", None)
+        loggers.append(wandb_logger)
     return loggers
 
 

@@ -38,8 +38,10 @@ _SILENCED_WARNINGS = (
     r".*isinstance\(treespec, LeafSpec\)",
 )
 # Lightning's per-fit lines that tell a tasklab user nothing: its advert, "no GPU, none used"
-# (a GPU present but unused is still reported), and a fit stopping where it was asked to.
+# (a GPU present but unused is still reported), a fit stopping where it was asked to, and a
+# short fit validating at every step (trainer.validations_per_fit asked for it).
 _NOISE = (
+    re.compile(r"`Trainer\(val_check_interval=1\)` was configured"),
     re.compile(r".*litlogger"),
     re.compile(r"GPU available: False, used: False$"),
     re.compile(r"TPU available: False, using: 0 TPU cores$"),
