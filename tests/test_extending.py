@@ -106,7 +106,7 @@ def test_a_component_name_that_cannot_name_files_is_refused_at_registration():
 
 def test_an_unregistered_name_lists_the_registered_ones():
     with pytest.raises(ConfigError, match=r"registered: .*equal.*pcgrad"):
-        WEIGHTINGS.get("famo")
+        WEIGHTINGS.get("gradmagic")
 
 
 def test_configs_ls_lists_experiments_and_components_and_cp_copies_one(tmp_path, capsys):

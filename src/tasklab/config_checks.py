@@ -6,13 +6,14 @@ setting gets its check where it is declared.
 
 from __future__ import annotations
 
+import dataclasses
 import netrc
 import os
 from pathlib import Path
 from urllib.parse import urlparse
 
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 from pytorch_lightning.strategies import StrategyRegistry
 
 from tasklab.config import (
@@ -197,10 +198,10 @@ def _check_model(cfg: DictConfig, world: World, one_trunk: bool) -> None:
 
 def _check_chosen_by_group(node: DictConfig, cls: type | None, path: str, group: str) -> None:
     """``regime.name=transfer`` renames the default regime's settings instead of choosing
-    transfer's: one line that says how to choose it."""
-    chosen = OmegaConf.get_type(node)
+    transfer's (they lack transfer's fields): one line that says how to choose it."""
+    missing = [f.name for f in dataclasses.fields(cls) if f.name not in node] if cls else []
     require(
-        cls is None or chosen is None or issubclass(chosen, cls),
+        not missing,
         f"{path}.name={node.name} keeps the settings of another {path.split('.')[-1]}; choose "
         f"it with {group}={node.name} (without '{path}.name')",
     )

@@ -110,7 +110,12 @@ def as_settings(cls: type[S], node: DictConfig | Mapping[str, Any]) -> S:
     against the whole config first, so ``${data.vectors.n_tasks}`` in a world's settings
     means what it means where it is written."""
     if isinstance(node, DictConfig):
-        node = OmegaConf.to_container(node, resolve=True)  # type: ignore[assignment]
+        resolved = OmegaConf.to_container(node, resolve=True)
+        typed = OmegaConf.get_type(node)  # kept: a later schema's subclass merges as before
+        if typed is not None and dataclasses.is_dataclass(typed):
+            node = OmegaConf.merge(OmegaConf.structured(typed), resolved)
+        else:
+            node = resolved  # type: ignore[assignment]
     merged = OmegaConf.merge(OmegaConf.structured(cls), node)
     return OmegaConf.to_object(merged)  # type: ignore[return-value]
 
