@@ -100,9 +100,11 @@ def test_cagrad_with_c_zero_is_the_mean_gradient():
 
 def test_aligned_mtl_makes_the_tasks_gradients_equally_long_and_orthogonal():
     direction, weights = build("aligned_mtl").aggregate(("a", "b"), CONFLICTING)
-    # the sum of the aligned (orthonormalised, then scaled) gradients: it projects equally
-    # onto every task's gradient direction in the whitened basis, so it is not the plain sum
-    assert weights is not None and not torch.allclose(direction, CONFLICTING.sum(0))
+    # J = U S Vᵀ made orthogonal with every singular value the smallest (scale_mode=min):
+    # the update is the mean of those aligned gradients, not of the raw ones
+    u, s, vh = torch.linalg.svd(CONFLICTING, full_matrices=False)
+    torch.testing.assert_close(direction, (s.min() * u @ vh).mean(0))
+    assert weights is not None and not torch.allclose(direction, CONFLICTING.mean(0))
 
 
 def test_random_draws_follow_the_runs_seed_and_the_step_not_the_global_generator():
