@@ -71,6 +71,7 @@ def test_experiments_are_found():
         "vectors_mtl_related_tasks",
         "vectors_mtl_unrelated_tasks",
         "vectors_mtl_shared_features",
+        "vectors_mtl_unequal_data",
     }
     assert published <= set(EXPERIMENTS), EXPERIMENTS
 

@@ -321,7 +321,7 @@ def test_hybrid_batches_hold_a_fixed_share_of_pairs():
     tasks = selected_tasks(world, ["bone_0", "age"])
     budgets = {"bone_0": TaskBudget(200), "age": TaskBudget(20)}
     dm = WorldDataModule(
-        world, tasks, budgets, seed=0, batch_size=16, train_batches=10, focus=("age", 0.5)
+        world, tasks, budgets, seed=0, batch_size=16, train_batches=10, focus=(("age",), 0.5)
     )
     dm.setup()
     batches = list(dm.train_dataloader())

@@ -11,7 +11,9 @@ import pytest
 import torch
 
 from tasklab.config_checks import ConfigError
+from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.driving import DrivingWorld
+from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import build_world, task_budgets
 from tasklab.data.shuffled_labels import ShuffledLabels
 from tasklab.data.tasks import TaskSpec
@@ -283,3 +285,83 @@ def test_bad_transfer_settings_fail_before_training(make_cfg, tmp_path, override
         train(cfg, output_dir=tmp_path)
     assert expected in str(info.value) and "\n" not in str(info.value)
     assert not (tmp_path / "cache").exists()  # nothing pre-trained
+
+
+def test_joint_mode_trains_source_and_target_together_with_both_stages_labels(
+    make_cfg, tmp_path
+):
+    base = transfer_overrides(tmp_path / "cache", "data.label_rate=0.5")
+    scratch = run_transfer(make_cfg(*base, "regime.n_source=0"), tmp_path)
+    tuned = run_transfer(make_cfg(*base), tmp_path)
+    cfg = make_cfg(*base, "regime.mode=joint")
+    joint = run_transfer(cfg, tmp_path)
+    assert joint.tasks == [*cfg.regime.source_tasks, "ped_left_of_car"]
+    # the target's labels are those of the scratch and fine-tuned fits; each source task has
+    # the labels stage 1 trained on
+    assert joint.n_labelled["ped_left_of_car"] == scratch.n_labelled["ped_left_of_car"]
+    stage1 = tuned.notes["stage1"]["n_labelled"]
+    assert {t: joint.n_labelled[t] for t in stage1} == stage1
+    assert joint.steps == transfer.source_steps(cfg.regime, 16) + cfg.trainer.max_steps
+    assert not (tmp_path / "cache" / "joint").exists()
+    # the record's plain metrics are the target's; the source tasks' carry the source/ prefix
+    plain = {k.split("/")[1] for k in joint.metrics if k.count("/") == 2}
+    assert plain == {"ped_left_of_car"}
+    assert set(joint.predictions["test"]) == {"ped_left_of_car"}
+    assert "source/test/car/auroc" in joint.metrics
+    means = [joint.metrics[f"source/test/{t}/auroc"] for t in cfg.regime.source_tasks]
+    assert joint.metrics["source/test/mean/auroc"] == pytest.approx(sum(means) / len(means))
+    # a fine-tuned record carries its stage 1's source metrics under the same keys
+    assert tuned.metrics["source/test/car/auroc"] == tuned.notes["stage1"]["metrics"][
+        "test/car/auroc"
+    ]
+    assert "source/test/car/auroc" not in scratch.metrics
+
+
+def test_joint_target_share_fills_each_batch_with_target_rows(make_cfg):
+    cfg = make_cfg(*TINY, "data.n_train=512", "data.tasks=[pedestrian,car]")
+    world = build_world(cfg.data)
+    tasks = [TaskSpec("pedestrian"), TaskSpec("car")]
+    budgets = {"pedestrian": TaskBudget(n_train=512), "car": TaskBudget(n_train=16)}
+    for share, expected in ((None, None), (0.5, 8)):
+        module = WorldDataModule(
+            world,
+            tasks,
+            budgets,
+            seed=0,
+            batch_size=16,
+            train_batches=6,
+            focus=None if share is None else (("car",), share),
+        )
+        module.setup()
+        counts = [int(b["mask"][:, 1].sum()) for b in module.train_dataloader()]
+        if expected is None:
+            assert sum(counts) < 6 * 4  # in proportion: 16 of 512 rows
+        else:
+            assert counts == [expected] * 6
+
+
+def test_joint_arm_names_and_keys(make_cfg, tmp_path):
+    cfg = make_cfg(*transfer_overrides(tmp_path), "regime.mode=joint")
+    assert transfer.arm(cfg) == "related/joint n_source=128"
+    assert transfer.arm_keys(cfg)[-1] == "regime.target_share"
+    cfg.regime.target_share = 0.5
+    assert transfer.arm(cfg) == "related/joint(target_share=0.5) n_source=128"
+    cfg.regime.mode = "full"  # other modes ignore the share: one arm whatever it is
+    assert "regime.target_share" not in transfer.arm_keys(cfg)
+    assert transfer.arm(cfg) == "related/full n_source=128"
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ("regime.source=control", "regime.source=control cannot be trained jointly"),
+        ("+regime.source_data.driving.noise_std=0.4", "drop regime.source_data or use mode"),
+        ("regime.source_tasks=[car,ped_left_of_car]", "both name ped_left_of_car; mode=joint"),
+        ("regime.target_share=1.5", "regime.target_share=1.5 is out of range"),
+    ],
+)
+def test_bad_joint_settings_fail_before_training(make_cfg, tmp_path, override, expected):
+    cfg = make_cfg(*transfer_overrides(tmp_path / "cache"), "regime.mode=joint", override)
+    with pytest.raises(ConfigError) as info:
+        train(cfg, output_dir=tmp_path)
+    assert expected in str(info.value) and "\n" not in str(info.value)

@@ -44,10 +44,10 @@ class WorldDataModule(pl.LightningDataModule):
         materialise_max: int = 300_000,
         train_batches: int | None = None,
         eval_cache: EvalCache | None = None,
-        focus: tuple[str, float] | None = None,
+        focus: tuple[Sequence[str], float] | None = None,
     ) -> None:
-        """``focus=(task, share)``: every training batch holds ``share`` rows labelled for
-        ``task`` (``MixedBatchStream``); needs ``train_batches``."""
+        """``focus=(tasks, share)``: every training batch holds ``share`` rows labelled for
+        one of ``tasks`` (``MixedBatchStream``); needs ``train_batches``."""
         super().__init__()
         self.train_batches, self.focus = train_batches, focus
         # Validation and test do not depend on the tasks or sizes of a fit, so the fits of one
@@ -147,15 +147,16 @@ class WorldDataModule(pl.LightningDataModule):
     def train_dataloader(self) -> BatchStream:
         start, shard = self._steps_done(), self._shard()
         if self.focus is not None and self.train_batches:
-            task, share = self.focus
-            column = [t.name for t in self.tasks].index(task)
+            focus_tasks, share = self.focus
+            names = [t.name for t in self.tasks]
+            columns = [names.index(task) for task in focus_tasks]
             split = self.splits["train"]
             return MixedBatchStream(
                 split,
                 self.batch_size,
                 self.seed,
                 self.train_batches,
-                split.mask[:, column],
+                split.mask[:, columns].any(dim=1),
                 share,
                 start,
                 shard,

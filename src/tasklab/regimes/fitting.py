@@ -104,15 +104,15 @@ def fit_tasks(
     prepare: PrepareNet | None = None,
     network: Callable[[], nn.Module] | None = None,
     task_weights: dict[str, float] | None = None,
-    focus: tuple[str, float] | None = None,
+    focus: tuple[Sequence[str], float] | None = None,
 ) -> FitOutcome:
     """Train one network with a head per task in ``tasks``; validate and test it.
 
     ``max_steps`` replaces ``trainer.max_steps`` (a stage has its own schedule; 0 evaluates
     without training); ``network`` builds another network than ``model.*`` describes (a
     pipeline stage, a composed pipeline); ``prepare`` initialises the network from elsewhere
-    and says what to freeze; ``task_weights`` scales the tasks' losses; ``focus=(task,
-    share)`` fills that share of every batch with rows labelled for ``task``.
+    and says what to freeze; ``task_weights`` scales the tasks' losses; ``focus=(tasks,
+    share)`` fills that share of every batch with rows labelled for one of ``tasks``.
     """
     cfg = ctx.cfg
     max_steps = bounded_steps(cfg, cfg.trainer.max_steps if max_steps is None else max_steps)

@@ -86,7 +86,7 @@ def _hybrid(ctx: RunContext) -> list[FitOutcome]:
         tasks,
         fit_name="hybrid",
         task_weights=weights | {world.target_task: 1.0},
-        focus=(world.target_task, share) if share else None,
+        focus=((world.target_task,), share) if share else None,
     )
     fit.metrics = split_stage_metrics(fit.metrics, world.intermediate_tasks)
     return [fit]

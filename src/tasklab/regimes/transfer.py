@@ -4,6 +4,12 @@ Stage 1 is cached (``stage_cache``), so a sweep over target sizes and fine-tune 
 pre-trains once per (source setting, seed). Stage 2 is the same fit as the scratch arm
 (``n_source=0``) in every respect but the trunk's initial weights and what is frozen: the same
 target subset, seed, validation set, head initialisation and number of steps.
+
+``mode=joint`` is the multi-task answer to the same question: one network trained on the
+source and target tasks at once, with the same labels as the two stages (``n_source`` per
+source task, the target's budget) and their steps added up. Every record of a trained source
+carries the source tasks' metrics as ``source/{split}/{task}/{metric}`` (the stage-1 fit's, or
+the joint fit's), so a comparison shows what joint training costs the data-rich task.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ from tasklab.data.file_world import FileWorld
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import build_world, selected_tasks
 from tasklab.data.shuffled_labels import ShuffledLabels
+from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import MAX_INDEX, World
+from tasklab.metrics import with_task_means
 from tasklab.models.backbones import build_backbone, trunk_blocks
 from tasklab.models.handoff import FINE_TUNE_MODES, fine_tune_plan, load_trunk, trunk_state
 from tasklab.models.multihead import MultiHeadNet
@@ -35,6 +43,9 @@ from tasklab.settings import setting
 from tasklab.stage_cache import CachedTrunk, State, load_or_build
 
 SOURCES: tuple[str, ...] = ("related", "control")
+# the fine-tune modes of a pre-trained trunk, and joint training instead of two stages
+MODES: tuple[str, ...] = (*FINE_TUNE_MODES, "joint")
+SOURCE_PREFIX = "source/"
 
 
 @dataclass
@@ -52,8 +63,13 @@ class TransferSettings(RegimeSettings):
     # Overrides of the data config for the source world only, e.g. {driving: {noise_std: 0.4}}
     # for a source with other rendering statistics; its inputs must have the target's shape.
     source_data: dict[str, Any] = setting(factory=dict)
-    # full, linear_probe (trunk frozen), partial (the first frozen_blocks frozen)
-    mode: str = setting("full", choices=FINE_TUNE_MODES, arm=True)
+    # full, linear_probe (trunk frozen), partial (the first frozen_blocks frozen), or joint:
+    # one multi-task fit on source and target tasks together instead of two stages
+    mode: str = setting("full", choices=MODES, arm=True)
+    # mode=joint: the share of every batch given to rows labelled for a target task (0: rows
+    # sampled alike, so a small target appears in few batches); other modes ignore it, as
+    # they ignore frozen_blocks unless partial
+    target_share: float = setting(0.0, low=0, high=1, arm=True, doc="mode=joint only")
     frozen_blocks: int = setting(1, low=0, arm=True)
     trunk_lr_scale: float = setting(1.0, above=0, arm=True, doc="trunk lr: optim.lr × this")
     # Stage-1 steps: source_epochs passes over n_source, at least source_min_steps, at most
@@ -90,7 +106,9 @@ def arm(cfg: DictConfig) -> str:
     if regime.n_source == 0:
         return "scratch"
     mode = f"partial(k={regime.frozen_blocks})" if regime.mode == "partial" else regime.mode
-    if regime.trunk_lr_scale != 1.0 and regime.mode != "linear_probe":
+    if regime.mode == "joint" and regime.target_share > 0:
+        mode += f"(target_share={regime.target_share:g})"
+    elif regime.trunk_lr_scale != 1.0 and regime.mode != "linear_probe":
         mode += f"(trunk_lr×{regime.trunk_lr_scale:g})"
     return f"{regime.source}/{mode} n_source={regime.n_source}"
 
@@ -102,6 +120,8 @@ def arm_keys(cfg: DictConfig) -> list[str]:
     if regime.n_source == 0:
         return []
     keys = ["regime.n_source", "regime.source", "regime.mode"]
+    if regime.mode == "joint":
+        return [*keys, "regime.target_share"]
     if regime.mode != "linear_probe":
         keys.append("regime.trunk_lr_scale")
     if regime.mode == "partial":
@@ -161,6 +181,48 @@ def pretrained_trunk(ctx: RunContext) -> CachedTrunk:
     )
 
 
+def source_metrics(metrics: dict[str, float], source_tasks: list[str]) -> dict[str, float]:
+    """The source tasks' ``{split}/{task}/{metric}`` values and their means, each key prefixed
+    with ``source/`` so they never mix with the target's."""
+    own = {
+        k: v for k, v in metrics.items() if k.count("/") == 2 and k.split("/")[1] in source_tasks
+    }
+    return {SOURCE_PREFIX + k: v for k, v in with_task_means(own).items()}
+
+
+def _joint(ctx: RunContext, targets: list[TaskSpec]) -> FitOutcome:
+    """One multi-task fit on source and target tasks with the two stages' labels and steps."""
+    cfg, regime = ctx.cfg, ctx.cfg.regime
+    sources = selected_tasks(ctx.world, regime.source_tasks)
+    budgets = ctx.budgets | {t.name: TaskBudget(n_train=regime.n_source) for t in sources}
+    steps = source_steps(regime, cfg.data.batch_size) + cfg.trainer.max_steps
+    share = regime.target_share
+    fit = fit_tasks(
+        dataclasses.replace(ctx, budgets=budgets),
+        [*sources, *targets],
+        fit_name="joint",
+        max_steps=steps,
+        focus=(tuple(t.name for t in targets), share) if share > 0 else None,
+    )
+    names = [t.name for t in targets]
+    target_metrics = {
+        k: v for k, v in fit.metrics.items() if k.count("/") == 2 and k.split("/")[1] in names
+    }
+    fit.metrics = target_metrics | source_metrics(fit.metrics, list(regime.source_tasks))
+    fit.predictions = {
+        split: {task: p for task, p in by_task.items() if task in names}
+        for split, by_task in fit.predictions.items()
+    }
+    fit.notes = {
+        "arm": "joint",
+        "n_source": regime.n_source,
+        "source": regime.source,
+        "mode": "joint",
+        "target_share": share,
+    }
+    return fit
+
+
 def run(ctx: RunContext) -> list[FitOutcome]:
     regime = ctx.cfg.regime
     targets = selected_tasks(ctx.world, ctx.cfg.data.tasks)
@@ -168,6 +230,8 @@ def run(ctx: RunContext) -> list[FitOutcome]:
         fit = fit_tasks(ctx, targets, fit_name="scratch")
         fit.notes = {"arm": "scratch", "n_source": 0}
         return [fit]
+    if regime.mode == "joint":
+        return [_joint(ctx, targets)]
     trunk = pretrained_trunk(ctx)
     handoff: dict[str, list[str]] = {}
 
@@ -183,6 +247,7 @@ def run(ctx: RunContext) -> list[FitOutcome]:
         return fine_tune_plan(net, regime.mode, regime.frozen_blocks, regime.trunk_lr_scale)
 
     fit = fit_tasks(ctx, targets, fit_name=regime.mode, prepare=prepare)
+    fit.metrics |= source_metrics(trunk.record.get("metrics", {}), list(regime.source_tasks))
     fit.notes = {
         "arm": "transfer",
         "n_source": regime.n_source,
@@ -213,6 +278,8 @@ def check(cfg: DictConfig, world: World) -> None:
     require(len(regime.source_tasks) > 0, "regime.source_tasks is empty; name a source task")
     for name in regime.source_tasks:
         check_choice("regime.source_tasks", name, source_world.task_names)
+    if regime.mode == "joint" and regime.n_source > 0:
+        _check_joint(cfg)
     blocks = trunk_blocks(
         build_backbone(cfg.model.backbone, world.input_shape, trunk_shape(cfg))[0]
     )
@@ -221,6 +288,27 @@ def check(cfg: DictConfig, world: World) -> None:
         f"regime.frozen_blocks={regime.frozen_blocks} is out of range for mode=partial: "
         f"model.backbone={cfg.model.backbone} has {len(blocks)} trunk blocks; use 0 to "
         f"{len(blocks)}",
+    )
+
+
+def _check_joint(cfg: DictConfig) -> None:
+    """Joint training puts source and target tasks in one network on one set of inputs."""
+    regime = cfg.regime
+    require(
+        regime.source == "related",
+        f"regime.source={regime.source} cannot be trained jointly (its labels belong to other "
+        "images); use regime.mode=full or linear_probe for the control source",
+    )
+    require(
+        not regime.source_data,
+        "regime.source_data gives the source its own world, which mode=joint cannot train in "
+        "one network with the target; drop regime.source_data or use mode=full",
+    )
+    shared = sorted(set(regime.source_tasks) & set(cfg.data.tasks))
+    require(
+        not shared,
+        f"regime.source_tasks and data.tasks both name {', '.join(shared)}; mode=joint needs "
+        "each task once, as a source or a target",
     )
 
 
