@@ -287,9 +287,7 @@ def test_bad_transfer_settings_fail_before_training(make_cfg, tmp_path, override
     assert not (tmp_path / "cache").exists()  # nothing pre-trained
 
 
-def test_joint_mode_trains_source_and_target_together_with_both_stages_labels(
-    make_cfg, tmp_path
-):
+def test_joint_mode_trains_source_and_target_together_with_both_stages_labels(make_cfg, tmp_path):
     base = transfer_overrides(tmp_path / "cache", "data.label_rate=0.5")
     scratch = run_transfer(make_cfg(*base, "regime.n_source=0"), tmp_path)
     tuned = run_transfer(make_cfg(*base), tmp_path)
@@ -311,9 +309,9 @@ def test_joint_mode_trains_source_and_target_together_with_both_stages_labels(
     means = [joint.metrics[f"source/test/{t}/auroc"] for t in cfg.regime.source_tasks]
     assert joint.metrics["source/test/mean/auroc"] == pytest.approx(sum(means) / len(means))
     # a fine-tuned record carries its stage 1's source metrics under the same keys
-    assert tuned.metrics["source/test/car/auroc"] == tuned.notes["stage1"]["metrics"][
-        "test/car/auroc"
-    ]
+    assert (
+        tuned.metrics["source/test/car/auroc"] == tuned.notes["stage1"]["metrics"]["test/car/auroc"]
+    )
     assert "source/test/car/auroc" not in scratch.metrics
 
 
