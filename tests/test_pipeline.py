@@ -85,7 +85,7 @@ def test_stage2_reads_the_kind_of_z_it_was_trained_on():
     torch.testing.assert_close(predicted, expected, atol=1e-6, rtol=0)
 
 
-@pytest.mark.parametrize("world_name", ["bone_age", "face_id"])
+@pytest.mark.parametrize("world_name", ["bone_age", "face_id", "steering"])
 def test_staged_arm_composes_on_predicted_z_and_oracle_on_true_z(make_cfg, tmp_path, world_name):
     cfg = pipeline_cfg(make_cfg, tmp_path, world_name, "staged", "data.n_test=64")
     world, fits = run_arm(cfg, tmp_path)
@@ -103,7 +103,7 @@ def test_staged_arm_composes_on_predicted_z_and_oracle_on_true_z(make_cfg, tmp_p
         by_hand = stage2.net(world.stage2_input(x, z_hat))[world.target_task]
         oracle = stage2.net(world.stage2_input(x, z_true))[world.target_task]
     assert not torch.allclose(z_hat, z_true)  # a 3-step stage 1 is far from exact
-    key = "mae" if world_name == "bone_age" else "accuracy"
+    key = "accuracy" if world_name == "face_id" else "mae"
 
     def score(pred):
         if key == "mae":
@@ -203,7 +203,7 @@ def test_bone_lengths_are_the_drawn_shafts():
     assert ((ages >= 1) & (ages <= 18)).all()
 
 
-@pytest.mark.parametrize("world", ["bone_age", "face_id"])
+@pytest.mark.parametrize("world", ["bone_age", "face_id", "steering"])
 def test_worlds_are_pure_functions_of_the_index(world, make_cfg):
     w = build_world(make_cfg(f"data={world}").data)
     assert isinstance(w, StagedWorld)
