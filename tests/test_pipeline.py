@@ -280,7 +280,7 @@ def test_hybrid_learns_z_from_the_z_labelled_inputs(make_cfg, tmp_path):
         (
             ["regime.arm=staged"],
             "regime.arm=staged needs a world with an intermediate z, and "
-            "data.world=driving declares none; use data=bone_age or data=face_id",
+            "data.world=driving declares none; use data=bone_age, face_id or steering",
         ),
         (
             ["data=bone_age", "regime.arm=pipelined"],

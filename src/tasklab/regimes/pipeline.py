@@ -193,7 +193,7 @@ def check(cfg: DictConfig, world: World) -> None:
     require(
         staged or regime.arm == "end_to_end",
         f"regime.arm={regime.arm} needs a world with an intermediate z, and "
-        f"data.world={cfg.data.world} declares none; use data=bone_age or data=face_id, or "
+        f"data.world={cfg.data.world} declares none; use data=bone_age, face_id or steering, or "
         "a file with z_<name> arrays (.csv: data.files.intermediates) and one task in data.tasks",
     )
     check_n_train("regime.n_stage1", regime.n_stage1)
