@@ -72,6 +72,7 @@ def test_experiments_are_found():
         "vectors_mtl_unrelated_tasks",
         "vectors_mtl_shared_features",
         "vectors_mtl_unequal_data",
+        "vectors_mtl_capacity",
         "e2e_vs_staged_steering",
     }
     assert published <= set(EXPERIMENTS), EXPERIMENTS

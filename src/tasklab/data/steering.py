@@ -9,9 +9,9 @@ towards the lane's centre at a look-ahead distance, and away from the obstacle, 
 urgently the nearer it is.
 
 Unlike ``bone_age`` and ``face_id``, z carries everything y depends on (y is a function of z
-plus a little noise), so a pipeline's ceiling is the best there is and end to end can only
-catch up with it as (image, steering) pairs grow; whether it does within a swept range is what
-an experiment measures.
+plus a little noise), so a pipeline with perfect stages would be the best there is; with
+learnt stages it is only as good as they are, which is what lets end to end catch up as
+(image, steering) pairs grow.
 
 z: ``lane_offset``, ``lane_heading``, ``lane_curvature`` (the centre line's column at distance t
 ahead is 0.5 + offset + heading t + curvature t², in fractions of the side),
