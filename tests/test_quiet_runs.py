@@ -8,6 +8,11 @@ import os
 import subprocess
 import sys
 
+from .conftest import SMALL_RUN
+
+# the small run's budget, with its default logging (W&B offline, CSV) left on
+WITH_LOGS = [o for o in SMALL_RUN if o != "logger=none"]
+
 
 def test_a_run_with_default_logging_prints_its_line_and_nothing_else(tmp_path):
     run = subprocess.run(
@@ -15,12 +20,7 @@ def test_a_run_with_default_logging_prints_its_line_and_nothing_else(tmp_path):
             sys.executable,
             "-m",
             "tasklab.train",
-            "trainer=smoke",
-            "data.n_train=32",
-            "data.n_val=16",
-            "data.n_test=16",
-            "data.batch_size=16",
-            "model.width=4",
+            *WITH_LOGS,
             f"hydra.run.dir={tmp_path / 'run'}",
         ],
         capture_output=True,
