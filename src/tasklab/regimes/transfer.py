@@ -181,13 +181,16 @@ def pretrained_trunk(ctx: RunContext) -> CachedTrunk:
     )
 
 
+def _of_tasks(metrics: dict[str, float], names: list[str]) -> dict[str, float]:
+    """The ``{split}/{task}/{metric}`` values of the tasks ``names`` (no means)."""
+    return {k: v for k, v in metrics.items() if k.count("/") == 2 and k.split("/")[1] in names}
+
+
 def source_metrics(metrics: dict[str, float], source_tasks: list[str]) -> dict[str, float]:
     """The source tasks' ``{split}/{task}/{metric}`` values and their means, each key prefixed
     with ``source/`` so they never mix with the target's."""
-    own = {
-        k: v for k, v in metrics.items() if k.count("/") == 2 and k.split("/")[1] in source_tasks
-    }
-    return {SOURCE_PREFIX + k: v for k, v in with_task_means(own).items()}
+    own = with_task_means(_of_tasks(metrics, source_tasks))
+    return {SOURCE_PREFIX + k: v for k, v in own.items()}
 
 
 def _joint(ctx: RunContext, targets: list[TaskSpec]) -> FitOutcome:
@@ -205,10 +208,9 @@ def _joint(ctx: RunContext, targets: list[TaskSpec]) -> FitOutcome:
         focus=(tuple(t.name for t in targets), share) if share > 0 else None,
     )
     names = [t.name for t in targets]
-    target_metrics = {
-        k: v for k, v in fit.metrics.items() if k.count("/") == 2 and k.split("/")[1] in names
-    }
-    fit.metrics = target_metrics | source_metrics(fit.metrics, list(regime.source_tasks))
+    fit.metrics = _of_tasks(fit.metrics, names) | source_metrics(
+        fit.metrics, list(regime.source_tasks)
+    )
     fit.predictions = {
         split: {task: p for task, p in by_task.items() if task in names}
         for split, by_task in fit.predictions.items()
