@@ -109,6 +109,9 @@ class TrainerConfig:
     progress_bar: bool = setting(True, identity=False)
     progress_refresh_rate: int = setting(20, above=0, identity=False)
     threads: int | None = setting(None, low=1, identity=False, doc="null: torch's default")
+    # In a sweep, up to this many seeds of one config train as one stacked model in the job
+    # of the first of them (tasklab.stacking); each seed still gets its own result.json.
+    seeds_per_fit: int = setting(1, above=0, identity=False, doc="1: every seed on its own")
     # a checkpoint every this many steps, resumed from when a killed run is launched again
     # (0: none); a run that ends ok deletes them unless keep_checkpoints
     checkpoint_every_n_steps: int = setting(100, low=0, identity=False)

@@ -256,15 +256,25 @@ class TaskLabModule(pl.LightningModule):
         for param in trained:
             if param.requires_grad:
                 groups.setdefault(scaled.get(id(param), 1.0), []).append(param)
-        optimiser = torch.optim.AdamW(
+        return adamw_with_schedule(
             [{"params": params, "lr": self.lr * scale} for scale, params in groups.items()],
-            lr=self.lr,
-            weight_decay=self.weight_decay,
+            self.lr,
+            self.weight_decay,
+            self.schedule,
+            self.total_steps,
         )
-        if self.schedule == "constant":
-            return optimiser
-        steps = self.total_steps
-        cosine = torch.optim.lr_scheduler.LambdaLR(
-            optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
-        )
-        return {"optimizer": optimiser, "lr_scheduler": cosine}
+
+
+def adamw_with_schedule(
+    groups: list[dict], lr: float, weight_decay: float, schedule: str, total_steps: int
+):
+    """AdamW over ``groups``, with a cosine decay to 0 over ``total_steps`` unless
+    ``schedule == "constant"`` (Lightning's ``configure_optimizers`` return value)."""
+    optimiser = torch.optim.AdamW(groups, lr=lr, weight_decay=weight_decay)
+    if schedule == "constant":
+        return optimiser
+    steps = max(1, total_steps)
+    cosine = torch.optim.lr_scheduler.LambdaLR(
+        optimiser, lambda step: 0.5 * (1 + math.cos(math.pi * min(step, steps) / steps))
+    )
+    return {"optimizer": optimiser, "lr_scheduler": cosine}

@@ -16,6 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from tasklab.config_checks import ConfigError, check_config, several_processes
+from tasklab.data.batches import EvalCache
 from tasklab.data.registry import build_world, fit_data_to_world, task_budgets
 from tasklab.metrics import with_task_means
 from tasklab.predictions import PREDICTIONS_FILE, matching_predictions, save_predictions
@@ -39,6 +40,8 @@ from tasklab.runs.markers import (
     finished_ok,
 )
 from tasklab.runs.threads import job_threads
+from tasklab.stacking.fit import StackingRefused
+from tasklab.stacking.group import Member, stacked_group
 
 register_run_id_resolver()  # launcher workers import this module and resolve run ids
 
@@ -96,92 +99,191 @@ def _keep_predictions(
     return {"file": PREDICTIONS_FILE if path else None, "tasks": kept, "unmatched": unmatched}
 
 
+def _new_record(cfg: DictConfig, overrides: list[str], key: str) -> RunResult:
+    return RunResult(
+        status="failed",
+        name=cfg.name,
+        regime=cfg.regime.name,
+        seed=cfg.seed,
+        overrides=overrides,
+        config=OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
+        config_key=key,
+        versions=package_versions(),
+        git=git_state(),
+        source_digest=source_digest(),
+    )
+
+
+def _claim(output_dir: Path, key: str) -> None:
+    claim_running(output_dir)
+    remove_temporaries(output_dir)  # of a record or predictions a kill cut short
+    claim_checkpoints(output_dir, key)
+
+
+def _prepare(cfg: DictConfig, result: RunResult):
+    """The world, checked config, arm and budgets a run's fits share."""
+    world = build_world(cfg.data, verbose=True)
+    fit_data_to_world(cfg.data, world)
+    result.config = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
+    check_config(cfg, world)
+    result.arm, result.arm_axes, result.arm_keys = describe_arm(cfg)
+    set_threads(job_threads(cfg.trainer.threads, _launcher_config()))
+    result.threads = torch.get_num_threads()
+    return world, task_budgets(cfg.data)
+
+
+def _record_fits(result: RunResult, ctx: RunContext, fits: list[FitOutcome], writer: bool) -> None:
+    """Fill an ok record from the run's fits (and store their predictions)."""
+    result.metrics, result.params, labelled = _summarise(fits)
+    budgets = ctx.budgets
+    result.data = {
+        "world": ctx.cfg.data.world,
+        "n_train": {t: b.n_train for t, b in budgets.items()},
+        "label_rate": {t: b.label_rate for t, b in budgets.items()},
+        "n_labelled": labelled,
+    }
+    result.fits = [
+        {
+            "name": f.name,
+            "tasks": f.tasks,
+            "n_params": f.n_params,
+            "steps": f.steps,
+            "wall_time_s": round(f.wall_time_s, 3),
+            "train_digest": f.train_digest,
+            "n_labelled": f.n_labelled,
+            **({"affinity": f.affinity} if f.affinity else {}),
+            **f.notes,
+        }
+        for f in fits
+    ]
+    if writer:
+        result.predictions = _keep_predictions(ctx.output_dir, fits, result.metrics)
+    result.status = "ok"
+
+
+def _close(
+    result: RunResult, cfg: DictConfig, output_dir: Path, start: float, share: int = 1
+) -> None:
+    """Write the record (its wall time a ``share`` of the time since ``start``: the seeds of
+    a stacked fit split it) and release the folder."""
+    result.wall_time_s = round((time.perf_counter() - start) / share, 3)
+    write_result(output_dir, result)  # on disk before the checkpoints may go
+    if result.status == "ok" and not cfg.trainer.keep_checkpoints:
+        remove_checkpoints(output_dir)
+    clear_running(output_dir)
+
+
+def _error_text(error: BaseException) -> str:
+    name = type(error).__name__
+    return f"{name}: {error}" if str(error) else name
+
+
 def train(
     cfg: DictConfig, output_dir: Path | None = None, overrides: list[str] | None = None
 ) -> RunResult:
     """Run ``cfg.regime`` and write ``result.json`` (status ok, or failed with the error).
 
     A folder that already holds an ok record of this very config is not run again (a
-    re-launched sweep skips its finished runs); a failed, killed or changed run is.
+    re-launched sweep skips its finished runs); a failed, killed or changed run is. Under
+    ``trainer.seeds_per_fit`` the job may train further seeds of its config with it
+    (``tasklab.stacking``), each recorded in its own folder.
     """
     hydra_dir, hydra_overrides = _hydra_context()
     output_dir = Path(output_dir or hydra_dir or Path.cwd())
     overrides = overrides if overrides is not None else hydra_overrides
-    composed = OmegaConf.to_container(cfg, resolve=True)
     key = config_key(cfg)
     done = finished_ok(output_dir, key)
     if done is not None:
         print(f"tasklab-train: {output_dir} already holds this run (status ok); skipped")
         fields = set(RunResult.__dataclass_fields__)
         return RunResult(**{k: v for k, v in done.items() if k in fields})
+    group = stacked_group(cfg, output_dir)
+    if group:
+        stacked = _train_stacked(group)
+        if stacked is not None:
+            return stacked
+    return _train_one(cfg, output_dir, overrides, key)
+
+
+def _train_one(cfg: DictConfig, output_dir: Path, overrides: list[str], key: str) -> RunResult:
     start = time.perf_counter()
-    result = RunResult(
-        status="failed",
-        name=cfg.name,
-        regime=cfg.regime.name,
-        seed=cfg.seed,
-        overrides=overrides,
-        config=composed,  # type: ignore[arg-type]
-        config_key=key,
-        versions=package_versions(),
-        git=git_state(),
-        source_digest=source_digest(),
-    )
+    result = _new_record(cfg, overrides, key)
     # Under DDP every process runs this function; only the first writes the run's files.
     writer = rank_zero_only.rank == 0
     if writer:
-        claim_running(output_dir)
-        remove_temporaries(output_dir)  # of a record or predictions a kill cut short
-        claim_checkpoints(output_dir, key)
+        _claim(output_dir, key)
     try:
         _check_processes_in_sweep(cfg)
-        world = build_world(cfg.data, verbose=True)
-        fit_data_to_world(cfg.data, world)
-        result.config = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
-        check_config(cfg, world)
-        result.arm, result.arm_axes, result.arm_keys = describe_arm(cfg)
-        set_threads(job_threads(cfg.trainer.threads, _launcher_config()))
-        result.threads = torch.get_num_threads()
-        budgets = task_budgets(cfg.data)
+        world, budgets = _prepare(cfg, result)
         group = cfg.logger.group or cfg.name
         ctx = RunContext(cfg=cfg, world=world, budgets=budgets, output_dir=output_dir, group=group)
         fits = REGIMES.get(cfg.regime.name).target(ctx)
-        result.metrics, result.params, labelled = _summarise(fits)
-        result.data = {
-            "world": cfg.data.world,
-            "n_train": {t: b.n_train for t, b in budgets.items()},
-            "label_rate": {t: b.label_rate for t, b in budgets.items()},
-            "n_labelled": labelled,
-        }
-        result.fits = [
-            {
-                "name": f.name,
-                "tasks": f.tasks,
-                "n_params": f.n_params,
-                "steps": f.steps,
-                "wall_time_s": round(f.wall_time_s, 3),
-                "train_digest": f.train_digest,
-                "n_labelled": f.n_labelled,
-                **({"affinity": f.affinity} if f.affinity else {}),
-                **f.notes,
-            }
-            for f in fits
-        ]
-        if writer:
-            result.predictions = _keep_predictions(output_dir, fits, result.metrics)
-        result.status = "ok"
+        _record_fits(result, ctx, fits, writer)
     except BaseException as error:  # an interrupt is recorded too, not left as error: null
-        name = type(error).__name__
-        result.error = f"{name}: {error}" if str(error) else name
+        result.error = _error_text(error)
         raise
     finally:
-        result.wall_time_s = round(time.perf_counter() - start, 3)
         if writer:
-            write_result(output_dir, result)  # on disk before the checkpoints may go
-            if result.status == "ok" and not cfg.trainer.keep_checkpoints:
-                remove_checkpoints(output_dir)
-            clear_running(output_dir)
+            _close(result, cfg, output_dir, start)
+        else:
+            result.wall_time_s = round(time.perf_counter() - start, 3)
     return result
+
+
+def _train_stacked(members: list[Member]) -> RunResult | None:
+    """Train ``members`` (seeds of one config, this job's first) as one stacked model and
+    write each one's record; None when the fits cannot be stacked after all (said in one
+    line): this job's seed then trains on its own and the others in their own jobs."""
+    start = time.perf_counter()
+    keys = [config_key(m.cfg) for m in members]
+    results = [_new_record(m.cfg, m.overrides, k) for m, k in zip(members, keys, strict=True)]
+    for member, key in zip(members, keys, strict=True):
+        _claim(member.output_dir, key)
+    refused = False
+    try:
+        world, budgets = _prepare(members[0].cfg, results[0])
+        for member, result in zip(members[1:], results[1:], strict=True):
+            fit_data_to_world(member.cfg.data, world)
+            result.config = OmegaConf.to_container(member.cfg, resolve=True)  # type: ignore[assignment]
+            result.arm, result.arm_axes = results[0].arm, results[0].arm_axes
+            result.arm_keys, result.threads = results[0].arm_keys, results[0].threads
+        group = members[0].cfg.logger.group or members[0].cfg.name
+        shared: EvalCache = {}  # the members evaluate on the same rows: render them once
+        ctxs = [
+            RunContext(
+                world=world,
+                budgets=budgets,
+                group=group,
+                eval_cache=shared,
+                cfg=m.cfg,
+                output_dir=m.output_dir,
+            )
+            for m in members
+        ]
+        stacked = REGIMES.get(members[0].cfg.regime.name).info["stacked"]
+        per_fit = stacked(ctxs)
+        for k, (ctx, result) in enumerate(zip(ctxs, results, strict=True)):
+            outcomes = [fit[k] for fit in per_fit]
+            failure = next((o for o in outcomes if isinstance(o, str)), None)
+            if failure is not None:
+                result.error = failure
+            else:
+                _record_fits(result, ctx, outcomes, writer=True)  # type: ignore[arg-type]
+    except StackingRefused as why:
+        refused = True
+        print(f"tasklab-train: trainer.seeds_per_fit: {why}; these seeds train one at a time")
+    except BaseException as error:
+        for result in results:
+            if result.status != "ok" and result.error is None:
+                result.error = _error_text(error)
+        raise
+    finally:
+        for member, result in zip(members, results, strict=True):
+            if refused:
+                clear_running(member.output_dir)
+            else:
+                _close(result, member.cfg, member.output_dir, start, share=len(members))
+    return None if refused else results[0]
 
 
 def in_multirun() -> bool:

@@ -8,6 +8,7 @@ from tasklab.data.registry import selected_tasks
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.registry import REGIMES, WEIGHTINGS
 from tasklab.settings import arm_fields
+from tasklab.stacking.fit import fit_tasks_stacked
 
 
 def weighting_keys(cfg: DictConfig) -> list[str]:
@@ -27,6 +28,14 @@ def arm_axes(cfg: DictConfig) -> list[str]:
     return ["regime", "mtl/weighting", "mtl.weighting.name", *weighting_keys(cfg)]
 
 
-@REGIMES.register("multi_task", arm=arm, arm_keys=weighting_keys, arm_axes=arm_axes)
+def run_stacked(ctxs: list[RunContext]) -> list[list[FitOutcome | str]]:
+    """``run`` for several seeds at once (``trainer.seeds_per_fit``): per fit, per member."""
+    tasks = selected_tasks(ctxs[0].world, ctxs[0].cfg.data.tasks)
+    return [fit_tasks_stacked(ctxs, tasks, fit_name="all")]
+
+
+@REGIMES.register(
+    "multi_task", arm=arm, arm_keys=weighting_keys, arm_axes=arm_axes, stacked=run_stacked
+)
 def run(ctx: RunContext) -> list[FitOutcome]:
     return [fit_tasks(ctx, selected_tasks(ctx.world, ctx.cfg.data.tasks), fit_name="all")]

@@ -6,10 +6,21 @@ from tasklab.data.registry import selected_tasks
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.regimes.multi_task import arm_axes
 from tasklab.registry import REGIMES
+from tasklab.stacking.fit import fit_tasks_stacked
 
 
 # A weighting applies only to fits of several tasks: single-task arms ignore it (no arm keys).
-@REGIMES.register("single_task", arm=lambda cfg: "single_task", arm_axes=arm_axes)
+def run_stacked(ctxs: list[RunContext]) -> list[list[FitOutcome | str]]:
+    """``run`` for several seeds at once (``trainer.seeds_per_fit``): per fit, per member."""
+    return [
+        fit_tasks_stacked(ctxs, [task], fit_name=task.name)
+        for task in selected_tasks(ctxs[0].world, ctxs[0].cfg.data.tasks)
+    ]
+
+
+@REGIMES.register(
+    "single_task", arm=lambda cfg: "single_task", arm_axes=arm_axes, stacked=run_stacked
+)
 def run(ctx: RunContext) -> list[FitOutcome]:
     return [
         fit_tasks(ctx, [task], fit_name=task.name)

@@ -1,0 +1,158 @@
+"""One fit of K members (one per run context, each with its own seed), trained as one.
+
+Each member's data module and network are built exactly as ``fit_tasks`` builds them for its
+seed (the global RNG seeded with the member's seed, then its data, then its network), so
+member k starts where the single fit of seed k would. What comes back is, per member, the
+``FitOutcome`` that single fit would have returned — or why the member failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import pytorch_lightning as pl
+from omegaconf import OmegaConf
+from torch import nn
+
+from tasklab.data.datamodule import WorldDataModule
+from tasklab.data.tasks import TaskSpec
+from tasklab.loggers import build_loggers, finish_wandb
+from tasklab.models.mtl_architectures import build_architecture
+from tasklab.models.multihead import count_parameters
+from tasklab.regimes.fitting import FitOutcome, RunContext, bounded_steps, trunk_shape
+from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning
+from tasklab.runs.checkpoints import resume_checkpoint
+from tasklab.stacking.data import StackedDataModule
+from tasklab.stacking.module import StackedSeedsModule
+from tasklab.stacking.net import StackedNet
+
+
+class StackingRefused(RuntimeError):
+    """This fit cannot be stacked; its members are trained one at a time instead."""
+
+
+def has_batch_statistics(net: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+
+
+def stacked_fit_name(ctxs: Sequence[RunContext], fit_name: str) -> str:
+    """The checkpoint folder of a stacked fit names its members: a relaunch that stacks
+    another set of seeds never resumes from it."""
+    return f"stacked-s{'-'.join(str(c.cfg.seed) for c in ctxs)}-{fit_name}"
+
+
+def _member(ctx: RunContext, tasks: Sequence[TaskSpec], max_steps: int):
+    cfg = ctx.cfg
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = WorldDataModule(
+        ctx.world,
+        tasks,
+        {t.name: ctx.budgets[t.name] for t in tasks},
+        seed=cfg.seed,
+        batch_size=cfg.data.batch_size,
+        n_val=cfg.data.n_val,
+        n_test=cfg.data.n_test,
+        materialise_max=0 if cfg.trainer.smoke else cfg.data.materialise_max,
+        train_batches=max_steps,
+        eval_cache=ctx.eval_cache,
+    )
+    net = build_architecture(
+        cfg.model.architecture,
+        cfg.model.backbone,
+        ctx.world.input_shape,
+        trunk_shape(cfg),
+        tasks,
+        cfg.model.n_experts,
+    )
+    return datamodule, net
+
+
+def _replay_logs(ctx: RunContext, fit_name: str, rows) -> None:
+    """Write what a member logged into the loggers its single fit would have had."""
+    cfg = ctx.cfg
+    config = OmegaConf.to_container(cfg, resolve=True)
+    run_name = f"{cfg.name}-{cfg.regime.name}-{fit_name}-s{cfg.seed}"
+    loggers = build_loggers(
+        cfg.logger,
+        ctx.output_dir,
+        run_name,
+        ctx.group,
+        cfg.regime.name,
+        config,  # type: ignore[arg-type]
+    )
+    try:
+        for logger in loggers:
+            for step, values in rows:
+                logger.log_metrics(values, step=step)
+            logger.save()
+            logger.finalize("success")
+    finally:
+        finish_wandb()
+
+
+def fit_tasks_stacked(
+    ctxs: Sequence[RunContext], tasks: Sequence[TaskSpec], fit_name: str
+) -> list[FitOutcome | str]:
+    """``fit_tasks(ctx, tasks, fit_name)`` for every context at once; a failed member's
+    entry is its error message. Raises ``StackingRefused`` before training when the members'
+    batches cannot be stacked (different training-set sizes with batch statistics)."""
+    lead = ctxs[0]
+    cfg = lead.cfg
+    max_steps = bounded_steps(cfg, cfg.trainer.max_steps)
+    start = time.perf_counter()
+    built = [_member(ctx, tasks, max_steps) for ctx in ctxs]
+    members = [datamodule for datamodule, _ in built]
+    nets = [net for _, net in built]
+    datamodule = StackedDataModule(members)
+    sizes = datamodule.train_sizes()
+    if min(sizes) == 0:
+        raise StackingRefused(f"a member of fit {fit_name!r} has no labelled training row")
+    if len(set(sizes)) > 1 and has_batch_statistics(nets[0]):
+        raise StackingRefused(
+            f"the members of fit {fit_name!r} have {min(sizes)} to {max(sizes)} training rows "
+            "and the network normalises over the batch, so their batches cannot be padded"
+        )
+    module = StackedSeedsModule(
+        StackedNet(nets),
+        tasks,
+        lr=cfg.optim.lr,
+        weight_decay=cfg.optim.weight_decay,
+        log_every_n_steps=cfg.trainer.log_every_n_steps,
+        schedule=cfg.optim.schedule,
+        total_steps=max_steps,
+    )
+    checkpoint_name = stacked_fit_name(ctxs, fit_name)
+    with quiet_lightning():
+        trainer = build_trainer(
+            cfg.trainer, [], lead.output_dir, max(max_steps, 1), checkpoint_name
+        )
+        resume = resume_checkpoint(lead.output_dir, checkpoint_name)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
+        if module.validated_at_step != trainer.global_step:
+            trainer.validate(module, datamodule=datamodule, verbose=False)
+        trainer.test(module, datamodule=datamodule, verbose=False)
+    wall_time = time.perf_counter() - start
+    outcomes: list[FitOutcome | str] = []
+    for k, (ctx, member) in enumerate(zip(ctxs, members, strict=True)):
+        if k in module.failed:
+            outcomes.append(module.failed[k])
+            continue
+        _replay_logs(ctx, fit_name, module.logged[k])
+        outcomes.append(
+            FitOutcome(
+                name=fit_name,
+                tasks=[t.name for t in tasks],
+                metrics=dict(module.latest[k]),
+                n_params=count_parameters(nets[k]),
+                n_labelled=member.labelled_counts(),
+                steps=int(trainer.global_step),
+                # the stacked fit's time shared out; ``notes`` keeps the whole
+                wall_time_s=wall_time / len(ctxs),
+                train_digest=member.train_digest(),
+                notes={"stacked": {"members": len(ctxs), "wall_time_s": round(wall_time, 3)}},
+                net=module.net.member(k, nets[k]),
+                predictions=module.predictions[k],
+            )
+        )
+    return outcomes
