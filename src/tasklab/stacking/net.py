@@ -48,13 +48,13 @@ class StackedNet(nn.Module):
 
     def forward(self, x: torch.Tensor, shared_input: bool = False) -> dict[str, torch.Tensor]:
         params = dict(zip(self._param_names, self.stacked_params, strict=True))
+        # BatchNorm reads the mode from the template's modules. Lightning restores modes
+        # after validation by setting each registered module's flag, never the template's,
+        # so the template follows this module's flag at every call.
+        if self._template.training != self.training:
+            self._template.train(self.training)
         batched = vmap(self._member_call, in_dims=(0, 0, None if shared_input else 0))
         return batched(params, self._buffers_by_name(), x)
-
-    def train(self, mode: bool = True) -> StackedNet:
-        super().train(mode)
-        self._template.train(mode)  # BatchNorm reads the mode from the template's modules
-        return self
 
     def member_state(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k``'s state dict, as its own network names it."""

@@ -1,0 +1,254 @@
+"""Stacked seeds (``trainer.seeds_per_fit``): member k of a stack ends where the single fit of
+seed k ends, a diverging member fails alone, and a sweep writes one record per seed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from tasklab.data.datamodule import WorldDataModule
+from tasklab.data.registry import build_world, fit_data_to_world, selected_tasks, task_budgets
+from tasklab.module import NonFiniteLossError
+from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
+from tasklab.results import RESULT_FILE
+from tasklab.runs.checkpoints import CHECKPOINT_DIR
+from tasklab.stacking import fit as stacking_fit
+from tasklab.stacking.fit import StackingRefused, fit_tasks_stacked
+from tasklab.train import main as train_main
+
+from .conftest import SMALL_RUN
+from .test_resume import RESUME_RUN
+
+# Measured: members match their single fits to ≤ 3e-7 in every metric (float32 rounding of
+# batched against unbatched products and sums); the bound leaves room for other CPUs.
+TOLERANCE = 1e-5
+
+VECTORS = [
+    "data=vectors",
+    "model=mlp",
+    "data.tasks=[t0,t1,t2]",
+    "data.vectors.n_tasks=3",
+    "data.n_train=200",
+    "data.n_val=64",
+    "data.n_test=128",
+    "data.batch_size=32",
+    "model.width=16",
+    "trainer.max_steps=30",
+    "trainer.log_every_n_steps=5",
+    "trainer.progress_bar=false",
+    "trainer.checkpoint_every_n_steps=0",
+    "logger=none",
+]
+DRIVING = [
+    "data=driving",
+    "model=cnn",
+    "data.n_train=64",
+    "data.n_val=32",
+    "data.n_test=64",
+    "data.batch_size=16",
+    "model.width=4",
+    "trainer.max_steps=12",
+    "trainer.log_every_n_steps=4",
+    "trainer.progress_bar=false",
+    "trainer.checkpoint_every_n_steps=0",
+    "logger=none",
+]
+
+
+def _contexts(make_cfg, tmp_path, overrides, seeds):
+    cfgs = [make_cfg(*overrides, f"seed={s}") for s in seeds]
+    world = build_world(cfgs[0].data)
+    for cfg in cfgs:
+        fit_data_to_world(cfg.data, world)
+    budgets = task_budgets(cfgs[0].data)
+    return [
+        RunContext(cfg, world, budgets, tmp_path / f"s{cfg.seed}", "test", eval_cache={})
+        for cfg in cfgs
+    ]
+
+
+def _assert_same_fit(stacked: FitOutcome, single: FitOutcome) -> None:
+    assert stacked.train_digest == single.train_digest  # same rows, labels and order
+    assert stacked.n_labelled == single.n_labelled and stacked.steps == single.steps
+    assert stacked.metrics.keys() == single.metrics.keys() and single.metrics
+    for key, value in single.metrics.items():
+        assert math.isclose(stacked.metrics[key], value, abs_tol=TOLERANCE), key
+    for split, tasks in single.predictions.items():
+        for task, predictions in tasks.items():
+            other = stacked.predictions[split][task]
+            assert np.array_equal(other.index, predictions.index)
+            assert np.allclose(other.output, predictions.output, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "tasks"),
+    [
+        (VECTORS, None),  # several tasks, full labels
+        ([*VECTORS, "data.label_rate=0.4"], None),  # members' training sets differ: padded
+        ([*DRIVING, "regime=multi_task"], None),  # convolutions with per-member BatchNorm
+        ([*DRIVING, "regime=single_task"], ["car"]),  # one fit of a single-task arm
+    ],
+    ids=["mlp", "mlp-padded", "cnn", "cnn-one-task"],
+)
+def test_member_k_ends_as_the_single_fit_of_seed_k(make_cfg, tmp_path, overrides, tasks):
+    ctxs = _contexts(make_cfg, tmp_path, overrides, seeds=[0, 1, 2])
+    fit_tasks_list = selected_tasks(ctxs[0].world, tasks or list(ctxs[0].cfg.data.tasks))
+    stacked = fit_tasks_stacked(ctxs, fit_tasks_list, "all")
+    singles = [fit_tasks(ctx, fit_tasks_list, "all") for ctx in ctxs]
+    for member, single in zip(stacked, singles, strict=True):
+        assert isinstance(member, FitOutcome)
+        _assert_same_fit(member, single)
+    # the members did differ from each other: three seeds, three networks
+    auroc = next(k for k in singles[0].metrics if k.startswith("test/") and "auroc" in k)
+    assert len({round(s.metrics[auroc], 6) for s in singles}) == 3
+
+
+def test_padded_members_really_had_training_sets_of_different_sizes(make_cfg, tmp_path):
+    ctxs = _contexts(make_cfg, tmp_path, [*VECTORS, "data.label_rate=0.4"], seeds=[0, 1, 2])
+    tasks = selected_tasks(ctxs[0].world, list(ctxs[0].cfg.data.tasks))
+    sizes = set()
+    for ctx in ctxs:
+        dm = WorldDataModule(ctx.world, tasks, ctx.budgets, seed=ctx.cfg.seed)
+        dm.setup()
+        sizes.add(len(dm.splits["train"]))
+    assert len(sizes) > 1
+
+
+def test_batch_statistics_refuse_members_of_different_sizes(make_cfg, tmp_path):
+    ctxs = _contexts(make_cfg, tmp_path, [*DRIVING, "data.label_rate=0.5"], seeds=[0, 1])
+    tasks = selected_tasks(ctxs[0].world, ["car"])
+    with pytest.raises(StackingRefused, match="normalises over the batch"):
+        fit_tasks_stacked(ctxs, tasks, "car")
+
+
+def test_a_diverging_member_fails_alone(make_cfg, tmp_path, monkeypatch):
+    build = stacking_fit.build_architecture
+    built = []
+
+    def poisoned(*args, **kwargs):
+        net = build(*args, **kwargs)
+        built.append(net)
+        if len(built) == 2:  # the second member's network computes NaN from its first step
+            with torch.no_grad():
+                next(net.parameters()).fill_(float("nan"))
+        return net
+
+    monkeypatch.setattr(stacking_fit, "build_architecture", poisoned)
+    ctxs = _contexts(make_cfg, tmp_path, VECTORS, seeds=[0, 1, 2])
+    tasks = selected_tasks(ctxs[0].world, list(ctxs[0].cfg.data.tasks))
+    outcomes = fit_tasks_stacked(ctxs, tasks, "all")
+    assert isinstance(outcomes[1], str)
+    assert outcomes[1].startswith("NonFiniteLossError: training loss became nan by step 5")
+    for k in (0, 2):
+        _assert_same_fit(outcomes[k], fit_tasks(ctxs[k], tasks, "all"))  # type: ignore[arg-type]
+
+
+def test_every_member_diverging_stops_the_fit(make_cfg, tmp_path):
+    ctxs = _contexts(make_cfg, tmp_path, [*VECTORS, "optim.lr=1e30"], seeds=[0, 1])
+    tasks = selected_tasks(ctxs[0].world, list(ctxs[0].cfg.data.tasks))
+    with pytest.raises(NonFiniteLossError, match=r"lower optim\.lr"):
+        fit_tasks_stacked(ctxs, tasks, "all")
+
+
+def _records(sweep):
+    return {p.parent.name: json.loads(p.read_text()) for p in sweep.glob(f"*/{RESULT_FILE}")}
+
+
+def test_a_sweep_stacks_each_configs_seeds_and_writes_one_record_per_seed(tmp_path, run_cli):
+    common = [*SMALL_RUN, "trainer.max_steps=6", "regime=single_task,multi_task"]
+    sequential = run_cli(
+        train_main, "-m", *common, "seed=0,1,2", f"hydra.sweep.dir={tmp_path / 'one'}"
+    )
+    assert sequential.returncode == 0, sequential.stderr[-3000:]
+    stacked = run_cli(
+        train_main,
+        "-m",
+        *common,
+        "seed=0,1,2",
+        "trainer.seeds_per_fit=2",
+        f"hydra.sweep.dir={tmp_path / 'stacked'}",
+    )
+    assert stacked.returncode == 0, stacked.stderr[-3000:]
+    one, many = _records(tmp_path / "one"), _records(tmp_path / "stacked")
+    assert one.keys() == many.keys() and len(many) == 6  # the same folders: seeds_per_fit
+    # names no job
+    for run_id, record in many.items():
+        assert record["status"] == "ok" and record["seed"] == one[run_id]["seed"]
+        asked = [o for o in record["overrides"] if o != "trainer.seeds_per_fit=2"]
+        assert asked == one[run_id]["overrides"]  # as Hydra gave them to the seed's own job
+        assert record["config_key"] == one[run_id]["config_key"]
+        for key, value in one[run_id]["metrics"].items():
+            assert math.isclose(record["metrics"][key], value, abs_tol=TOLERANCE), key
+        members = [f.get("stacked", {}).get("members", 1) for f in record["fits"]]
+        # seeds 0 and 1 of each regime trained as one; seed 2 was left alone
+        assert set(members) == ({1} if record["seed"] == 2 else {2})
+    # the job of seed 1 found its run done by seed 0's job
+    assert stacked.stdout.count("already holds this run (status ok); skipped") == 2
+
+
+def test_a_config_that_cannot_be_stacked_trains_each_seed_alone(tmp_path, run_cli):
+    result = run_cli(
+        train_main,
+        "-m",
+        *SMALL_RUN,
+        "seed=0,1",
+        "mtl/weighting=dwa",
+        "trainer.seeds_per_fit=2",
+        f"hydra.sweep.dir={tmp_path}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (
+        "trainer.seeds_per_fit=2: mtl/weighting=dwa cannot be stacked yet (only equal); "
+        "this seed trains on its own" in result.stdout
+    )
+    records = _records(tmp_path)
+    assert len(records) == 2 and all(r["status"] == "ok" for r in records.values())
+    assert not any("stacked" in f for r in records.values() for f in r["fits"])
+
+
+def test_a_killed_stacked_sweep_resumes_as_exactly_as_an_unbroken_one(tmp_path, run_cli):
+    run = [o for o in RESUME_RUN if not o.startswith("seed=")]
+    stacked = [*run, "seed=3,4", "trainer.seeds_per_fit=2"]
+    killed = tmp_path / "killed"
+
+    def launch():
+        return subprocess.Popen(
+            [sys.executable, "-m", "tasklab.train", "-m", *stacked, f"hydra.sweep.dir={killed}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "WANDB_MODE": "disabled"},
+        )
+
+    proc = launch()
+    deadline = time.monotonic() + 240
+    pattern = f"*/{CHECKPOINT_DIR}/stacked-s3-4-all/last.ckpt"
+    while not list(killed.glob(pattern)) and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=60)
+    assert proc.returncode == -signal.SIGKILL and not _records(killed)
+    (ckpt,) = killed.glob(pattern)
+    assert 30 <= torch.load(ckpt, weights_only=True)["global_step"] < 150
+
+    again = launch()
+    out, _ = again.communicate(timeout=300)
+    assert again.returncode == 0, out[-3000:]
+    assert f"Restored all states from the checkpoint at {ckpt}" in out
+    unbroken = run_cli(train_main, "-m", *stacked, f"hydra.sweep.dir={tmp_path / 'unbroken'}")
+    assert unbroken.returncode == 0, unbroken.stderr[-3000:]
+    resumed, whole = _records(killed), _records(tmp_path / "unbroken")
+    assert resumed.keys() == whole.keys() and len(resumed) == 2
+    for run_id, record in resumed.items():
+        assert record["status"] == "ok" and record["fits"][0]["steps"] == 150
+        assert record["metrics"] == whole[run_id]["metrics"]  # bit for bit
