@@ -2,8 +2,9 @@
 
 Both loops train the same network on the same batches (the DataModule's own iterator), with
 the same masked loss and optimiser; only the driver differs. Time is taken between a warm-up
-step and the last step, so start-up (imports, rendering, Trainer set-up) is excluded. Repeats
-alternate the two drivers and the medians are compared.
+step and the last step, so start-up (imports, rendering, Trainer set-up) is excluded.
+Repeats alternate the two drivers; each repeat's pair gives one ratio (the machine's load
+changes less within a pair than across the run); the median and range of those are printed.
 
     python scripts/bench_throughput.py [--steps 300] [--repeats 3]
 """
@@ -216,11 +217,11 @@ def main() -> None:
         for _ in range(args.repeats):
             plain.append(plain_loop(case, args.steps))
             lab.append(tasklab_loop(case, args.steps))
-        p, t = statistics.median(plain), statistics.median(lab)
+        ratios = [t / p for p, t in zip(plain, lab, strict=True)]
         print(
-            f"{case:12s} plain {p:10.0f} samples/s   tasklab {t:10.0f} samples/s   "
-            f"ratio {t / p:.3f}  (runs: plain {[round(x) for x in plain]}, "
-            f"tasklab {[round(x) for x in lab]})"
+            f"{case:16s} ratio {statistics.median(ratios):.3f} "
+            f"[{min(ratios):.3f}, {max(ratios):.3f}] over {len(ratios)} paired repeats   "
+            f"(samples/s: plain {[round(x) for x in plain]}, tasklab {[round(x) for x in lab]})"
         )
 
 
