@@ -17,6 +17,8 @@ import torch
 
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.registry import build_world, fit_data_to_world, selected_tasks, task_budgets
+from tasklab.data.tasks import TaskSpec
+from tasklab.models.backbones import TrunkShape
 from tasklab.module import NonFiniteLossError
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.results import RESULT_FILE
@@ -252,3 +254,30 @@ def test_a_killed_stacked_sweep_resumes_as_exactly_as_an_unbroken_one(tmp_path, 
     for run_id, record in resumed.items():
         assert record["status"] == "ok" and record["fits"][0]["steps"] == 150
         assert record["metrics"] == whole[run_id]["metrics"]  # bit for bit
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_the_direct_forward_of_an_mlp_is_the_vmapped_one(make_cfg, tmp_path, shared):
+    from tasklab.models.multihead import build_net
+    from tasklab.stacking.net import StackedNet, runs_direct
+
+    world = build_world(make_cfg(*VECTORS).data)
+    tasks = [
+        TaskSpec("a"),
+        TaskSpec("b", "regression", loc=3.0, scale=2.0),
+        TaskSpec("c", "multiclass", num_classes=3),
+    ]
+    nets = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        nets.append(build_net("mlp", world.input_shape, TrunkShape(width=8, depth=2), tasks))
+    assert runs_direct(nets[0])
+    x = torch.randn(5, *world.input_shape) if shared else torch.randn(3, 5, *world.input_shape)
+    direct = StackedNet(nets, direct=True)(x, shared_input=shared)
+    mapped = StackedNet(nets, direct=False)(x, shared_input=shared)
+    for k, net in enumerate(nets):
+        own = net(x if shared else x[k])
+        for name in own:
+            assert direct[name][k].shape == own[name].shape
+            assert torch.allclose(direct[name][k], own[name], atol=1e-6)
+            assert torch.allclose(mapped[name][k], own[name], atol=1e-6)

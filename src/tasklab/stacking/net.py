@@ -1,10 +1,14 @@
-"""K networks of one architecture evaluated as one: their weights stacked, the forward vmapped.
+"""K networks of one architecture evaluated as one: their weights stacked, the forward batched.
 
-``torch.func.vmap`` over ``functional_call`` keeps every layer's own code (convolutions,
-BatchNorm with its running statistics, regression heads), so any network tasklab builds
-stacks without a stacked twin of each layer. Each member's parameters are a slice of one
-tensor per parameter; gradients of a sum of the members' losses are exactly each member's own
-gradients, and AdamW works element by element, so each slice trains as its network would.
+Networks made only of linear layers, ReLU, flattening and regression heads (the MLP and
+linear trunks) run a direct forward: one batched matrix product per layer
+(``torch.baddbmm``). Any other network runs ``torch.func.vmap`` over ``functional_call``,
+which keeps every layer's own code (convolutions, BatchNorm with its running statistics), so
+any network tasklab builds stacks without a stacked twin of each layer; vmap's own cost per
+call is what the direct path saves small networks. Each member's parameters are a slice of
+one tensor per parameter; gradients of a sum of the members' losses are exactly each
+member's own gradients, and AdamW works element by element, so each slice trains as its
+network would.
 """
 
 from __future__ import annotations
@@ -15,13 +19,25 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
+from torch.nn import functional as F
+
+from tasklab.models.multihead import MultiHeadNet, ScaledOutput
+
+_DIRECT = (MultiHeadNet, nn.ModuleDict, nn.Sequential, nn.Linear, nn.ReLU, nn.Flatten, ScaledOutput)
+
+
+def runs_direct(net: nn.Module) -> bool:
+    """Whether every layer of ``net`` has a batched forward here (else vmap is used)."""
+    return all(type(m) in _DIRECT for m in net.modules()) and isinstance(net, MultiHeadNet)
 
 
 class StackedNet(nn.Module):
     """``forward(x)``: x (K, B, ...) per member, or (B, ...) shared by all members (evaluation
     data); returns per task (K, B[, C])."""
 
-    def __init__(self, nets: Sequence[nn.Module]) -> None:
+    def __init__(self, nets: Sequence[nn.Module], direct: bool | None = None) -> None:
+        """``direct``: force (True) or forbid (False) the batched-matmul forward; by default
+        it is used wherever the network allows it."""
         super().__init__()
         if len(nets) < 1:
             raise ValueError("StackedNet needs at least one network")
@@ -37,6 +53,9 @@ class StackedNet(nn.Module):
         # The template holds the architecture only (its tensors live on the meta device) and
         # is kept out of the module tree, so it is neither trained nor checkpointed.
         object.__setattr__(self, "_template", copy.deepcopy(nets[0]).to("meta"))
+        self.direct = runs_direct(nets[0]) if direct is None else direct
+        if self.direct and not runs_direct(nets[0]):
+            raise ValueError("this network has layers without a direct stacked forward")
 
     def _buffers_by_name(self) -> dict[str, torch.Tensor]:
         return {
@@ -48,6 +67,8 @@ class StackedNet(nn.Module):
 
     def forward(self, x: torch.Tensor, shared_input: bool = False) -> dict[str, torch.Tensor]:
         params = dict(zip(self._param_names, self.stacked_params, strict=True))
+        if self.direct:
+            return self._direct(self._template, "", x, params, shared_input)
         # BatchNorm reads the mode from the template's modules. Lightning restores modes
         # after validation by setting each registered module's flag, never the template's,
         # so the template follows this module's flag at every call.
@@ -55,6 +76,35 @@ class StackedNet(nn.Module):
             self._template.train(self.training)
         batched = vmap(self._member_call, in_dims=(0, 0, None if shared_input else 0))
         return batched(params, self._buffers_by_name(), x)
+
+    def _direct(self, module: nn.Module, prefix: str, x, params, shared: bool):
+        """``module``'s forward for all members: x is (K, B, ...), or (B, ...) if shared."""
+        if isinstance(module, MultiHeadNet):
+            features = self._direct(module.trunk, "trunk.", x, params, shared)
+            outputs = {}
+            for name, head in module.heads.items():
+                out = self._direct(head, f"heads.{name}.", features, params, False)
+                outputs[name] = out.squeeze(-1) if out.shape[-1] == 1 else out
+            return outputs
+        if isinstance(module, nn.Sequential):
+            for index, child in enumerate(module):
+                x = self._direct(child, f"{prefix}{index}.", x, params, shared)
+                shared = shared and not isinstance(child, nn.Linear)
+            return x
+        if isinstance(module, nn.Linear):
+            weight = params[f"{prefix}weight"].transpose(1, 2)  # (K, in, out)
+            bias = params.get(f"{prefix}bias")
+            if shared:  # (B, in) @ (K, in, out): every member on the same rows
+                out = torch.matmul(x, weight)
+                return out if bias is None else out + bias.unsqueeze(1)
+            if bias is None:
+                return torch.bmm(x, weight)
+            return torch.baddbmm(bias.unsqueeze(1), x, weight)
+        if isinstance(module, nn.Flatten):
+            return x.flatten(1) if shared else x.flatten(2)
+        if isinstance(module, nn.ReLU):
+            return F.relu(x)
+        return module(x)  # elementwise (a regression head's scale)
 
     def member_state(self, k: int) -> dict[str, torch.Tensor]:
         """Member ``k``'s state dict, as its own network names it."""
