@@ -281,3 +281,21 @@ def test_the_direct_forward_of_an_mlp_is_the_vmapped_one(make_cfg, tmp_path, sha
             assert direct[name][k].shape == own[name].shape
             assert torch.allclose(direct[name][k], own[name], atol=1e-6)
             assert torch.allclose(mapped[name][k], own[name], atol=1e-6)
+
+
+def test_by_default_mlp_seeds_are_stacked_and_cnn_seeds_are_not(tmp_path, run_cli):
+    mlp = run_cli(
+        train_main,
+        "-m",
+        *SMALL_RUN,
+        "data=vectors",
+        "model=mlp",
+        "seed=0,1,2",
+        f"hydra.sweep.dir={tmp_path / 'mlp'}",
+    )
+    cnn = run_cli(train_main, "-m", *SMALL_RUN, "seed=0,1", f"hydra.sweep.dir={tmp_path / 'cnn'}")
+    assert mlp.returncode == 0 and cnn.returncode == 0, mlp.stderr[-3000:] + cnn.stderr[-3000:]
+    stacked = [r["fits"][0].get("stacked") for r in _records(tmp_path / "mlp").values()]
+    assert stacked == [{"members": 3, "wall_time_s": stacked[0]["wall_time_s"]}] * 3
+    assert not any("stacked" in r["fits"][0] for r in _records(tmp_path / "cnn").values())
+    assert "seeds_per_fit" not in cnn.stdout + cnn.stderr  # chosen automatically: no note

@@ -36,7 +36,9 @@ def build_loggers(
             save_dir=str(save_dir),
             mode=logger_cfg.wandb_mode,
             config=config,
-            settings=wandb.Settings(silent=silent),
+            # W&B lists every installed package at each run's start (a cost per run in a
+            # sweep); the run's result.json records the versions that matter instead
+            settings=wandb.Settings(silent=silent, x_save_requirements=False),
         )
         # Lightning always passes ``anonymous`` (None when unset), and W&B now warns in every
         # run that the setting "has no effect": leaving it out changes nothing else.

@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from tasklab.config_checks import ConfigError, check_config, several_processes
-from tasklab.data.batches import EvalCache
+from tasklab.data.eval_sharing import sweep_eval_cache
 from tasklab.data.registry import build_world, fit_data_to_world, task_budgets
 from tasklab.metrics import with_task_means
 from tasklab.predictions import PREDICTIONS_FILE, matching_predictions, save_predictions
@@ -216,7 +216,14 @@ def _train_one(cfg: DictConfig, output_dir: Path, overrides: list[str], key: str
         _check_processes_in_sweep(cfg)
         world, budgets = _prepare(cfg, result)
         group = cfg.logger.group or cfg.name
-        ctx = RunContext(cfg=cfg, world=world, budgets=budgets, output_dir=output_dir, group=group)
+        ctx = RunContext(
+            cfg=cfg,
+            world=world,
+            budgets=budgets,
+            output_dir=output_dir,
+            group=group,
+            eval_cache=sweep_eval_cache(cfg.data, world),
+        )
         fits = REGIMES.get(cfg.regime.name).target(ctx)
         _record_fits(result, ctx, fits, writer)
     except BaseException as error:  # an interrupt is recorded too, not left as error: null
@@ -248,7 +255,7 @@ def _train_stacked(members: list[Member]) -> RunResult | None:
             result.arm, result.arm_axes = results[0].arm, results[0].arm_axes
             result.arm_keys, result.threads = results[0].arm_keys, results[0].threads
         group = members[0].cfg.logger.group or members[0].cfg.name
-        shared: EvalCache = {}  # the members evaluate on the same rows: render them once
+        shared = sweep_eval_cache(members[0].cfg.data, world)  # one rendering for all
         ctxs = [
             RunContext(
                 world=world,
