@@ -9,7 +9,11 @@ run with a stacked one per K, and the median and range over repeats are shown. `
 also times a 10-seed grid cell end to end (``tasklab-train -m`` in a fresh process), with
 and without stacking.
 
+On a GPU (``--accelerator gpu``) the data are rendered on the device by the world itself,
+for the plain loop as for tasklab, and steps are timed after a device synchronisation.
+
     python scripts/bench_stacking.py [--repeats 3] [--members 1 2 4 8 16] [--grid]
+                                     [--accelerator gpu]
 """
 
 from __future__ import annotations
@@ -45,16 +49,39 @@ MODELS = {  # world, backbone, trunk, batch size, steps
 }
 
 
+ACCELERATOR = "cpu"
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if ACCELERATOR == "gpu" else "cpu")
+
+
+def _sync() -> None:
+    if ACCELERATOR == "gpu":
+        torch.cuda.synchronize()
+
+
 class StepTimer(Callback):
     def __init__(self) -> None:
         self.start = self.end = 0.0
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
         if trainer.global_step == WARMUP:
+            _sync()
             self.start = time.perf_counter()
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        _sync()
         self.end = time.perf_counter()
+
+
+class _OnDevice:
+    """What ``WorldDataModule`` asks of a trainer (its device, rank, steps done), so the plain
+    loop's data are rendered where tasklab's are."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.strategy = type("Strategy", (), {"root_device": device})()
+        self.global_step, self.global_rank, self.world_size = 0, 0, 1
 
 
 def _member(model: str, seed: int):
@@ -79,18 +106,22 @@ def _member(model: str, seed: int):
 def plain_rate(model: str) -> float:
     """Samples per second of a plain loop training one seed."""
     dm, net, tasks = _member(model, 0)
+    dm.trainer = _OnDevice(_device())  # type: ignore[assignment]
     dm.setup()
+    net = net.to(_device())
     steps, batch = MODELS[model][4], MODELS[model][3]
     optimiser = torch.optim.AdamW(net.parameters(), lr=1e-3)
     net.train()
     start = 0.0
     for step, data in enumerate(dm.train_dataloader()):
         if step == WARMUP:
+            _sync()
             start = time.perf_counter()
         loss, _, _ = masked_multitask_loss(tasks, net(data["x"]), data["y"], data["mask"])
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
+    _sync()
     return (steps - WARMUP) * batch / (time.perf_counter() - start)
 
 
@@ -104,7 +135,7 @@ def stacked_rate(model: str, members: int) -> float:
     trainer = pl.Trainer(
         max_steps=steps,
         max_epochs=-1,
-        accelerator="cpu",
+        accelerator=ACCELERATOR,
         devices=1,
         logger=False,
         check_val_every_n_epoch=None,
@@ -135,6 +166,7 @@ def grid_cell_seconds(seeds_per_fit: int) -> float:
                 "data.vectors.n_tasks=4",
                 "seed=0,1,2,3,4,5,6,7,8,9",
                 f"trainer.seeds_per_fit={seeds_per_fit}",
+                f"trainer.accelerator={ACCELERATOR}",
                 "trainer.progress_bar=false",
                 "logger.wandb=false",
                 f"hydra.sweep.dir={sweep}",
@@ -151,9 +183,13 @@ def main() -> None:
     parser.add_argument("--members", type=int, nargs="+", default=[1, 2, 4, 8, 16])
     parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS))
     parser.add_argument("--grid", action="store_true", help="also time a 10-seed grid cell")
+    parser.add_argument("--accelerator", choices=("cpu", "gpu"), default="cpu")
     args = parser.parse_args()
+    global ACCELERATOR
+    ACCELERATOR = args.accelerator
     warnings.filterwarnings("ignore")
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    where = torch.cuda.get_device_name() if ACCELERATOR == "gpu" else "CPU"
+    print(f"torch {torch.__version__}, {where}, {torch.get_num_threads()} threads")
     for model in args.models:
         ratios: dict[int, list[float]] = {k: [] for k in args.members}
         for _ in range(args.repeats):
