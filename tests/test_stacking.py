@@ -23,6 +23,7 @@ from tasklab.module import NonFiniteLossError
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.results import RESULT_FILE
 from tasklab.runs.checkpoints import CHECKPOINT_DIR
+from tasklab.runs.reproduce import main as reproduce_main
 from tasklab.stacking import fit as stacking_fit
 from tasklab.stacking.fit import StackingRefused, fit_tasks_stacked
 from tasklab.train import main as train_main
@@ -299,3 +300,15 @@ def test_by_default_mlp_seeds_are_stacked_and_cnn_seeds_are_not(tmp_path, run_cl
     assert stacked == [{"members": 3, "wall_time_s": stacked[0]["wall_time_s"]}] * 3
     assert not any("stacked" in r["fits"][0] for r in _records(tmp_path / "cnn").values())
     assert "seeds_per_fit" not in cnn.stdout + cnn.stderr  # chosen automatically: no note
+    # a stacked member re-run on its own reproduces within float32 rounding
+    (member,) = [
+        p.parent
+        for p in (tmp_path / "mlp").glob("*/result.json")
+        if json.loads(p.read_text())["seed"] == 1
+    ]
+    again = run_cli(
+        reproduce_main, str(member), "--out", str(tmp_path / "again"), prog="tasklab-reproduce"
+    )
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "trained stacked with other seeds" in again.stdout
+    assert "metrics within 1e-05" in again.stdout
