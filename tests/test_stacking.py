@@ -7,6 +7,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -312,3 +313,38 @@ def test_by_default_mlp_seeds_are_stacked_and_cnn_seeds_are_not(tmp_path, run_cl
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "trained stacked with other seeds" in again.stdout
     assert "metrics within 1e-05" in again.stdout
+
+
+def test_a_seed_another_launch_is_training_is_left_out_of_the_stack(make_cfg, tmp_path):
+    from tasklab.results import write_json_atomic
+    from tasklab.runner import _train_stacked
+    from tasklab.runs.markers import RUNNING_FILE, process_start
+    from tasklab.stacking.group import Member
+
+    members = [
+        Member(make_cfg(*VECTORS, f"seed={s}"), tmp_path / f"s{s}", [f"seed={s}"]) for s in range(3)
+    ]
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:  # another live process holds seed 1's folder
+        members[1].output_dir.mkdir(parents=True)
+        write_json_atomic(
+            members[1].output_dir / RUNNING_FILE,
+            {
+                "host": socket.gethostname(),
+                "pid": holder.pid,
+                "process_start": process_start(holder.pid),
+                "started": time.time(),
+            },
+        )
+        result = _train_stacked(members)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result is not None and result.status == "ok" and result.seed == 0
+    records = {s: tmp_path / f"s{s}" / RESULT_FILE for s in range(3)}
+    assert not records[1].exists() and (tmp_path / "s1" / RUNNING_FILE).exists()
+    for s in (0, 2):
+        record = json.loads(records[s].read_text())
+        assert record["status"] == "ok" and record["seed"] == s
+        assert record["fits"][0]["stacked"]["members"] == 2
+        assert not (tmp_path / f"s{s}" / RUNNING_FILE).exists()

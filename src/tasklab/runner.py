@@ -35,6 +35,7 @@ from tasklab.results import (
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
 from tasklab.runs.ids import config_key, register_run_id_resolver
 from tasklab.runs.markers import (
+    RunInProgressError,
     claim_running,
     clear_running,
     finished_ok,
@@ -242,10 +243,20 @@ def _train_stacked(members: list[Member]) -> RunResult | None:
     write each one's record; None when the fits cannot be stacked after all (said in one
     line): this job's seed then trains on its own and the others in their own jobs."""
     start = time.perf_counter()
+    _claim(members[0].output_dir, config_key(members[0].cfg))  # as a run of its own would
+    claimed = [members[0]]
+    for member in members[1:]:
+        try:
+            _claim(member.output_dir, config_key(member.cfg))
+            claimed.append(member)
+        except RunInProgressError:  # another launch trains that seed now: leave it to it
+            continue
+    members = claimed
+    if len(members) == 1:
+        clear_running(members[0].output_dir)
+        return None
     keys = [config_key(m.cfg) for m in members]
     results = [_new_record(m.cfg, m.overrides, k) for m, k in zip(members, keys, strict=True)]
-    for member, key in zip(members, keys, strict=True):
-        _claim(member.output_dir, key)
     refused = False
     try:
         world, budgets = _prepare(members[0].cfg, results[0])
