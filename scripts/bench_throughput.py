@@ -19,12 +19,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
 from omegaconf import OmegaConf
-from pytorch_lightning.callbacks import Callback, TQDMProgressBar
+from pytorch_lightning.callbacks import Callback
 
-from tasklab.config import data_schema
+from tasklab.config import LoggerConfig, TrainerConfig, data_schema
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.driving import PRESENCE_TASKS, DrivingWorld
 from tasklab.data.label_masks import TaskBudget
@@ -32,11 +31,12 @@ from tasklab.data.registry import build_world
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.vectors import VectorWorld
 from tasklab.data.world import train_stream
+from tasklab.loggers import build_loggers, finish_wandb
 from tasklab.losses import masked_multitask_loss
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
 from tasklab.module import TaskLabModule
-from tasklab.runs.checkpoints import periodic_checkpoint
+from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
 
 WARMUP = 20
 
@@ -55,9 +55,19 @@ class StepTimer(Callback):
         self.end = time.perf_counter()
 
 
-CASES = ("driving_cnn", "driving_cnn_ckpt", "vector_mlp", "source_1m", "file_cnn", "file_cnn_mmap")
+CASES = (
+    "driving_cnn",
+    "driving_cnn_ckpt",
+    "driving_cnn_prod",
+    "vector_mlp",
+    "vector_mlp_prod",
+    "source_1m",
+    "file_cnn",
+    "file_cnn_mmap",
+)
 # driving_cnn_ckpt: the CNN with tasklab's periodic checkpoint (every 100 steps, the default),
-# against the plain loop that saves nothing: what resumability costs
+# against the plain loop that saves nothing: what resumability costs. *_prod: tasklab with its
+# production defaults (W&B offline + CSV, checkpoints, progress bar, deterministic).
 FILE_ROWS = 20_000
 _FILE_DIR = tempfile.TemporaryDirectory(prefix="tasklab-bench-")
 FILE_PATH = Path(_FILE_DIR.name) / "scenes.npz"
@@ -101,7 +111,7 @@ def _setup(case: str, steps: int, seed: int = 0):
         )
         n_train, rate = world.split_size("train"), 1.0
         materialise_max = 0 if case.endswith("mmap") else materialise_max
-    elif case in ("driving_cnn", "driving_cnn_ckpt"):
+    elif case in ("driving_cnn", "driving_cnn_ckpt", "driving_cnn_prod"):
         world, names, backbone, batch = DrivingWorld(), PRESENCE_TASKS, "cnn", 128
     elif case == "source_1m":
         # transfer's stage 1: 1,000,000 source examples rendered batch by batch, never stored
@@ -177,30 +187,36 @@ def plain_loop(case: str, steps: int) -> float:
     return (steps - WARMUP) * batch / (time.perf_counter() - start)
 
 
+def _trainer_settings(case: str, steps: int):
+    """The ``trainer`` settings of a fit: the defaults (progress bar, checkpoints every 100
+    steps, logging every 50) for ``*_prod``; otherwise no progress bar, and checkpoints only
+    for ``driving_cnn_ckpt``. No validation inside the timed steps."""
+    tc = OmegaConf.structured(TrainerConfig)
+    tc.max_steps, tc.validations_per_fit, tc.log_every_n_steps = steps, 0, 50
+    if not case.endswith("_prod"):
+        tc.progress_bar = False
+        tc.checkpoint_every_n_steps = 100 if case.endswith("_ckpt") else 0
+    return tc
+
+
 def tasklab_loop(case: str, steps: int) -> float:
+    """tasklab's own fit: its Trainer (``build_trainer``), its loggers for ``*_prod`` (W&B
+    offline and CSV), and as many steps per Lightning call as ``fit_tasks`` would take."""
     dm, net, tasks, batch = _setup(case, steps)
-    module = TaskLabModule(net, tasks, lr=3e-3, log_every_n_steps=50)
+    tc = _trainer_settings(case, steps)
+    dm.steps_per_batch = steps_per_call(tc, steps)
+    module = TaskLabModule(net, tasks, lr=3e-3, log_every_n_steps=tc.log_every_n_steps)
     timer = StepTimer()
-    callbacks: list[Callback] = [TQDMProgressBar(refresh_rate=20), timer]
-    checkpoints = tempfile.TemporaryDirectory(prefix="tasklab-bench-ckpt-")
-    if case.endswith("_ckpt"):
-        callbacks.append(periodic_checkpoint(Path(checkpoints.name), "all", 100))
-    trainer = pl.Trainer(
-        max_steps=steps,
-        max_epochs=-1,
-        accelerator="cpu",
-        devices=1,
-        logger=False,
-        log_every_n_steps=50,
-        check_val_every_n_epoch=None,
-        val_check_interval=steps + 1,
-        num_sanity_val_steps=0,
-        enable_checkpointing=case.endswith("_ckpt"),
-        enable_model_summary=False,
-        callbacks=callbacks,
-    )
-    trainer.fit(module, datamodule=dm)
-    checkpoints.cleanup()
+    with tempfile.TemporaryDirectory(prefix="tasklab-bench-run-") as out:
+        loggers = []
+        if case.endswith("_prod"):
+            logger_cfg = OmegaConf.structured(LoggerConfig)
+            loggers = build_loggers(logger_cfg, Path(out), "bench", "bench", "bench", {})
+        with quiet_lightning():
+            trainer = build_trainer(tc, loggers, Path(out), steps, "all", dm.steps_per_batch)
+            trainer.callbacks.append(timer)
+            trainer.fit(module, datamodule=dm)
+        finish_wandb()
     return (steps - WARMUP) * batch / (timer.end - timer.start)
 
 

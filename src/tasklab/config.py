@@ -109,6 +109,10 @@ class TrainerConfig:
     progress_bar: bool = setting(True, identity=False)
     progress_refresh_rate: int = setting(20, above=0, identity=False)
     threads: int | None = setting(None, low=1, identity=False, doc="null: torch's default")
+    # Optimiser steps per call of Lightning's training loop: its per-call cost (hooks, logger
+    # and checkpoint checks) shared by several steps. 0 (auto): the most, up to 16, that keep
+    # every logging, validation and checkpoint boundary where it was; results are identical.
+    steps_per_call: int = setting(0, low=0, identity=False, doc="0: auto; 1: one per call")
     # In a sweep, up to this many seeds of one config train as one stacked model in the job
     # of the first of them (tasklab.stacking); each seed still gets its own result.json.
     # 0 (auto): 16 where stacking measured faster (MLP and linear networks on a CPU), else 1.

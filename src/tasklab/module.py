@@ -95,11 +95,24 @@ class TaskLabModule(pl.LightningModule):
         self._steps_in_window = 0
         # per task: the sum of its weights and the number of steps it took part in
         self._weight_window = torch.zeros(2 * len(self.tasks))
+        self._grouped = False  # whether training batches come several steps at a time
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(x)
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: dict[str, torch.Tensor] | list[dict[str, torch.Tensor]], batch_idx: int
+    ) -> torch.Tensor:
+        # A list is several steps' batches (``trainer.steps_per_call``): Lightning's per-call
+        # cost is paid once for all of them, and each step is exactly the step it would be.
+        if isinstance(batch, list):
+            self._grouped = True
+            for one in batch:
+                loss = self._train_step(one)
+            return loss
+        return self._train_step(batch)
+
+    def _train_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         optimiser = self.optimizers()
         outputs = self.net(batch["x"])
         loss, sums, counts = masked_multitask_loss(
@@ -187,11 +200,18 @@ class TaskLabModule(pl.LightningModule):
             weight_sum, steps = self._weight_window[k], self._weight_window[n_tasks + k]
             if self.weighting is not None and steps > 0:
                 values[f"train/{spec.name}/weight"] = float(weight_sum / steps)
+        if self._grouped:
+            values.update(self._logged_step(self.global_step))
         self.log_dict(values, on_step=True, on_epoch=False, prog_bar=False)
         self.log("loss", mean_loss, on_step=True, prog_bar=True, logger=False)
         self._window.zero_()
         self._weight_window.zero_()
         self._steps_in_window = 0
+
+    def _logged_step(self, step: int) -> dict[str, float]:
+        """Under grouped steps Lightning would file a log under its call count; these keys
+        file it under the optimiser step, with the epoch, as one step per call does."""
+        return {"step": float(step), "epoch": float(self.trainer.current_epoch)}
 
     def on_train_end(self) -> None:
         # A NaN in the last partial window must still fail the run.
@@ -226,6 +246,10 @@ class TaskLabModule(pl.LightningModule):
             # a fit of one task logs its task's names only: in W&B, ``test/mean/auroc`` always
             # means a mean over several tasks (a single-task arm logs one run per task)
             values = {k: v for k, v in values.items() if f"{split}/mean/" not in k}
+        if values and self._grouped:
+            # Lightning files an evaluation inside a fit under the last training step
+            in_fit = self.trainer.state.fn == "fit"
+            values.update(self._logged_step(self.global_step - int(in_fit)))
         if values:
             self.log_dict(values, on_epoch=True)
 

@@ -191,3 +191,24 @@ class MixedBatchStream(BatchStream):
             rows = next(focus) if other is None else torch.cat([next(focus), next(other)])
             if step >= self.start:  # the rows of skipped batches are drawn, not rendered
                 yield self._render(rows)
+
+
+class StepGroups:
+    """A training stream's batches in lists of ``size``: what one Lightning call trains on
+    (``trainer.steps_per_call``); the last list may be shorter."""
+
+    def __init__(self, stream: BatchStream, size: int) -> None:
+        self.stream, self.size = stream, size
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.stream) / self.size)
+
+    def __iter__(self) -> Iterator[list[Batch]]:
+        group: list[Batch] = []
+        for batch in self.stream:
+            group.append(batch)
+            if len(group) == self.size:
+                yield group
+                group = []
+        if group:
+            yield group

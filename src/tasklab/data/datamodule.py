@@ -22,6 +22,7 @@ from tasklab.data.batches import (
     EvalCache,
     MixedBatchStream,
     RenderedSplit,
+    StepGroups,
     render_stream,
 )
 from tasklab.data.label_masks import TaskBudget, label_mask
@@ -45,10 +46,13 @@ class WorldDataModule(pl.LightningDataModule):
         train_batches: int | None = None,
         eval_cache: EvalCache | None = None,
         focus: tuple[Sequence[str], float] | None = None,
+        steps_per_batch: int = 1,
     ) -> None:
         """``focus=(tasks, share)``: every training batch holds ``share`` rows labelled for
-        one of ``tasks`` (``MixedBatchStream``); needs ``train_batches``."""
+        one of ``tasks`` (``MixedBatchStream``); needs ``train_batches``.
+        ``steps_per_batch`` > 1 hands Lightning lists of that many batches (``StepGroups``)."""
         super().__init__()
+        self.steps_per_batch = steps_per_batch
         self.train_batches, self.focus = train_batches, focus
         # Validation and test do not depend on the tasks or sizes of a fit, so the fits of one
         # run (four in a single-task arm) can share one rendering through this cache.
@@ -107,10 +111,12 @@ class WorldDataModule(pl.LightningDataModule):
             )
 
     def transfer_batch_to_device(
-        self, batch: Batch, device: torch.device, dataloader_idx: int
-    ) -> Batch:
+        self, batch: Batch | list[Batch], device: torch.device, dataloader_idx: int
+    ) -> Batch | list[Batch]:
         """Batches are flat dicts of tensors, usually rendered on the device already; a dict
         comprehension costs less per step than Lightning's generic collection walk."""
+        if isinstance(batch, list):
+            return [self.transfer_batch_to_device(b, device, dataloader_idx) for b in batch]  # type: ignore[misc]
         return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
     def labelled_counts(self) -> dict[str, int]:
@@ -144,7 +150,11 @@ class WorldDataModule(pl.LightningDataModule):
             return 0, 1
         return int(trainer.global_rank), int(trainer.world_size)
 
-    def train_dataloader(self) -> BatchStream:
+    def train_dataloader(self) -> BatchStream | StepGroups:
+        stream = self._train_stream()
+        return StepGroups(stream, self.steps_per_batch) if self.steps_per_batch > 1 else stream
+
+    def _train_stream(self) -> BatchStream:
         start, shard = self._steps_done(), self._shard()
         if self.focus is not None and self.train_batches:
             focus_tasks, share = self.focus

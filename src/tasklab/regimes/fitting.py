@@ -23,7 +23,7 @@ from tasklab.models.handoff import FineTunePlan
 from tasklab.models.mtl_architectures import build_architecture
 from tasklab.models.multihead import MultiHeadNet, count_parameters
 from tasklab.module import TaskLabModule
-from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning
+from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
 from tasklab.runs.checkpoints import resume_checkpoint
 from tasklab.settings import as_settings
 from tasklab.weightings import LossWeighting, build_weighting, weighting_settings
@@ -119,6 +119,7 @@ def fit_tasks(
     start = time.perf_counter()
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     budgets = {t.name: ctx.budgets[t.name] for t in tasks}
+    group = steps_per_call(cfg.trainer, max_steps)
     datamodule = WorldDataModule(
         ctx.world,
         tasks,
@@ -131,6 +132,7 @@ def fit_tasks(
         train_batches=max_steps,
         eval_cache=ctx.eval_cache,
         focus=focus,
+        steps_per_batch=group,
     )
     if network is not None:
         net = network()
@@ -171,7 +173,7 @@ def fit_tasks(
     try:
         with quiet_lightning():
             trainer = build_trainer(
-                cfg.trainer, loggers, ctx.output_dir, max(max_steps, 1), fit_name
+                cfg.trainer, loggers, ctx.output_dir, max(max_steps, 1), fit_name, group
             )
             if max_steps > 0:
                 resume = resume_checkpoint(ctx.output_dir, fit_name)

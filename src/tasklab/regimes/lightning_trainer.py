@@ -7,6 +7,7 @@ tasklab changes nothing in a user's own process.
 from __future__ import annotations
 
 import logging
+import math
 import re
 import warnings
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import TQDMProgressBar
 
+from tasklab.config_checks import several_processes
 from tasklab.runs.checkpoints import AtomicCheckpointIO, periodic_checkpoint
 
 # (message pattern, why it does not concern a tasklab user)
@@ -78,16 +80,50 @@ def validation_interval(max_steps: int, passes: int) -> int:
     return max(1, max_steps // passes) if passes > 0 else max_steps + 1
 
 
+MAX_STEPS_PER_CALL = 16
+
+
+def fit_validation_interval(tc: DictConfig, max_steps: int) -> int:
+    return tc.val_every_n_steps or validation_interval(max_steps, tc.validations_per_fit)
+
+
+def steps_per_call(tc: DictConfig, max_steps: int) -> int:
+    """Optimiser steps per Lightning training call (``trainer.steps_per_call``): the largest
+    number up to the asked one (auto: ``MAX_STEPS_PER_CALL``) that divides every step at which
+    Lightning acts between calls — logging, validation, checkpoints — so each still happens
+    after the same step. One under DDP (one backward per forward) and when resuming another
+    run's checkpoint (its step need not fall on a boundary of this fit)."""
+    if several_processes(tc) or tc.resume_from or tc.steps_per_call == 1:
+        return 1
+    boundaries = [tc.log_every_n_steps]
+    interval = fit_validation_interval(tc, max_steps)
+    if interval <= max_steps:
+        boundaries.append(interval)
+    if tc.checkpoint_every_n_steps > 0:
+        boundaries.append(tc.checkpoint_every_n_steps)
+    common = math.gcd(*boundaries)
+    cap = min(tc.steps_per_call or MAX_STEPS_PER_CALL, common)
+    return max(d for d in range(1, cap + 1) if common % d == 0)
+
+
 def build_trainer(
-    tc: DictConfig, loggers: list, output_dir: Path, max_steps: int, fit_name: str
+    tc: DictConfig,
+    loggers: list,
+    output_dir: Path,
+    max_steps: int,
+    fit_name: str,
+    steps_per_batch: int = 1,
 ) -> pl.Trainer:
-    """A Lightning trainer for one fit of ``max_steps`` steps, from the ``trainer`` settings."""
+    """A Lightning trainer for one fit of ``max_steps`` steps, from the ``trainer`` settings;
+    each training batch it sees holds ``steps_per_batch`` steps (``steps_per_call``)."""
     callbacks: list[pl.Callback] = []
     if tc.progress_bar:
         callbacks.append(TQDMProgressBar(refresh_rate=tc.progress_refresh_rate))
     if tc.checkpoint_every_n_steps > 0:
         callbacks.append(periodic_checkpoint(output_dir, fit_name, tc.checkpoint_every_n_steps))
-    val_interval = tc.val_every_n_steps or validation_interval(max_steps, tc.validations_per_fit)
+    val_interval = fit_validation_interval(tc, max_steps)
+    if val_interval <= max_steps:  # Lightning counts its interval in batches
+        val_interval //= steps_per_batch
     return pl.Trainer(
         max_steps=max_steps,
         max_epochs=-1,
@@ -98,7 +134,7 @@ def build_trainer(
         precision=tc.precision,
         deterministic=tc.deterministic,
         logger=loggers or False,
-        log_every_n_steps=tc.log_every_n_steps,
+        log_every_n_steps=max(1, tc.log_every_n_steps // steps_per_batch),  # in batches
         check_val_every_n_epoch=None,
         val_check_interval=val_interval,
         num_sanity_val_steps=0,
