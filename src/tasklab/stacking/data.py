@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 import pytorch_lightning as pl
 import torch
 
-from tasklab.data.batches import Batch, BatchStream
+from tasklab.data.batches import Batch, BatchStream, StepGroups
 from tasklab.data.datamodule import WorldDataModule
 
 
@@ -50,9 +50,11 @@ class StackedBatches:
 
 
 class StackedDataModule(pl.LightningDataModule):
-    def __init__(self, members: Sequence[WorldDataModule]) -> None:
+    def __init__(self, members: Sequence[WorldDataModule], steps_per_batch: int = 1) -> None:
+        """``steps_per_batch`` > 1 hands Lightning lists of that many stacked batches."""
         super().__init__()
         self.members = list(members)
+        self.steps_per_batch = steps_per_batch
 
     def setup(self, stage: str | None = None) -> None:
         for member in self.members:
@@ -69,12 +71,17 @@ class StackedDataModule(pl.LightningDataModule):
         return [len(member.splits["train"]) for member in self.members]
 
     def transfer_batch_to_device(
-        self, batch: Batch, device: torch.device, dataloader_idx: int
-    ) -> Batch:
+        self, batch: Batch | list[Batch], device: torch.device, dataloader_idx: int
+    ) -> Batch | list[Batch]:
+        if isinstance(batch, list):
+            return [self.transfer_batch_to_device(b, device, dataloader_idx) for b in batch]  # type: ignore[misc]
         return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
-    def train_dataloader(self) -> StackedBatches:
-        return StackedBatches([member.train_dataloader() for member in self.members])
+    def train_dataloader(self) -> StackedBatches | StepGroups:
+        stacked = StackedBatches([member.train_dataloader() for member in self.members])
+        if self.steps_per_batch > 1:
+            return StepGroups(stacked, self.steps_per_batch)  # type: ignore[arg-type]
+        return stacked
 
     def val_dataloader(self) -> BatchStream:
         return self.members[0].val_dataloader()

@@ -21,7 +21,7 @@ from tasklab.loggers import build_loggers, finish_wandb
 from tasklab.models.mtl_architectures import build_architecture
 from tasklab.models.multihead import count_parameters
 from tasklab.regimes.fitting import FitOutcome, RunContext, bounded_steps, trunk_shape
-from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning
+from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
 from tasklab.runs.checkpoints import resume_checkpoint
 from tasklab.stacking.data import StackedDataModule
 from tasklab.stacking.module import StackedSeedsModule
@@ -104,7 +104,8 @@ def fit_tasks_stacked(
     built = [_member(ctx, tasks, max_steps) for ctx in ctxs]
     members = [datamodule for datamodule, _ in built]
     nets = [net for _, net in built]
-    datamodule = StackedDataModule(members)
+    group = steps_per_call(cfg.trainer, max_steps)
+    datamodule = StackedDataModule(members, steps_per_batch=group)
     sizes = datamodule.train_sizes()
     if min(sizes) == 0:
         raise StackingRefused(f"a member of fit {fit_name!r} has no labelled training row")
@@ -125,7 +126,7 @@ def fit_tasks_stacked(
     checkpoint_name = stacked_fit_name(ctxs, fit_name)
     with quiet_lightning():
         trainer = build_trainer(
-            cfg.trainer, [], lead.output_dir, max(max_steps, 1), checkpoint_name
+            cfg.trainer, [], lead.output_dir, max(max_steps, 1), checkpoint_name, group
         )
         resume = resume_checkpoint(lead.output_dir, checkpoint_name)
         trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)

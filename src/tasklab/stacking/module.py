@@ -66,7 +66,16 @@ class StackedSeedsModule(pl.LightningModule):
         self._window = torch.zeros(self.members, 1 + 2 * len(self.tasks))
         self._steps_in_window = 0
 
-    def training_step(self, batch: dict[str, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(
+        self, batch: dict[str, torch.Tensor] | list[dict[str, torch.Tensor]], batch_idx: int
+    ) -> torch.Tensor:
+        if isinstance(batch, list):  # several steps per call (``trainer.steps_per_call``)
+            for one in batch:
+                loss = self._train_step(one)
+            return loss
+        return self._train_step(batch)
+
+    def _train_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         optimiser = self.optimizers()
         outputs = self.net(batch["x"])
         total, sums, counts = stacked_masked_loss(
