@@ -303,6 +303,7 @@ def test_by_default_mlp_seeds_are_stacked_and_cnn_seeds_are_not(tmp_path, run_cl
     assert stacked == [{"members": 3, "wall_time_s": stacked[0]["wall_time_s"]}] * 3
     assert not any("stacked" in r["fits"][0] for r in _records(tmp_path / "cnn").values())
     assert "seeds_per_fit" not in cnn.stdout + cnn.stderr  # chosen automatically: no note
+    assert "3 seeds trained as one stacked model (trainer.seeds_per_fit)" in mlp.stdout
     # a stacked member re-run on its own reproduces within float32 rounding
     (member,) = [
         p.parent
