@@ -301,6 +301,11 @@ def _train_stacked(members: list[Member]) -> RunResult | None:
                 clear_running(member.output_dir)
             else:
                 _close(result, member.cfg, member.output_dir, start, share=len(members))
+    if not refused:
+        print(
+            f"tasklab-train: {len(members)} seeds trained as one stacked model "
+            "(trainer.seeds_per_fit); each seed's record holds its share of the time"
+        )
     return None if refused else results[0]
 
 

@@ -54,12 +54,6 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         return math.nan
     hc = HydraConfig.get()
     sweep_dir = Path(hc.sweep.dir) if in_multirun() else None
-    stacked = next((f["stacked"] for f in result.fits if "stacked" in f), None)
-    if stacked and result.status == "ok":
-        print(
-            f"tasklab-train: {stacked['members']} seeds trained as one stacked model "
-            "(trainer.seeds_per_fit); each seed's record holds its share of the time"
-        )
     print(
         end_of_run_line(
             result.status,
