@@ -25,11 +25,12 @@ import sys
 import tempfile
 import time
 import warnings
+from pathlib import Path
 
-import pytorch_lightning as pl
 import torch
-from pytorch_lightning.callbacks import Callback
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_throughput import WARMUP, StepTimer, _trainer_settings
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.driving import PRESENCE_TASKS, DrivingWorld
 from tasklab.data.label_masks import TaskBudget
@@ -38,11 +39,11 @@ from tasklab.data.vectors import VectorWorld
 from tasklab.losses import masked_multitask_loss
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
+from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
 from tasklab.stacking.data import StackedDataModule
 from tasklab.stacking.module import StackedSeedsModule
 from tasklab.stacking.net import StackedNet
 
-WARMUP = 10
 MODELS = {  # world, backbone, trunk, batch size, steps
     "vector_mlp": (VectorWorld, "mlp", TrunkShape(width=64, depth=2), 256, 200),
     "driving_cnn": (DrivingWorld, "cnn", TrunkShape(width=16, depth=3), 128, 40),
@@ -61,18 +62,16 @@ def _sync() -> None:
         torch.cuda.synchronize()
 
 
-class StepTimer(Callback):
-    def __init__(self) -> None:
-        self.start = self.end = 0.0
+class SyncedStepTimer(StepTimer):
+    """``StepTimer`` that waits for the device first (GPU work is asynchronous)."""
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == WARMUP:
-            _sync()
-            self.start = time.perf_counter()
+        _sync()
+        super().on_train_batch_start(trainer, pl_module, batch, batch_idx)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
         _sync()
-        self.end = time.perf_counter()
+        super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
 
 
 class _OnDevice:
@@ -131,22 +130,15 @@ def stacked_rate(model: str, members: int) -> float:
     tasks = built[0][2]
     module = StackedSeedsModule(StackedNet([net for _, net, _ in built]), tasks, lr=1e-3)
     steps, batch = MODELS[model][4], MODELS[model][3]
-    timer = StepTimer()
-    trainer = pl.Trainer(
-        max_steps=steps,
-        max_epochs=-1,
-        accelerator=ACCELERATOR,
-        devices=1,
-        logger=False,
-        check_val_every_n_epoch=None,
-        val_check_interval=steps + 1,
-        num_sanity_val_steps=0,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        enable_progress_bar=False,
-        callbacks=[timer],
-    )
-    trainer.fit(module, datamodule=StackedDataModule([dm for dm, _, _ in built]))
+    tc = _trainer_settings("stacked", steps)  # tasklab's Trainer, no bar, no checkpoints
+    tc.accelerator = ACCELERATOR
+    group = steps_per_call(tc, steps)  # as many steps per call as a stacked fit takes
+    timer = SyncedStepTimer()
+    with tempfile.TemporaryDirectory() as out, quiet_lightning():
+        trainer = build_trainer(tc, [], Path(out), steps, "all", group)
+        trainer.callbacks.append(timer)
+        members = StackedDataModule([dm for dm, _, _ in built], steps_per_batch=group)
+        trainer.fit(module, datamodule=members)
     return (steps - WARMUP) * batch / (timer.end - timer.start)
 
 

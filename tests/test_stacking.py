@@ -137,7 +137,7 @@ def test_batch_statistics_refuse_members_of_different_sizes(make_cfg, tmp_path):
 
 
 def test_a_diverging_member_fails_alone(make_cfg, tmp_path, monkeypatch):
-    build = stacking_fit.build_architecture
+    build = stacking_fit.model_network
     built = []
 
     def poisoned(*args, **kwargs):
@@ -148,7 +148,7 @@ def test_a_diverging_member_fails_alone(make_cfg, tmp_path, monkeypatch):
                 next(net.parameters()).fill_(float("nan"))
         return net
 
-    monkeypatch.setattr(stacking_fit, "build_architecture", poisoned)
+    monkeypatch.setattr(stacking_fit, "model_network", poisoned)
     ctxs = _contexts(make_cfg, tmp_path, VECTORS, seeds=[0, 1, 2])
     tasks = selected_tasks(ctxs[0].world, list(ctxs[0].cfg.data.tasks))
     outcomes = fit_tasks_stacked(ctxs, tasks, "all")

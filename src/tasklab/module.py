@@ -9,7 +9,7 @@ the device: a ``self.log`` call per step would cost a small model more than half
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -96,7 +96,6 @@ class TaskLabModule(pl.LightningModule):
         self._steps_in_window = 0
         # per task: the sum of its weights and the number of steps it took part in
         self._weight_window = torch.zeros(2 * len(self.tasks))
-        self._grouped = False  # whether training batches come several steps at a time
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(x)
@@ -104,14 +103,7 @@ class TaskLabModule(pl.LightningModule):
     def training_step(
         self, batch: dict[str, torch.Tensor] | list[dict[str, torch.Tensor]], batch_idx: int
     ) -> torch.Tensor:
-        # A list is several steps' batches (``trainer.steps_per_call``): Lightning's per-call
-        # cost is paid once for all of them, and each step is exactly the step it would be.
-        if isinstance(batch, list):
-            self._grouped = True
-            for one in batch:
-                loss = self._train_step(one)
-            return loss
-        return self._train_step(batch)
+        return each_step(batch, self._train_step)
 
     def _train_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         optimiser = self.optimizers()
@@ -201,29 +193,23 @@ class TaskLabModule(pl.LightningModule):
             weight_sum, steps = self._weight_window[k], self._weight_window[n_tasks + k]
             if self.weighting is not None and steps > 0:
                 values[f"train/{spec.name}/weight"] = float(weight_sum / steps)
-        self._write_to_loggers(values)
+        self._write_to_loggers(values, self.global_step)
         if self.trainer.progress_bar_callback is not None:  # the bar's running loss
             self.log("loss", mean_loss, on_step=True, prog_bar=True, logger=False)
         self._window.zero_()
         self._weight_window.zero_()
         self._steps_in_window = 0
 
-    def _write_to_loggers(self, values: dict[str, float]) -> None:
-        """The training window's values straight to the loggers, as Lightning would file them
-        (under the step, with the epoch). ``self.log`` costs ~1 ms a key in a tiny model's
-        step budget (measured with cProfile: 7.5 ms per window of 10 keys), and training
-        values need none of its reduction or syncing: they are this process's own sums."""
-        # float32, as ``self.log`` would have stored them
-        row = {"epoch": self.trainer.current_epoch}
-        row.update({key: float(np.float32(value)) for key, value in values.items()})
+    def _write_to_loggers(self, values: dict[str, float], step: int) -> None:
+        """Values straight to the loggers, filed as Lightning files them (``logger_row``).
+        ``self.log`` costs ~1 ms a key in a tiny model's step budget (measured with cProfile:
+        7.5 ms per window of 10 keys) and, with several steps per call, would file rows under
+        its call count; these values need none of its reduction or syncing (training sums
+        are this process's own, evaluation metrics are torchmetrics', already gathered)."""
+        row = logger_row(values, self.trainer.current_epoch)
         for logger in self.loggers:
-            logger.log_metrics(row, step=self.global_step)
+            logger.log_metrics(row, step=step)
             logger.save()
-
-    def _logged_step(self, step: int) -> dict[str, float]:
-        """Under grouped steps Lightning would file a log under its call count; these keys
-        file it under the optimiser step, with the epoch, as one step per call does."""
-        return {"step": float(step), "epoch": float(self.trainer.current_epoch)}
 
     def on_train_end(self) -> None:
         # A NaN in the last partial window must still fail the run.
@@ -258,12 +244,8 @@ class TaskLabModule(pl.LightningModule):
             # a fit of one task logs its task's names only: in W&B, ``test/mean/auroc`` always
             # means a mean over several tasks (a single-task arm logs one run per task)
             values = {k: v for k, v in values.items() if f"{split}/mean/" not in k}
-        if values and self._grouped:
-            # Lightning files an evaluation inside a fit under the last training step
-            in_fit = self.trainer.state.fn == "fit"
-            values.update(self._logged_step(self.global_step - int(in_fit)))
         if values:
-            self.log_dict(values, on_epoch=True)
+            self._write_to_loggers(values, evaluation_step(self.trainer))
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
@@ -299,6 +281,31 @@ class TaskLabModule(pl.LightningModule):
             self.schedule,
             self.total_steps,
         )
+
+
+def each_step(
+    batch: dict[str, torch.Tensor] | list[dict[str, torch.Tensor]],
+    step: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+) -> torch.Tensor:
+    """``step`` on a batch, or on each of a list of batches (``trainer.steps_per_call``):
+    Lightning's per-call cost is paid once for all of them, and each step is exactly the step
+    it would be; the last loss is returned."""
+    if not isinstance(batch, list):
+        return step(batch)
+    for one in batch:
+        loss = step(one)
+    return loss
+
+
+def logger_row(values: dict[str, float], epoch: int) -> dict[str, float]:
+    """A row as Lightning hands it to its loggers: float32 values and the epoch."""
+    return {"epoch": epoch, **{key: float(np.float32(v)) for key, v in values.items()}}
+
+
+def evaluation_step(trainer: pl.Trainer) -> int:
+    """The step Lightning files an evaluation under: the last training step's index inside
+    a fit, the number of steps taken after it."""
+    return int(trainer.global_step) - int(trainer.state.fn == "fit")
 
 
 def adamw_with_schedule(

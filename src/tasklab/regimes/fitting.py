@@ -96,6 +96,60 @@ def fit_weighting(
     return build_weighting(as_settings(weighting_settings(weighting.name), weighting), tasks)
 
 
+def seeded_datamodule(
+    ctx: RunContext,
+    tasks: Sequence[TaskSpec],
+    max_steps: int,
+    focus: tuple[Sequence[str], float] | None = None,
+    steps_per_batch: int = 1,
+) -> WorldDataModule:
+    """A fit's data, after seeding the global RNG with the run's seed: what follows (the
+    network's initialisation) draws the same numbers in a stacked fit as in a single one."""
+    cfg = ctx.cfg
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    return WorldDataModule(
+        ctx.world,
+        tasks,
+        {t.name: ctx.budgets[t.name] for t in tasks},
+        seed=cfg.seed,
+        batch_size=cfg.data.batch_size,
+        n_val=cfg.data.n_val,
+        n_test=cfg.data.n_test,
+        materialise_max=0 if cfg.trainer.smoke else cfg.data.materialise_max,
+        train_batches=max_steps,
+        eval_cache=ctx.eval_cache,
+        focus=focus,
+        steps_per_batch=steps_per_batch,
+    )
+
+
+def model_network(ctx: RunContext, tasks: Sequence[TaskSpec]) -> nn.Module:
+    """The network ``model.*`` describes, with a head per task."""
+    cfg = ctx.cfg
+    return build_architecture(
+        cfg.model.architecture,
+        cfg.model.backbone,
+        ctx.world.input_shape,
+        trunk_shape(cfg),
+        tasks,
+        cfg.model.n_experts,
+    )
+
+
+def fit_loggers(ctx: RunContext, fit_name: str) -> list:
+    """The W&B and CSV loggers of one fit of one seed."""
+    cfg = ctx.cfg
+    config = OmegaConf.to_container(cfg, resolve=True)
+    return build_loggers(
+        cfg.logger,
+        ctx.output_dir,
+        f"{cfg.name}-{cfg.regime.name}-{fit_name}-s{cfg.seed}",
+        ctx.group,
+        cfg.regime.name,
+        config,  # type: ignore[arg-type]
+    )
+
+
 def fit_tasks(
     ctx: RunContext,
     tasks: Sequence[TaskSpec],
@@ -117,34 +171,9 @@ def fit_tasks(
     cfg = ctx.cfg
     max_steps = bounded_steps(cfg, cfg.trainer.max_steps if max_steps is None else max_steps)
     start = time.perf_counter()
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    budgets = {t.name: ctx.budgets[t.name] for t in tasks}
     group = steps_per_call(cfg.trainer, max_steps)
-    datamodule = WorldDataModule(
-        ctx.world,
-        tasks,
-        budgets,
-        seed=cfg.seed,
-        batch_size=cfg.data.batch_size,
-        n_val=cfg.data.n_val,
-        n_test=cfg.data.n_test,
-        materialise_max=0 if cfg.trainer.smoke else cfg.data.materialise_max,
-        train_batches=max_steps,
-        eval_cache=ctx.eval_cache,
-        focus=focus,
-        steps_per_batch=group,
-    )
-    if network is not None:
-        net = network()
-    else:
-        net = build_architecture(
-            cfg.model.architecture,
-            cfg.model.backbone,
-            ctx.world.input_shape,
-            trunk_shape(cfg),
-            tasks,
-            cfg.model.n_experts,
-        )
+    datamodule = seeded_datamodule(ctx, tasks, max_steps, focus, steps_per_batch=group)
+    net = network() if network is not None else model_network(ctx, tasks)
     plan = prepare(net) if prepare is not None else FineTunePlan(frozen=[], lr_scales=[])
     module = TaskLabModule(
         net,
@@ -160,16 +189,7 @@ def fit_tasks(
         weighting=fit_weighting(cfg, tasks, task_weights),
         affinity_every=cfg.mtl.affinity_every,
     )
-    config = OmegaConf.to_container(cfg, resolve=True)
-    run_name = f"{cfg.name}-{cfg.regime.name}-{fit_name}-s{cfg.seed}"
-    loggers = build_loggers(
-        cfg.logger,
-        ctx.output_dir,
-        run_name,
-        ctx.group,
-        cfg.regime.name,
-        config,  # type: ignore[arg-type]
-    )
+    loggers = fit_loggers(ctx, fit_name)
     try:
         with quiet_lightning():
             trainer = build_trainer(

@@ -11,16 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-import pytorch_lightning as pl
-from omegaconf import OmegaConf
 from torch import nn
 
-from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.tasks import TaskSpec
-from tasklab.loggers import build_loggers, finish_wandb
-from tasklab.models.mtl_architectures import build_architecture
+from tasklab.loggers import finish_wandb
 from tasklab.models.multihead import count_parameters
-from tasklab.regimes.fitting import FitOutcome, RunContext, bounded_steps, trunk_shape
+from tasklab.regimes.fitting import (
+    FitOutcome,
+    RunContext,
+    bounded_steps,
+    fit_loggers,
+    model_network,
+    seeded_datamodule,
+)
 from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
 from tasklab.runs.checkpoints import resume_checkpoint
 from tasklab.stacking.data import StackedDataModule
@@ -42,47 +45,10 @@ def stacked_fit_name(ctxs: Sequence[RunContext], fit_name: str) -> str:
     return f"stacked-s{'-'.join(str(c.cfg.seed) for c in ctxs)}-{fit_name}"
 
 
-def _member(ctx: RunContext, tasks: Sequence[TaskSpec], max_steps: int):
-    cfg = ctx.cfg
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = WorldDataModule(
-        ctx.world,
-        tasks,
-        {t.name: ctx.budgets[t.name] for t in tasks},
-        seed=cfg.seed,
-        batch_size=cfg.data.batch_size,
-        n_val=cfg.data.n_val,
-        n_test=cfg.data.n_test,
-        materialise_max=0 if cfg.trainer.smoke else cfg.data.materialise_max,
-        train_batches=max_steps,
-        eval_cache=ctx.eval_cache,
-    )
-    net = build_architecture(
-        cfg.model.architecture,
-        cfg.model.backbone,
-        ctx.world.input_shape,
-        trunk_shape(cfg),
-        tasks,
-        cfg.model.n_experts,
-    )
-    return datamodule, net
-
-
 def _replay_logs(ctx: RunContext, fit_name: str, rows) -> None:
     """Write what a member logged into the loggers its single fit would have had."""
-    cfg = ctx.cfg
-    config = OmegaConf.to_container(cfg, resolve=True)
-    run_name = f"{cfg.name}-{cfg.regime.name}-{fit_name}-s{cfg.seed}"
-    loggers = build_loggers(
-        cfg.logger,
-        ctx.output_dir,
-        run_name,
-        ctx.group,
-        cfg.regime.name,
-        config,  # type: ignore[arg-type]
-    )
     try:
-        for logger in loggers:
+        for logger in fit_loggers(ctx, fit_name):
             for step, values in rows:
                 logger.log_metrics(values, step=step)
             logger.save()
@@ -101,9 +67,10 @@ def fit_tasks_stacked(
     cfg = lead.cfg
     max_steps = bounded_steps(cfg, cfg.trainer.max_steps)
     start = time.perf_counter()
-    built = [_member(ctx, tasks, max_steps) for ctx in ctxs]
-    members = [datamodule for datamodule, _ in built]
-    nets = [net for _, net in built]
+    members, nets = [], []
+    for ctx in ctxs:  # each member's data, then its network: a single fit's order
+        members.append(seeded_datamodule(ctx, tasks, max_steps))
+        nets.append(model_network(ctx, tasks))
     group = steps_per_call(cfg.trainer, max_steps)
     datamodule = StackedDataModule(members, steps_per_batch=group)
     sizes = datamodule.train_sizes()

@@ -13,14 +13,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
 
 from tasklab.data.tasks import TaskSpec
 from tasklab.metrics import TaskMetrics
-from tasklab.module import NonFiniteLossError, adamw_with_schedule
+from tasklab.module import (
+    NonFiniteLossError,
+    adamw_with_schedule,
+    each_step,
+    evaluation_step,
+    logger_row,
+)
 from tasklab.predictions import SPLITS, PredictionCollector, TaskPredictions
 from tasklab.stacking.loss import stacked_masked_loss
 from tasklab.stacking.net import StackedNet
@@ -69,11 +74,7 @@ class StackedSeedsModule(pl.LightningModule):
     def training_step(
         self, batch: dict[str, torch.Tensor] | list[dict[str, torch.Tensor]], batch_idx: int
     ) -> torch.Tensor:
-        if isinstance(batch, list):  # several steps per call (``trainer.steps_per_call``)
-            for one in batch:
-                loss = self._train_step(one)
-            return loss
-        return self._train_step(batch)
+        return each_step(batch, self._train_step)
 
     def _train_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         optimiser = self.optimizers()
@@ -128,9 +129,8 @@ class StackedSeedsModule(pl.LightningModule):
             raise NonFiniteLossError(self.failed[0].split(": ", 1)[1])
 
     def _keep_row(self, k: int, step: int, values: dict[str, float]) -> None:
-        """A row as a single fit's logger gets it: float32 values and the epoch."""
-        row = {key: float(np.float32(v)) for key, v in values.items()}
-        self.logged[k].append((step, {"epoch": int(self.trainer.current_epoch), **row}))
+        """A row as a single fit's logger gets it."""
+        self.logged[k].append((step, logger_row(values, self.trainer.current_epoch)))
 
     def on_train_end(self) -> None:
         # A NaN in the last partial window fails that member too.
@@ -167,9 +167,7 @@ class StackedSeedsModule(pl.LightningModule):
             if len(self.tasks) == 1:  # as a single fit logs (``TaskLabModule``)
                 values = {key: v for key, v in values.items() if f"{split}/mean/" not in key}
             if values and k not in self.failed:
-                # Lightning files an evaluation inside a fit under the last training step
-                in_fit = self.trainer.state.fn == "fit"
-                self._keep_row(k, int(self.global_step) - int(in_fit), values)
+                self._keep_row(k, evaluation_step(self.trainer), values)
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")
