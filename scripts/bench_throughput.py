@@ -165,6 +165,8 @@ def _plain_file_batches(steps: int, batch: int, mapped: bool):
 
 
 def plain_loop(case: str, steps: int) -> float:
+    # a user's own loop, whatever mode the last Trainer (``deterministic``) left torch in
+    torch.use_deterministic_algorithms(False)
     dm, net, tasks, batch = _setup(case, steps)
     if case.startswith("file_cnn"):
         mapped = case.endswith("mmap")

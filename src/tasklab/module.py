@@ -20,6 +20,7 @@ from tasklab.data.tasks import TaskSpec
 from tasklab.losses import masked_multitask_loss
 from tasklab.metrics import TaskMetrics
 from tasklab.predictions import SPLITS, PredictionCollector, TaskPredictions
+from tasklab.step_dispatch import PlainDispatch
 from tasklab.weightings import LossWeighting
 
 
@@ -91,6 +92,7 @@ class TaskLabModule(pl.LightningModule):
         # the DataModule's direct batch transfer, a tiny MLP ~4% faster), and gradient-based
         # loss weightings need it anyway.
         self.automatic_optimization = False
+        self.dispatch = PlainDispatch()
         # Running sums over the logging window, on the device: [loss, per-task sums, counts].
         self._window = torch.zeros(1 + 2 * len(self.tasks))
         self._steps_in_window = 0
@@ -121,13 +123,13 @@ class TaskLabModule(pl.LightningModule):
             shared = list(getattr(self.net, "trunk", self.net).parameters())
             # a gradient aggregation that weighs the tasks' gradients says with which weights
             weights = (
-                self.weighting.backward(loss, sums, counts, shared, self.manual_backward) or weights
+                self.weighting.backward(loss, sums, counts, shared, self._backward) or weights
             )
         else:
-            self.manual_backward(loss)
+            self._backward(loss)
         if weights is not None:
             self._accumulate_weights(weights)
-        optimiser.step()  # type: ignore[union-attr]
+        self.dispatch.step(optimiser)  # type: ignore[arg-type]
         if self.schedule != "constant":
             self.lr_schedulers().step()  # type: ignore[union-attr]
         if self.weighting is not None and self.weighting.needs_losses_after_step:
@@ -136,6 +138,12 @@ class TaskLabModule(pl.LightningModule):
         if (self.global_step + 1) % self.log_every_n_steps == 0:
             self._flush_training_log()
         return loss
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        self.dispatch.backward(self, loss)
+
+    def on_train_start(self) -> None:
+        self.dispatch.decide(self.trainer, self)
 
     def _measure_affinity(self, batch, sums, counts, optimiser) -> None:
         present = {n: sums[n] / counts[n] for n in (t.name for t in self.tasks) if counts[n] > 0}

@@ -29,6 +29,7 @@ from tasklab.module import (
 from tasklab.predictions import SPLITS, PredictionCollector, TaskPredictions
 from tasklab.stacking.loss import stacked_masked_loss
 from tasklab.stacking.net import StackedNet
+from tasklab.step_dispatch import PlainDispatch
 
 LoggedRow = tuple[int, dict[str, float]]
 
@@ -50,6 +51,7 @@ class StackedSeedsModule(pl.LightningModule):
         self.schedule, self.total_steps = schedule, max(1, total_steps)
         self.log_every_n_steps = max(1, log_every_n_steps)
         self.automatic_optimization = False
+        self.dispatch = PlainDispatch()
         self.split_metrics = nn.ModuleList(
             nn.ModuleDict({split: TaskMetrics(self.tasks) for split in ("val", "test")})
             for _ in range(self.members)
@@ -84,8 +86,8 @@ class StackedSeedsModule(pl.LightningModule):
         )
         optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
         # The gradient of a sum is each member's own gradient: members never mix.
-        self.manual_backward(total.sum())
-        optimiser.step()  # type: ignore[union-attr]
+        self.dispatch.backward(self, total.sum())
+        self.dispatch.step(optimiser)  # type: ignore[arg-type]
         if self.schedule != "constant":
             self.lr_schedulers().step()  # type: ignore[union-attr]
         step = torch.cat([total.detach()[:, None], sums.detach(), counts], dim=1)
@@ -96,6 +98,9 @@ class StackedSeedsModule(pl.LightningModule):
         if (self.global_step + 1) % self.log_every_n_steps == 0:
             self._flush_training_log()
         return total.sum()
+
+    def on_train_start(self) -> None:
+        self.dispatch.decide(self.trainer, self)
 
     def _flush_training_log(self) -> None:
         if self._steps_in_window == 0:
