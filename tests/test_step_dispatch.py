@@ -77,7 +77,8 @@ def test_direct_steps_end_with_the_weights_of_lightnings_dispatch():
     dispatched = _fit(callbacks=[hooks])
     assert direct.dispatch.direct and not dispatched.dispatch.direct
     assert hooks.calls == {"before": STEPS, "after": STEPS, "optimizer": STEPS}
-    assert all(torch.equal(a, b) for a, b in zip(_weights(direct), _weights(dispatched), strict=True))
+    pairs = zip(_weights(direct), _weights(dispatched), strict=True)
+    assert all(torch.equal(a, b) for a, b in pairs)
     assert direct.latest == dispatched.latest
 
 

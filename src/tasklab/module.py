@@ -122,9 +122,7 @@ class TaskLabModule(pl.LightningModule):
         if self.weighting is not None and self.weighting.shared_gradients:
             shared = list(getattr(self.net, "trunk", self.net).parameters())
             # a gradient aggregation that weighs the tasks' gradients says with which weights
-            weights = (
-                self.weighting.backward(loss, sums, counts, shared, self._backward) or weights
-            )
+            weights = self.weighting.backward(loss, sums, counts, shared, self._backward) or weights
         else:
             self._backward(loss)
         if weights is not None:
