@@ -14,6 +14,7 @@ from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
 
+from hydra_plugins.tasklab_sweeper.compose_once import use_compose_once_sweeper
 from tasklab.cli_errors import one_line
 from tasklab.conf import CONFIG_PATH
 from tasklab.config import register_configs
@@ -90,6 +91,7 @@ def main() -> None:
     try:
         check_search_paths(sys.argv[1:])
         register_configs()  # imports the user's components too (TASKLAB_COMPONENTS)
+        use_compose_once_sweeper()
         _hydra_main()
     except (HydraException, OmegaConfBaseException, OSError, ConfigError) as error:
         if previous == "1":  # the user asked for Hydra's full report

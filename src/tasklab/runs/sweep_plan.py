@@ -20,7 +20,11 @@ from omegaconf import DictConfig, OmegaConf
 from tasklab.runs.ids import register_run_id_resolver, run_id
 
 MULTIRUN_FILE = "multirun.yaml"
-_BASIC_SWEEPER = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
+# Hydra's basic sweeper, and tasklab's (the same grid, each job composed once)
+_GRID_SWEEPERS = (
+    "hydra._internal.core_plugins.basic_sweeper.BasicSweeper",
+    "hydra_plugins.tasklab_sweeper.compose_once.ComposeOnceSweeper",
+)
 
 
 def grid_jobs(hydra_cfg: DictConfig) -> dict[str, list[str]]:
@@ -49,4 +53,4 @@ def sweep_plan(sweep_dir: Path) -> dict[str, list[str]] | None:
         return None
     register_run_id_resolver()  # the saved config names job folders through tasklab's resolvers
     hydra_cfg = OmegaConf.load(path).hydra
-    return grid_jobs(hydra_cfg) if hydra_cfg.sweeper.get("_target_") == _BASIC_SWEEPER else None
+    return grid_jobs(hydra_cfg) if hydra_cfg.sweeper.get("_target_") in _GRID_SWEEPERS else None

@@ -1,0 +1,1 @@
+"""tasklab's Hydra sweeper (``hydra/sweeper=tasklab``, tasklab-train's default)."""
