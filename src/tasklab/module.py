@@ -19,6 +19,7 @@ from tasklab.affinity import AffinityMeter, lookahead_affinity
 from tasklab.data.tasks import TaskSpec
 from tasklab.losses import masked_multitask_loss
 from tasklab.metrics import TaskMetrics
+from tasklab.models.memory_format import train_in_preferred_layout
 from tasklab.predictions import SPLITS, PredictionCollector, TaskPredictions
 from tasklab.step_dispatch import PlainDispatch
 from tasklab.weightings import LossWeighting
@@ -139,6 +140,9 @@ class TaskLabModule(pl.LightningModule):
 
     def _backward(self, loss: torch.Tensor) -> None:
         self.dispatch.backward(self, loss)
+
+    def on_fit_start(self) -> None:
+        train_in_preferred_layout(self.net, self.device)
 
     def on_train_start(self) -> None:
         self.dispatch.decide(self.trainer, self)

@@ -26,7 +26,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from tasklab.names import is_safe_name, unsafe_name_message
 from tasklab.settings import ConfigError
 
-TRAINING_VERSION = 2  # raise it when an unchanged config would now train differently
+TRAINING_VERSION = 3  # raise it when an unchanged config would now train differently
 
 RUN_ID_RESOLVER = "tasklab_run_id"
 NAME_RESOLVER = "tasklab_name"
