@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,8 @@ def build_loggers(
 
 
 def finish_wandb() -> None:
-    """Close the active W&B run, if any; without this, later runs of a multirun hang."""
-    import wandb
-
-    if wandb.run is not None:
+    """Close the active W&B run, if any; without this, later runs of a multirun hang. A
+    process that never imported wandb has no run (and need not pay wandb's import)."""
+    wandb = sys.modules.get("wandb")
+    if wandb is not None and wandb.run is not None:
         wandb.finish()
