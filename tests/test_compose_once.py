@@ -45,3 +45,15 @@ def test_a_job_that_cannot_be_composed_fails_the_sweep_before_any_runs(tmp_path,
     assert run.returncode != 0
     assert "no_such_model" in run.stderr
     assert not list(sweep.rglob("result.json"))
+
+
+def test_jobs_past_the_kept_number_are_composed_again_when_they_run(tmp_path, run_cli, monkeypatch):
+    from hydra_plugins.tasklab_sweeper import compose_once
+
+    monkeypatch.setattr(compose_once, "KEEP_AT_MOST", 2)  # memory: ~0.6 MB per kept config
+    composed = _count_compositions(monkeypatch)
+    sweep = tmp_path / "sweep"
+    run = run_cli(train_main, "-m", *SMALL_RUN, "seed=0,1,2", f"hydra.sweep.dir={sweep}")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert sorted(o[-1] for o in composed) == ["seed=0", "seed=1", "seed=2", "seed=2"]
+    assert len(list(sweep.rglob("result.json"))) == 3
