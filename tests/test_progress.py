@@ -28,22 +28,32 @@ def _plan(sweep: Path, jobs: int, began: float, monkeypatch) -> None:
 
 def test_the_time_left_extrapolates_this_launchs_finished_runs(tmp_path, monkeypatch):
     _plan(tmp_path, jobs=6, began=1000.0, monkeypatch=monkeypatch)
-    _record(tmp_path / "a", "ok", 900.0)  # finished in an earlier launch: done, not timed
-    _record(tmp_path / "b", "ok", 1010.0)
-    _record(tmp_path / "c", "failed", 1020.0)
+    _record(tmp_path / "job0", "ok", 900.0)  # finished in an earlier launch: done, not timed
+    _record(tmp_path / "job1", "ok", 1010.0)
+    _record(tmp_path / "job2", "failed", 1020.0)
     # two runs finished in the 20 s since the launch; three are left: about 30 s
     assert sweep_progress(tmp_path, now=1020.0) == "2 done, 1 failed, 3 left, about 30 s left"
 
 
 def test_on_a_terminal_a_bar_leads_the_sweeps_line(tmp_path, monkeypatch):
     _plan(tmp_path, jobs=4, began=1000.0, monkeypatch=monkeypatch)
-    _record(tmp_path / "a", "ok", 1010.0)
+    _record(tmp_path / "job0", "ok", 1010.0)
     assert progress.progress_bar(1, 4, width=8) == "[##------] 1/4"
     assert progress.progress_bar(0, 0, width=4) == "[####] 0/0"
-    line = end_of_run_line("ok", 3.0, {}, tmp_path / "a", tmp_path, bar=True)
+    line = end_of_run_line("ok", 3.0, {}, tmp_path / "job0", tmp_path, bar=True)
     assert "| [#####---------------] 1/4 1 done, 0 failed, 3 left, about " in line
     # a log file (standard output not a terminal, as under pytest) gets no bar
-    assert "[#" not in end_of_run_line("ok", 3.0, {}, tmp_path / "a", tmp_path)
+    assert "[#" not in end_of_run_line("ok", 3.0, {}, tmp_path / "job0", tmp_path)
+
+
+def test_runs_of_an_earlier_grid_in_the_folder_do_not_count(tmp_path, monkeypatch):
+    # the folder holds five runs of an earlier launch over other sizes; this launch asks for
+    # four jobs, one of them done: three are left (not "0 left" from nine records)
+    _plan(tmp_path, jobs=4, began=1000.0, monkeypatch=monkeypatch)
+    for k in range(5):
+        _record(tmp_path / f"earlier{k}", "ok", 500.0)
+    _record(tmp_path / "job0", "ok", 1010.0)
+    assert sweep_progress(tmp_path, now=1020.0) == "1 done, 0 failed, 3 left, about 60 s left"
 
 
 def test_a_single_run_says_what_it_measured_and_where():

@@ -44,14 +44,18 @@ def sweep_progress(sweep_dir: Path, now: float | None = None, bar: bool = False)
     time left extrapolates the runs finished since this launch of the sweep began. With
     ``bar`` (a terminal is attached) a progress bar leads the line."""
     now = time.time() if now is None else now
+    plan = sweep_plan(Path(sweep_dir))
     records: list[tuple[dict[str, Any], float]] = []
     for path in Path(sweep_dir).glob(f"*/{RESULT_FILE}"):
+        # a folder can also hold runs of an earlier launch with another grid: only this
+        # launch's jobs count towards its progress
+        if plan is not None and path.parent.name not in plan:
+            continue
         record = read_json(path)
         if record is not None:
             records.append((record, path.stat().st_mtime))
     done = sum(1 for r, _ in records if r.get("status") == "ok")
     failed = sum(1 for r, _ in records if r.get("status") != "ok")
-    plan = sweep_plan(Path(sweep_dir))
     if plan is None:  # a search sweeper draws its jobs as it goes
         return f"{done} done, {failed} failed"
     left = max(len(plan) - done - failed, 0)
