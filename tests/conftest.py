@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -31,8 +32,25 @@ TINY = [
     "model.width=4",
 ]
 
+
 # The same budget as command-line overrides of a whole run (sweeps, launchers, the CLI): a
 # 2-step run of a width-4 network that writes no logs.
+def bare_trainer(max_steps: int, **settings) -> pl.Trainer:
+    """A Lightning Trainer on the CPU with nothing beside the fit (no logger, bar, checkpoints
+    or summary), for tests that drive a module directly; ``settings`` add to or replace these."""
+    return pl.Trainer(
+        **{
+            "max_steps": max_steps,
+            "logger": False,
+            "enable_progress_bar": False,
+            "enable_checkpointing": False,
+            "enable_model_summary": False,
+            "accelerator": "cpu",
+            **settings,
+        }
+    )
+
+
 SMALL_RUN = [
     "trainer=smoke",
     "data.n_train=32",

@@ -3,7 +3,6 @@ updating them), outputs equal to the default layout's up to float rounding, MLPs
 
 from __future__ import annotations
 
-import pytorch_lightning as pl
 import torch
 
 from tasklab.data.tasks import TaskSpec
@@ -11,6 +10,8 @@ from tasklab.models.backbones import TrunkShape
 from tasklab.models.memory_format import prefers_channels_last, train_in_preferred_layout
 from tasklab.models.multihead import build_net
 from tasklab.module import TaskLabModule
+
+from .conftest import bare_trainer
 
 TASKS = [TaskSpec("a")]
 
@@ -37,14 +38,7 @@ def test_a_cpu_fit_trains_its_convolutions_channels_last():
     parameters = list(net.parameters())
     before = [p.detach().clone() for p in parameters]
     module = TaskLabModule(net, TASKS, lr=1e-2, log_every_n_steps=2)
-    trainer = pl.Trainer(
-        max_steps=4,
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-    )
+    trainer = bare_trainer(4)
     trainer.fit(module, train_dataloaders=_Images())
     convs = [m.weight for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
     assert convs and all(w.is_contiguous(memory_format=torch.channels_last) for w in convs)

@@ -1,11 +1,12 @@
 import pytest
-import pytorch_lightning as pl
 import torch
 
 from tasklab.data.tasks import TaskSpec
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
 from tasklab.module import NonFiniteLossError, TaskLabModule
+
+from .conftest import bare_trainer
 
 
 class _Batches:
@@ -28,15 +29,7 @@ def _fit(x: torch.Tensor, steps: int = 3, log_every: int = 1) -> TaskLabModule:
         tasks,
         log_every_n_steps=log_every,
     )
-    trainer = pl.Trainer(
-        max_steps=steps,
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-        log_every_n_steps=log_every,
-    )
+    trainer = bare_trainer(steps, log_every_n_steps=log_every)
     trainer.fit(module, train_dataloaders=_Batches(x, steps))
     return module
 

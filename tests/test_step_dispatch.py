@@ -11,6 +11,8 @@ from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
 from tasklab.module import TaskLabModule
 
+from .conftest import bare_trainer
+
 STEPS = 6
 
 
@@ -52,16 +54,7 @@ def _fit(module_type=TaskLabModule, callbacks=(), precision="32-true") -> TaskLa
     torch.manual_seed(0)
     net = build_net("mlp", (3,), TrunkShape(width=8, depth=1), tasks)
     module = module_type(net, tasks, lr=1e-2, log_every_n_steps=2)
-    trainer = pl.Trainer(
-        max_steps=STEPS,
-        logger=False,
-        enable_progress_bar=False,
-        enable_checkpointing=False,
-        enable_model_summary=False,
-        accelerator="cpu",
-        precision=precision,
-        callbacks=list(callbacks),
-    )
+    trainer = bare_trainer(STEPS, precision=precision, callbacks=list(callbacks))
     trainer.fit(module, train_dataloaders=_Batches())
     assert trainer.global_step == STEPS  # the step counter moves on either path
     return module

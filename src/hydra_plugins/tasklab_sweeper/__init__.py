@@ -1,1 +1,1 @@
-"""tasklab's Hydra sweeper (``hydra/sweeper=tasklab``, tasklab-train's default)."""
+"""tasklab's Hydra sweeper: what ``hydra/sweeper=basic`` (the default) means in tasklab-train."""

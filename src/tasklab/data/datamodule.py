@@ -23,6 +23,7 @@ from tasklab.data.batches import (
     MixedBatchStream,
     RenderedSplit,
     StepGroups,
+    batches_to_device,
     render_stream,
 )
 from tasklab.data.label_masks import TaskBudget, label_mask
@@ -113,11 +114,7 @@ class WorldDataModule(pl.LightningDataModule):
     def transfer_batch_to_device(
         self, batch: Batch | list[Batch], device: torch.device, dataloader_idx: int
     ) -> Batch | list[Batch]:
-        """Batches are flat dicts of tensors, usually rendered on the device already; a dict
-        comprehension costs less per step than Lightning's generic collection walk."""
-        if isinstance(batch, list):
-            return [self.transfer_batch_to_device(b, device, dataloader_idx) for b in batch]  # type: ignore[misc]
-        return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+        return batches_to_device(batch, device)
 
     def labelled_counts(self) -> dict[str, int]:
         """Known training labels per task, as actually drawn (a streamed split of a procedural

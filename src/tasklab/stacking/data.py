@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 import pytorch_lightning as pl
 import torch
 
-from tasklab.data.batches import Batch, BatchStream, StepGroups
+from tasklab.data.batches import Batch, BatchStream, StepGroups, batches_to_device
 from tasklab.data.datamodule import WorldDataModule
 
 
@@ -73,9 +73,7 @@ class StackedDataModule(pl.LightningDataModule):
     def transfer_batch_to_device(
         self, batch: Batch | list[Batch], device: torch.device, dataloader_idx: int
     ) -> Batch | list[Batch]:
-        if isinstance(batch, list):
-            return [self.transfer_batch_to_device(b, device, dataloader_idx) for b in batch]  # type: ignore[misc]
-        return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
+        return batches_to_device(batch, device)
 
     def train_dataloader(self) -> StackedBatches | StepGroups:
         stacked = StackedBatches([member.train_dataloader() for member in self.members])
