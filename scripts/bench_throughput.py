@@ -12,6 +12,7 @@ changes less within a pair than across the run); the median and range of those a
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import tempfile
 import time
@@ -42,17 +43,22 @@ WARMUP = 20
 
 
 class StepTimer(Callback):
-    """Wall time from the start of step WARMUP to the end of the last step."""
+    """Wall time from the start of the first training call at or after step WARMUP to the end
+    of the last one, and the number of steps in between (a call may hold several steps)."""
 
     def __init__(self) -> None:
         self.start = self.end = 0.0
+        self.start_step = self.end_step = -1
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
-        if trainer.global_step == WARMUP:
-            self.start = time.perf_counter()
+        if self.start_step < 0 and trainer.global_step >= WARMUP:
+            self.start, self.start_step = time.perf_counter(), trainer.global_step
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        self.end = time.perf_counter()
+        self.end, self.end_step = time.perf_counter(), trainer.global_step
+
+    def samples_per_second(self, batch: int) -> float:
+        return (self.end_step - self.start_step) * batch / (self.end - self.start)
 
 
 CASES = (
@@ -206,7 +212,7 @@ def tasklab_loop(case: str, steps: int) -> float:
     offline and CSV), and as many steps per Lightning call as ``fit_tasks`` would take."""
     dm, net, tasks, batch = _setup(case, steps)
     tc = _trainer_settings(case, steps)
-    dm.steps_per_batch = steps_per_call(tc, steps)
+    dm.steps_per_batch = steps_per_call(tc, steps, 4 * batch * math.prod(dm.world.input_shape))
     module = TaskLabModule(net, tasks, lr=3e-3, log_every_n_steps=tc.log_every_n_steps)
     timer = StepTimer()
     with tempfile.TemporaryDirectory(prefix="tasklab-bench-run-") as out:
@@ -219,7 +225,7 @@ def tasklab_loop(case: str, steps: int) -> float:
             trainer.callbacks.append(timer)
             trainer.fit(module, datamodule=dm)
         finish_wandb()
-    return (steps - WARMUP) * batch / (timer.end - timer.start)
+    return timer.samples_per_second(batch)
 
 
 def main() -> None:

@@ -133,11 +133,32 @@ def test_a_sigkilled_run_resumes_to_the_same_metrics_bit_for_bit(tmp_path, make_
 
 
 def test_every_fit_writes_its_checkpoints_atomically_in_place(make_cfg, tmp_path):
+    from pytorch_lightning.plugins.io import AsyncCheckpointIO
+
     from tasklab.regimes.lightning_trainer import build_trainer
     from tasklab.runs.checkpoints import AtomicCheckpointIO
 
     trainer = build_trainer(make_cfg(*TINY).trainer, [], tmp_path, 2, "all")
-    assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+    writer = trainer.strategy.checkpoint_io
+    assert isinstance(writer, AsyncCheckpointIO)  # in the background, ...
+    assert isinstance(writer.checkpoint_io, AtomicCheckpointIO)  # ... atomically in place
+
+
+def test_a_background_checkpoint_is_the_state_at_its_step(tmp_path):
+    """Training goes on while a checkpoint is written: what is written is the state when it
+    was taken (its tensors copied first), and the fit's end waits for the write."""
+    from tasklab.runs.checkpoints import checkpoint_writer
+
+    weights = torch.arange(4.0)
+    writer = checkpoint_writer()
+    path = tmp_path / "ckpt" / "last.ckpt"
+    writer.save_checkpoint({"state_dict": {"w": weights}, "global_step": 7}, path)
+    weights.add_(100.0)  # the next optimiser step, in place
+    writer.teardown()  # what the end of a fit does
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    assert saved["global_step"] == 7
+    assert saved["state_dict"]["w"].tolist() == [0.0, 1.0, 2.0, 3.0]
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary left
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ def _tc(**changes):
     ("changes", "max_steps", "expected"),
     [
         ({}, 300, 10),  # logging 50, validation every 60, checkpoints every 100: gcd 10
-        ({"validations_per_fit": 0, "checkpoint_every_n_steps": 0}, 300, 10),  # 50's ≤ 16
+        ({"validations_per_fit": 0, "checkpoint_every_n_steps": 0}, 300, 50),  # 50 ≤ 64
         ({"log_every_n_steps": 64, "validations_per_fit": 0}, 300, 4),  # gcd(64, 100)
         ({"steps_per_call": 4}, 300, 2),  # asked 4: the largest divisor of 10 up to 4
         ({"steps_per_call": 1}, 300, 1),
@@ -37,6 +37,15 @@ def _tc(**changes):
 )
 def test_steps_per_call_keeps_every_boundary(changes, max_steps, expected):
     assert steps_per_call(_tc(**changes), max_steps) == expected
+
+
+def test_steps_per_call_holds_a_bounded_amount_of_input():
+    """A call's batches are drawn before its first step: large batches get fewer per call."""
+    tc = _tc(validations_per_fit=0, checkpoint_every_n_steps=0)  # boundaries every 50 steps
+    assert steps_per_call(tc, 300, batch_bytes=32 * 2**10) == 50  # a tiny MLP's batch
+    assert steps_per_call(tc, 300, batch_bytes=6 * 2**20) == 10  # ≤ 64 MiB: 10, divides 50
+    assert steps_per_call(tc, 300, batch_bytes=100 * 2**20) == 1
+    assert steps_per_call(_tc(steps_per_call=25, validations_per_fit=0), 300, 2**30) == 25
 
 
 def _rows(run_dir):

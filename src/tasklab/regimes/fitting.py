@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -96,6 +97,11 @@ def fit_weighting(
     return build_weighting(as_settings(weighting_settings(weighting.name), weighting), tasks)
 
 
+def batch_bytes(ctx: RunContext) -> int:
+    """The inputs of one training batch, in bytes (float32)."""
+    return 4 * ctx.cfg.data.batch_size * math.prod(ctx.world.input_shape)
+
+
 def seeded_datamodule(
     ctx: RunContext,
     tasks: Sequence[TaskSpec],
@@ -171,7 +177,7 @@ def fit_tasks(
     cfg = ctx.cfg
     max_steps = bounded_steps(cfg, cfg.trainer.max_steps if max_steps is None else max_steps)
     start = time.perf_counter()
-    group = steps_per_call(cfg.trainer, max_steps)
+    group = steps_per_call(cfg.trainer, max_steps, batch_bytes(ctx))
     datamodule = seeded_datamodule(ctx, tasks, max_steps, focus, steps_per_batch=group)
     net = network() if network is not None else model_network(ctx, tasks)
     plan = prepare(net) if prepare is not None else FineTunePlan(frozen=[], lr_scales=[])

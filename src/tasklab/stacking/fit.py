@@ -19,6 +19,7 @@ from tasklab.models.multihead import count_parameters
 from tasklab.regimes.fitting import (
     FitOutcome,
     RunContext,
+    batch_bytes,
     bounded_steps,
     fit_loggers,
     model_network,
@@ -71,7 +72,7 @@ def fit_tasks_stacked(
     for ctx in ctxs:  # each member's data, then its network: a single fit's order
         members.append(seeded_datamodule(ctx, tasks, max_steps))
         nets.append(model_network(ctx, tasks))
-    group = steps_per_call(cfg.trainer, max_steps)
+    group = steps_per_call(cfg.trainer, max_steps, len(ctxs) * batch_bytes(lead))
     datamodule = StackedDataModule(members, steps_per_batch=group)
     sizes = datamodule.train_sizes()
     if min(sizes) == 0:

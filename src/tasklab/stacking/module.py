@@ -50,6 +50,7 @@ class StackedSeedsModule(pl.LightningModule):
         self.lr, self.weight_decay = lr, weight_decay
         self.schedule, self.total_steps = schedule, max(1, total_steps)
         self.log_every_n_steps = max(1, log_every_n_steps)
+        self.bar_loss: float | None = None  # mean over living members, last logging window
         self.automatic_optimization = False
         self.dispatch = PlainDispatch()
         self.split_metrics = nn.ModuleList(
@@ -126,8 +127,8 @@ class StackedSeedsModule(pl.LightningModule):
         alive = [
             row[0] / self._steps_in_window for k, row in enumerate(window) if k not in self.failed
         ]
-        if alive:
-            self.log("loss", sum(alive) / len(alive), on_step=True, prog_bar=True, logger=False)
+        if alive:  # shown by the progress bar (``TrainingLossBar``)
+            self.bar_loss = sum(alive) / len(alive)
         self._window.zero_()
         self._steps_in_window = 0
         if len(self.failed) == self.members:  # nothing left to train
@@ -182,7 +183,11 @@ class StackedSeedsModule(pl.LightningModule):
         self._eval_epoch_end("test")
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["tasklab_stacked"] = {"failed": self.failed, "logged": self.logged}
+        # copies: the checkpoint is written in the background while training goes on
+        checkpoint["tasklab_stacked"] = {
+            "failed": dict(self.failed),
+            "logged": [list(rows) for rows in self.logged],
+        }
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         saved = checkpoint.get("tasklab_stacked", {})
