@@ -3,8 +3,9 @@
 Every member keeps the ``WorldDataModule`` its seed gives (subset, label masks, order,
 resume skipping); a training batch stacks the members' batches of the same step. Members
 whose training sets differ in size can reach a pass's short last batch at different steps:
-their batches are padded with unlabelled zero rows, which add no loss and no gradient — the
-networks without batch statistics are the only ones this is allowed for (``needs_equal``).
+their batches are padded with unlabelled zero rows, which add no loss and no gradient (a
+network with batch statistics runs such steps in groups of equal size on the real rows only:
+``StackedNet``).
 Validation and test do not depend on the seed, so one stream serves every member.
 """
 

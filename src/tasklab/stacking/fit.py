@@ -62,8 +62,8 @@ def fit_tasks_stacked(
     ctxs: Sequence[RunContext], tasks: Sequence[TaskSpec], fit_name: str
 ) -> list[FitOutcome | str]:
     """``fit_tasks(ctx, tasks, fit_name)`` for every context at once; a failed member's
-    entry is its error message. Raises ``StackingRefused`` before training when the members'
-    batches cannot be stacked (different training-set sizes with batch statistics)."""
+    entry is its error message. Raises ``StackingRefused`` before training when a member has
+    no labelled training row."""
     lead = ctxs[0]
     cfg = lead.cfg
     max_steps = bounded_steps(cfg, cfg.trainer.max_steps)
@@ -77,11 +77,6 @@ def fit_tasks_stacked(
     sizes = datamodule.train_sizes()
     if min(sizes) == 0:
         raise StackingRefused(f"a member of fit {fit_name!r} has no labelled training row")
-    if len(set(sizes)) > 1 and has_batch_statistics(nets[0]):
-        raise StackingRefused(
-            f"the members of fit {fit_name!r} have {min(sizes)} to {max(sizes)} training rows "
-            "and the network normalises over the batch, so their batches cannot be padded"
-        )
     module = StackedSeedsModule(
         StackedNet(nets),
         tasks,

@@ -81,7 +81,7 @@ class StackedSeedsModule(pl.LightningModule):
 
     def _train_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         optimiser = self.optimizers()
-        outputs = self.net(batch["x"])
+        outputs = self.net(batch["x"], rows=batch["rows"])
         total, sums, counts = stacked_masked_loss(
             self.tasks, outputs, batch["y"], batch["mask"], batch["rows"]
         )

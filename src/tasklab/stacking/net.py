@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from tasklab.models.multihead import MultiHeadNet, ScaledOutput
 
@@ -53,6 +54,7 @@ class StackedNet(nn.Module):
         # The template holds the architecture only (its tensors live on the meta device) and
         # is kept out of the module tree, so it is neither trained nor checkpointed.
         object.__setattr__(self, "_template", copy.deepcopy(nets[0]).to("meta"))
+        self.batch_statistics = any(isinstance(m, _BatchNorm) for m in nets[0].modules())
         self.direct = runs_direct(nets[0]) if direct is None else direct
         if self.direct and not runs_direct(nets[0]):
             raise ValueError("this network has layers without a direct stacked forward")
@@ -65,7 +67,10 @@ class StackedNet(nn.Module):
     def _member_call(self, params, buffers, x):
         return functional_call(self._template, (params, buffers), (x,))
 
-    def forward(self, x: torch.Tensor, shared_input: bool = False) -> dict[str, torch.Tensor]:
+    def forward(
+        self, x: torch.Tensor, shared_input: bool = False, rows: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """``rows`` (K,): how many of each member's B rows are real (the rest padding)."""
         params = dict(zip(self._param_names, self.stacked_params, strict=True))
         if self.direct:
             return self._direct(self._template, "", x, params, shared_input)
@@ -74,8 +79,39 @@ class StackedNet(nn.Module):
         # so the template follows this module's flag at every call.
         if self._template.training != self.training:
             self._template.train(self.training)
+        if rows is not None and self.batch_statistics and self.training:
+            sizes = rows.tolist()
+            if len(set(sizes)) > 1:
+                return self._by_batch_size(params, x, sizes)
         batched = vmap(self._member_call, in_dims=(0, 0, None if shared_input else 0))
         return batched(params, self._buffers_by_name(), x)
+
+    def _by_batch_size(
+        self, params: dict[str, torch.Tensor], x: torch.Tensor, sizes: list[int]
+    ) -> dict[str, torch.Tensor]:
+        """The forward of members whose batches hold different numbers of real rows, with
+        batch statistics: padding rows would enter the statistics, so the members are run in
+        groups of equal size, each on its real rows only (its single fit's batch), and the
+        outputs padded back to (K, B, ...). Each member's running statistics are written back
+        to its own slice; gradients reach each member's slice through the indexing."""
+        buffers = self._buffers_by_name()
+        batched = vmap(self._member_call, in_dims=(0, 0, 0))
+        pieces: dict[str, list[torch.Tensor]] = {}
+        order = []
+        for size in sorted(set(sizes)):
+            members = torch.tensor([k for k, n in enumerate(sizes) if n == size], device=x.device)
+            own_buffers = {name: b[members] for name, b in buffers.items()}
+            out = batched(
+                {n: p[members] for n, p in params.items()}, own_buffers, x[members, :size]
+            )
+            for name, b in buffers.items():
+                b[members] = own_buffers[name]  # running statistics updated in the call
+            for task, value in out.items():
+                padding = value.new_zeros((value.shape[0], x.shape[1] - size, *value.shape[2:]))
+                pieces.setdefault(task, []).append(torch.cat([value, padding], dim=1))
+            order.append(members)
+        back = torch.argsort(torch.cat(order))
+        return {task: torch.cat(parts)[back] for task, parts in pieces.items()}
 
     def _direct(self, module: nn.Module, prefix: str, x, params, shared: bool):
         """``module``'s forward for all members: x is (K, B, ...), or (B, ...) if shared."""
