@@ -170,9 +170,9 @@ class TaskLabModule(pl.LightningModule):
 
     def _accumulate(self, loss, sums, counts) -> None:
         """Keeps the step's values for the window. Stacking them at every step cost ~30 us
-        of a tiny MLP's ~1.3 ms step; kept as they are, they are summed with one stack per
-        quantity per window. The graph behind them was freed by the backward pass."""
-        self._window.append((loss, sums, counts))
+        of a tiny MLP's ~1.3 ms step; kept, they are summed with one stack per quantity per
+        window. Detached, so that no step's graph outlives it (a weighting may keep one)."""
+        self._window.append((loss.detach(), {n: v.detach() for n, v in sums.items()}, counts))
 
     def _window_sums(self) -> list[float]:
         """[loss, per-task loss sums, per-task label counts], summed over the window."""
