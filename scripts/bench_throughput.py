@@ -3,8 +3,10 @@
 Both loops train the same network on the same batches (the DataModule's own iterator), with
 the same masked loss and optimiser; only the driver differs. Time is taken between a warm-up
 step and the last step, so start-up (imports, rendering, Trainer set-up) is excluded.
-Repeats alternate the two drivers; each repeat's pair gives one ratio (the machine's load
-changes less within a pair than across the run); the median and range of those are printed.
+Repeats alternate the two drivers, starting and ending with the plain loop; each tasklab fit
+gives one ratio, against the mean of the plain loops just before and after it (the machine's
+speed changes less within that window than across the run, and a steady drift cancels); the
+median and range of those are printed.
 
     python scripts/bench_throughput.py [--steps 300] [--repeats 3]
 """
@@ -237,11 +239,14 @@ def main() -> None:
     warnings.filterwarnings("ignore")
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, steps={args.steps}")
     for case in args.cases:
-        plain, lab = [], []
+        # plain, tasklab, plain, tasklab, ..., plain: each tasklab fit is compared with the
+        # mean of the plain loops on either side of it, which cancels a steady drift in the
+        # machine's speed (on this 2-core machine a loop's speed wanders by ±15%)
+        plain, lab = [plain_loop(case, args.steps)], []
         for _ in range(args.repeats):
-            plain.append(plain_loop(case, args.steps))
             lab.append(tasklab_loop(case, args.steps))
-        ratios = [t / p for p, t in zip(plain, lab, strict=True)]
+            plain.append(plain_loop(case, args.steps))
+        ratios = [2 * t / (plain[i] + plain[i + 1]) for i, t in enumerate(lab)]
         print(
             f"{case:16s} ratio {statistics.median(ratios):.3f} "
             f"[{min(ratios):.3f}, {max(ratios):.3f}] over {len(ratios)} paired repeats   "
