@@ -52,6 +52,11 @@ VECTORS = [
     "trainer.checkpoint_every_n_steps=0",
     "logger=none",
 ]
+STATIC = [
+    "regime=multi_task",
+    "mtl/weighting=static",
+    "+mtl.weighting.weights={t0:1,t1:2.5,t2:0.3}",
+]
 DRIVING = [
     "data=driving",
     "model=cnn",
@@ -102,8 +107,9 @@ def _assert_same_fit(stacked: FitOutcome, single: FitOutcome) -> None:
         ([*VECTORS, "trainer.max_steps=32", "trainer.validations_per_fit=4"], None),
         ([*DRIVING, "regime=multi_task"], None),  # convolutions with per-member BatchNorm
         ([*DRIVING, "regime=single_task"], ["car"]),  # one fit of a single-task arm
+        ([*VECTORS, "data.label_rate=0.2", *STATIC], None),  # tasks absent from some batches
     ],
-    ids=["mlp", "mlp-padded", "mlp-grouped", "cnn", "cnn-one-task"],
+    ids=["mlp", "mlp-padded", "mlp-grouped", "cnn", "cnn-one-task", "mlp-static"],
 )
 def test_member_k_ends_as_the_single_fit_of_seed_k(make_cfg, tmp_path, overrides, tasks):
     ctxs = _contexts(make_cfg, tmp_path, overrides, seeds=[0, 1, 2])
@@ -226,7 +232,7 @@ def test_a_config_that_cannot_be_stacked_trains_each_seed_alone(tmp_path, run_cl
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert (
-        "trainer.seeds_per_fit=2: mtl/weighting=dwa cannot be stacked yet (only equal); "
+        "trainer.seeds_per_fit=2: mtl/weighting=dwa cannot be stacked yet (only equal, static); "
         "this seed trains on its own" in result.stdout
     )
     records = _records(tmp_path)

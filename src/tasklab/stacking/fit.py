@@ -22,6 +22,7 @@ from tasklab.regimes.fitting import (
     batch_bytes,
     bounded_steps,
     fit_loggers,
+    fit_weighting,
     model_network,
     seeded_datamodule,
 )
@@ -30,6 +31,8 @@ from tasklab.runs.checkpoints import resume_checkpoint
 from tasklab.stacking.data import StackedDataModule
 from tasklab.stacking.module import StackedSeedsModule
 from tasklab.stacking.net import StackedNet
+from tasklab.weightings import LossWeighting
+from tasklab.weightings.static import StaticWeighting
 
 
 class StackingRefused(RuntimeError):
@@ -38,6 +41,17 @@ class StackingRefused(RuntimeError):
 
 def has_batch_statistics(net: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
+
+
+def static_weights(weighting: LossWeighting | None, tasks: Sequence[TaskSpec]) -> list | None:
+    """The per-task weights of a fit's ``static`` weighting; None for the equal sum (what
+    ``fit_weighting`` gives for one task). Other weightings are refused before a stacked fit
+    (``stacking.group.unsupported``)."""
+    if weighting is None:
+        return None
+    if not isinstance(weighting, StaticWeighting):
+        raise StackingRefused(f"{type(weighting).__name__} cannot be stacked yet")
+    return [weighting.weights[t.name] for t in tasks]
 
 
 def stacked_fit_name(ctxs: Sequence[RunContext], fit_name: str) -> str:
@@ -85,6 +99,7 @@ def fit_tasks_stacked(
         log_every_n_steps=cfg.trainer.log_every_n_steps,
         schedule=cfg.optim.schedule,
         total_steps=max_steps,
+        static_weights=static_weights(fit_weighting(cfg, tasks, None), tasks),
     )
     checkpoint_name = stacked_fit_name(ctxs, fit_name)
     with quiet_lightning():

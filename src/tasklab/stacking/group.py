@@ -31,6 +31,7 @@ from tasklab.runs.sweep_plan import sweep_plan
 _SEQUENTIAL_LAUNCHER = "BasicLauncher"
 DIRECT_BACKBONES = ("mlp", "linear")  # networks with a direct forward (``stacking.net``)
 AUTO_SEEDS = 16
+STACKED_WEIGHTINGS = ("equal", "static")  # loss weightings with a stacked form (stacking.module)
 
 
 @dataclass
@@ -46,8 +47,11 @@ def unsupported(cfg: DictConfig) -> str | None:
     stackable = sorted(c.name for c in REGIMES if c.info.get("stacked"))
     if regime.info.get("stacked") is None:
         return f"regime={cfg.regime.name} cannot be stacked yet (only {', '.join(stackable)})"
-    if cfg.regime.name != "single_task" and cfg.mtl.weighting.name != "equal":
-        return f"mtl/weighting={cfg.mtl.weighting.name} cannot be stacked yet (only equal)"
+    if cfg.regime.name != "single_task" and cfg.mtl.weighting.name not in STACKED_WEIGHTINGS:
+        return (
+            f"mtl/weighting={cfg.mtl.weighting.name} cannot be stacked yet "
+            f"(only {', '.join(STACKED_WEIGHTINGS)})"
+        )
     if cfg.mtl.affinity_every:
         return "mtl.affinity_every measures one network's gradients; it cannot be stacked"
     if cfg.model.architecture != "hard":

@@ -44,9 +44,13 @@ class StackedSeedsModule(pl.LightningModule):
         log_every_n_steps: int = 50,
         schedule: str = "constant",
         total_steps: int = 1,
+        static_weights: Sequence[float] | None = None,
     ) -> None:
+        """``static_weights`` (one per task): ``mtl/weighting=static``'s Σ w_t · mean loss of
+        each task present in the batch, in place of the seed's equal sum."""
         super().__init__()
         self.net, self.tasks, self.members = net, list(tasks), net.members
+        self.static_weights = None if static_weights is None else torch.tensor(static_weights)
         self.lr, self.weight_decay = lr, weight_decay
         self.schedule, self.total_steps = schedule, max(1, total_steps)
         self.log_every_n_steps = max(1, log_every_n_steps)
@@ -73,6 +77,8 @@ class StackedSeedsModule(pl.LightningModule):
         # per member: [loss, per-task sums, per-task counts] over the logging window
         self._window = torch.zeros(self.members, 1 + 2 * len(self.tasks))
         self._steps_in_window = 0
+        # per member and task: the sum of its weights and the steps it took part in (static)
+        self._weight_window = torch.zeros(self.members, 2 * len(self.tasks))
 
     def training_step(
         self, batch: dict[str, torch.Tensor] | list[dict[str, torch.Tensor]], batch_idx: int
@@ -85,6 +91,8 @@ class StackedSeedsModule(pl.LightningModule):
         total, sums, counts = stacked_masked_loss(
             self.tasks, outputs, batch["y"], batch["mask"], batch["rows"]
         )
+        if self.static_weights is not None:
+            total = self._static_total(sums, counts)
         optimiser.zero_grad(set_to_none=True)  # type: ignore[union-attr]
         # The gradient of a sum is each member's own gradient: members never mix.
         self.dispatch.backward(self, total.sum())
@@ -99,6 +107,19 @@ class StackedSeedsModule(pl.LightningModule):
         if (self.global_step + 1) % self.log_every_n_steps == 0:
             self._flush_training_log()
         return total.sum()
+
+    def _static_total(self, sums: torch.Tensor, counts: torch.Tensor) -> torch.Tensor:
+        """Per member, Σ w_t · sum_t / count_t over the tasks labelled in its batch (the
+        single fit's ``StaticWeighting.combine``); the weights of those tasks are logged."""
+        weights = self.static_weights.to(sums.device)
+        present = counts > 0
+        means = torch.where(present, sums / counts.clamp(min=1), torch.zeros_like(sums))
+        if self._weight_window.device != sums.device:
+            self._weight_window = self._weight_window.to(sums.device)
+        n_tasks = len(self.tasks)
+        self._weight_window[:, :n_tasks] += torch.where(present, weights, 0.0)
+        self._weight_window[:, n_tasks:] += present.to(self._weight_window.dtype)
+        return (means * weights).sum(dim=1)
 
     def on_train_start(self) -> None:
         self.dispatch.decide(self.trainer, self)
@@ -123,6 +144,9 @@ class StackedSeedsModule(pl.LightningModule):
                 task_sum, count = row[1 + t], row[1 + n_tasks + t]
                 if count > 0:
                     values[f"train/{spec.name}/loss"] = task_sum / count
+                weight_sum, steps = self._weight_window[k, t], self._weight_window[k, n_tasks + t]
+                if self.static_weights is not None and steps > 0:  # float32, as a single fit
+                    values[f"train/{spec.name}/weight"] = float(weight_sum / steps)
             self._keep_row(k, int(self.global_step), values)
         alive = [
             row[0] / self._steps_in_window for k, row in enumerate(window) if k not in self.failed
@@ -130,6 +154,7 @@ class StackedSeedsModule(pl.LightningModule):
         if alive:  # shown by the progress bar (``TrainingLossBar``)
             self.bar_loss = sum(alive) / len(alive)
         self._window.zero_()
+        self._weight_window.zero_()
         self._steps_in_window = 0
         if len(self.failed) == self.members:  # nothing left to train
             raise NonFiniteLossError(self.failed[0].split(": ", 1)[1])
