@@ -50,6 +50,21 @@ def test_finite_training_does_not_raise():
     assert module.bar_loss is not None and math.isfinite(module.bar_loss)
 
 
+def test_the_progress_bar_shows_the_last_windows_training_loss():
+    from tasklab.regimes.lightning_trainer import TrainingLossBar
+
+    bar = TrainingLossBar()
+    tasks = [TaskSpec("a")]
+    torch.manual_seed(0)
+    module = TaskLabModule(
+        build_net("mlp", (3,), TrunkShape(width=8, depth=1), tasks), tasks, log_every_n_steps=2
+    )
+    trainer = bare_trainer(4, enable_progress_bar=True, callbacks=[bar])
+    trainer.fit(module, train_dataloaders=_Batches(torch.ones(4, 3), 4))
+    assert module.bar_loss is not None and module.bar_loss > 0
+    assert bar.get_metrics(trainer, module)["loss"] == f"{module.bar_loss:.3g}"
+
+
 def test_cosine_schedule_decays_the_learning_rate_to_zero_over_the_fit():
     net = torch.nn.ModuleDict({"a": torch.nn.Linear(2, 1)})
     module = TaskLabModule(net, [TaskSpec("a")], lr=1.0, schedule="cosine", total_steps=4)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 
-from torch import nn
-
 from tasklab.data.tasks import TaskSpec
 from tasklab.loggers import finish_wandb
 from tasklab.models.multihead import count_parameters
@@ -37,10 +35,6 @@ from tasklab.weightings.static import StaticWeighting
 
 class StackingRefused(RuntimeError):
     """This fit cannot be stacked; its members are trained one at a time instead."""
-
-
-def has_batch_statistics(net: nn.Module) -> bool:
-    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in net.modules())
 
 
 def static_weights(weighting: LossWeighting | None, tasks: Sequence[TaskSpec]) -> list | None:

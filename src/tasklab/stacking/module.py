@@ -144,8 +144,10 @@ class StackedSeedsModule(pl.LightningModule):
                 task_sum, count = row[1 + t], row[1 + n_tasks + t]
                 if count > 0:
                     values[f"train/{spec.name}/loss"] = task_sum / count
+                if self.static_weights is None:
+                    continue
                 weight_sum, steps = self._weight_window[k, t], self._weight_window[k, n_tasks + t]
-                if self.static_weights is not None and steps > 0:  # float32, as a single fit
+                if steps > 0:  # float32, as a single fit
                     values[f"train/{spec.name}/weight"] = float(weight_sum / steps)
             self._keep_row(k, int(self.global_step), values)
         alive = [

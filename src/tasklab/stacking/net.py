@@ -27,6 +27,10 @@ from tasklab.models.multihead import MultiHeadNet, ScaledOutput
 _DIRECT = (MultiHeadNet, nn.ModuleDict, nn.Sequential, nn.Linear, nn.ReLU, nn.Flatten, ScaledOutput)
 
 
+def has_batch_statistics(net: nn.Module) -> bool:
+    return any(isinstance(m, _BatchNorm) for m in net.modules())
+
+
 def runs_direct(net: nn.Module) -> bool:
     """Whether every layer of ``net`` has a batched forward here (else vmap is used)."""
     return all(type(m) in _DIRECT for m in net.modules()) and isinstance(net, MultiHeadNet)
@@ -54,7 +58,7 @@ class StackedNet(nn.Module):
         # The template holds the architecture only (its tensors live on the meta device) and
         # is kept out of the module tree, so it is neither trained nor checkpointed.
         object.__setattr__(self, "_template", copy.deepcopy(nets[0]).to("meta"))
-        self.batch_statistics = any(isinstance(m, _BatchNorm) for m in nets[0].modules())
+        self.batch_statistics = has_batch_statistics(nets[0])
         self.direct = runs_direct(nets[0]) if direct is None else direct
         if self.direct and not runs_direct(nets[0]):
             raise ValueError("this network has layers without a direct stacked forward")
