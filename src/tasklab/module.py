@@ -135,7 +135,9 @@ class TaskLabModule(pl.LightningModule):
         if self.weighting is not None and self.weighting.needs_losses_after_step:
             self.weighting.after_step(*self._losses_after_step(batch))
         self._accumulate(loss, sums, counts)
-        if (self.global_step + 1) % self.log_every_n_steps == 0:
+        # the step just taken is counted: a window holds log_every_n_steps steps and is filed
+        # under its last step's 0-based index, as Lightning files its own logs
+        if self.global_step % self.log_every_n_steps == 0:
             self._flush_training_log()
         return loss
 
@@ -199,7 +201,7 @@ class TaskLabModule(pl.LightningModule):
         mean_loss = window[0] / len(self._window)
         if not math.isfinite(mean_loss):
             raise NonFiniteLossError(
-                f"training loss became {mean_loss} by step {self.global_step + 1}; "
+                f"training loss became {mean_loss} by step {self.global_step}; "
                 "lower optim.lr or check the inputs for NaN/inf"
             )
         values = {"train/loss": mean_loss}
@@ -210,7 +212,7 @@ class TaskLabModule(pl.LightningModule):
             weight_sum, steps = self._weight_window[k], self._weight_window[n_tasks + k]
             if self.weighting is not None and steps > 0:
                 values[f"train/{spec.name}/weight"] = float(weight_sum / steps)
-        self._write_to_loggers(values, self.global_step)
+        self._write_to_loggers(values, self.global_step - 1)  # its last step, 0-based
         self.bar_loss = mean_loss  # shown by the progress bar (``TrainingLossBar``)
         self._window = []
         self._weight_window.zero_()

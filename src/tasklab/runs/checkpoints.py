@@ -48,15 +48,38 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         write_atomic(Path(path), lambda handle: torch.save(checkpoint, handle))
 
 
+class BackgroundCheckpointIO(AsyncCheckpointIO):
+    """Lightning's ``AsyncCheckpointIO``, except that a failed write found at teardown never
+    hides the error a fit is already failing with: Lightning tears down inside its ``except``
+    block, and the plain class would raise the write's error in place of the fit's (a NaN
+    loss reported as a full disk). The write's error is then one warning line instead."""
+
+    def teardown(self) -> None:
+        failing_with = sys.exc_info()[1]
+        try:
+            super().teardown()
+        except Exception as write_error:
+            if failing_with is None:
+                raise
+            print(
+                "tasklab-train: warning: a checkpoint write also failed "
+                f"({type(write_error).__name__}: {write_error})",
+                file=sys.stderr,
+            )
+        finally:
+            self._error = None  # reported once; a reused writer starts clean
+
+
 def checkpoint_writer() -> AsyncCheckpointIO:
     """``AtomicCheckpointIO`` in a background thread (Lightning's ``AsyncCheckpointIO``: the
     checkpoint's tensors are copied on the training thread, then serialised, fsynced and
     renamed while training goes on). For a small model on a CPU, a synchronous checkpoint
     every 100 steps cost ~4% of the fit (``scripts/bench_throughput.py``). Writes happen in
     order, one at a time; the fit waits for the last one before it returns, and a write's
-    error is raised at the next checkpoint or at the end of the fit. A kill mid-write leaves
-    the previous checkpoint, as before."""
-    return AsyncCheckpointIO(AtomicCheckpointIO())
+    error is raised at the next checkpoint or at the end of the fit, unless the fit is
+    already failing with its own (``BackgroundCheckpointIO``). A kill mid-write leaves the
+    previous checkpoint, as before."""
+    return BackgroundCheckpointIO(AtomicCheckpointIO())
 
 
 def checkpoint_problem(path: Path) -> str | None:

@@ -104,7 +104,9 @@ class StackedSeedsModule(pl.LightningModule):
             self._window = self._window.to(step.device)
         self._window += step
         self._steps_in_window += 1
-        if (self.global_step + 1) % self.log_every_n_steps == 0:
+        # the step just taken is counted: a window holds log_every_n_steps steps and is filed
+        # under its last step's 0-based index, as Lightning files its own logs
+        if self.global_step % self.log_every_n_steps == 0:
             self._flush_training_log()
         return total.sum()
 
@@ -136,7 +138,7 @@ class StackedSeedsModule(pl.LightningModule):
             if not math.isfinite(mean_loss):
                 self.failed[k] = (
                     f"NonFiniteLossError: training loss became {mean_loss} by step "
-                    f"{self.global_step + 1}; lower optim.lr or check the inputs for NaN/inf"
+                    f"{self.global_step}; lower optim.lr or check the inputs for NaN/inf"
                 )
                 continue
             values = {"train/loss": mean_loss}
@@ -149,7 +151,7 @@ class StackedSeedsModule(pl.LightningModule):
                 weight_sum, steps = self._weight_window[k, t], self._weight_window[k, n_tasks + t]
                 if steps > 0:  # float32, as a single fit
                     values[f"train/{spec.name}/weight"] = float(weight_sum / steps)
-            self._keep_row(k, int(self.global_step), values)
+            self._keep_row(k, int(self.global_step) - 1, values)  # its last step, 0-based
         alive = [
             row[0] / self._steps_in_window for k, row in enumerate(window) if k not in self.failed
         ]
