@@ -118,8 +118,8 @@ def test_finite_training_does_not_raise():
 
 
 def test_each_training_log_window_holds_log_every_n_steps_steps():
-    """Windows of 2 steps, filed under their last step's 0-based index (Lightning's way); a
-    window one step short, or a last step never logged, shows as a wrong mean or row."""
+    """Windows of 2 steps, each filed under the number of steps taken by then; a window one
+    step short, or a last step never logged, shows as a wrong mean or row."""
     from pytorch_lightning.callbacks import Callback
     from pytorch_lightning.loggers.logger import Logger
 
@@ -155,7 +155,7 @@ def test_each_training_log_window_holds_log_every_n_steps_steps():
     trainer = bare_trainer(6, logger=rows, callbacks=[losses])
     trainer.fit(module, train_dataloaders=_Batches(torch.ones(4, 3), 6))
     logged = [(step, metrics["train/loss"]) for step, metrics in rows.rows]
-    assert [step for step, _ in logged] == [1, 3, 5]
+    assert [step for step, _ in logged] == [2, 4, 6]
     assert len(set(losses.losses)) == 6  # the loss moves every step: the windows are visible
     windows = [losses.losses[0:2], losses.losses[2:4], losses.losses[4:6]]
     for (_, mean), pair in zip(logged, windows, strict=True):

@@ -88,3 +88,15 @@ def test_a_mean_that_hides_a_worse_task_says_so(tmp_path):
     assert mean.verdict == "multi_task better on the mean, worse on digit"
     assert "digit -0." in mean.per_task and "(single_task better)" in mean.per_task
     assert analysis.family_size == 5  # the mean, three tasks and Δm, adjusted together
+
+
+def test_a_mean_over_one_task_is_not_compared_twice(tmp_path):
+    """Finding: with one task, its own rows repeated the mean's and doubled Holm's family."""
+    write_two_arm_sweep(tmp_path, "one", np.random.default_rng(5), seeds=5, effect=0.6)
+    records = load_records([tmp_path])
+    (experiment,) = group_records(records.ok, [METRIC, "test/noise/auroc"])
+    assert experiment.values["test/noise/auroc"] == experiment.values[METRIC]
+    analysis = analyse(experiment, [METRIC])
+    assert [c.metric for c in analysis.comparisons] == [METRIC]
+    assert analysis.comparisons[0].per_task == ""
+    assert analysis.family_size == 2  # the comparison and its Δm, not four

@@ -136,7 +136,7 @@ class TaskLabModule(pl.LightningModule):
             self.weighting.after_step(*self._losses_after_step(batch))
         self._accumulate(loss, sums, counts)
         # the step just taken is counted: a window holds log_every_n_steps steps and is filed
-        # under its last step's 0-based index, as Lightning files its own logs
+        # under the number of steps taken by then, as validation rows are
         if self.global_step % self.log_every_n_steps == 0:
             self._flush_training_log()
         return loss
@@ -212,7 +212,7 @@ class TaskLabModule(pl.LightningModule):
             weight_sum, steps = self._weight_window[k], self._weight_window[n_tasks + k]
             if self.weighting is not None and steps > 0:
                 values[f"train/{spec.name}/weight"] = float(weight_sum / steps)
-        self._write_to_loggers(values, self.global_step - 1)  # its last step, 0-based
+        self._write_to_loggers(values, self.global_step)
         self.bar_loss = mean_loss  # shown by the progress bar (``TrainingLossBar``)
         self._window = []
         self._weight_window.zero_()

@@ -160,6 +160,15 @@ def _task_metrics(experiment: Experiment, metric: str) -> list[str]:
     return sorted(key for key in experiment.values if is_task_of(key, metric))
 
 
+def _breakdown(experiment: Experiment, metric: str) -> list[str]:
+    """The tasks behind a mean that get comparisons of their own: none where the mean is its
+    one task's value, whose rows would repeat the mean's and count twice in Holm's family."""
+    tasks = _task_metrics(experiment, metric)
+    if len(tasks) == 1 and experiment.values[tasks[0]] == experiment.values.get(metric):
+        return []
+    return tasks
+
+
 def _decide(comparison: Comparison, p_adjusted: float) -> Comparison:
     lower = lower_is_better(comparison.metric)
     a, b = comparison.arm_a, comparison.arm_b
@@ -203,7 +212,7 @@ def analyse(
     analysis = Analysis(experiment, metrics)
     builder = ComparisonBuilder(experiment, resamples, seed)
     shown = [m for m in metrics if m in experiment.values]
-    with_tasks = list(dict.fromkeys(m2 for m in shown for m2 in [m, *_task_metrics(experiment, m)]))
+    with_tasks = list(dict.fromkeys(m2 for m in shown for m2 in [m, *_breakdown(experiment, m)]))
     raw: list[Comparison] = []
     delta_m: list[DeltaM] = []
     delta_m_done: set[tuple[str, str]] = set()
@@ -243,7 +252,7 @@ def analyse(
             continue
         tasks = [
             by_key[key]
-            for task_metric in _task_metrics(experiment, c.metric)
+            for task_metric in _breakdown(experiment, c.metric)
             if (key := (task_metric, c.cell, c.arm_a, c.arm_b)) in by_key
         ]
         analysis.comparisons.append(_with_per_task(c, tasks))

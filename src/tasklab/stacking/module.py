@@ -105,7 +105,7 @@ class StackedSeedsModule(pl.LightningModule):
         self._window += step
         self._steps_in_window += 1
         # the step just taken is counted: a window holds log_every_n_steps steps and is filed
-        # under its last step's 0-based index, as Lightning files its own logs
+        # under the number of steps taken by then, as validation rows are
         if self.global_step % self.log_every_n_steps == 0:
             self._flush_training_log()
         return total.sum()
@@ -151,7 +151,7 @@ class StackedSeedsModule(pl.LightningModule):
                 weight_sum, steps = self._weight_window[k, t], self._weight_window[k, n_tasks + t]
                 if steps > 0:  # float32, as a single fit
                     values[f"train/{spec.name}/weight"] = float(weight_sum / steps)
-            self._keep_row(k, int(self.global_step) - 1, values)  # its last step, 0-based
+            self._keep_row(k, int(self.global_step), values)
         alive = [
             row[0] / self._steps_in_window for k, row in enumerate(window) if k not in self.failed
         ]
