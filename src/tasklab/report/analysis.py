@@ -212,7 +212,8 @@ def analyse(
     analysis = Analysis(experiment, metrics)
     builder = ComparisonBuilder(experiment, resamples, seed)
     shown = [m for m in metrics if m in experiment.values]
-    with_tasks = list(dict.fromkeys(m2 for m in shown for m2 in [m, *_breakdown(experiment, m)]))
+    breakdown = {m: _breakdown(experiment, m) for m in shown}
+    with_tasks = list(dict.fromkeys(m2 for m in shown for m2 in [m, *breakdown[m]]))
     raw: list[Comparison] = []
     delta_m: list[DeltaM] = []
     delta_m_done: set[tuple[str, str]] = set()
@@ -252,7 +253,7 @@ def analyse(
             continue
         tasks = [
             by_key[key]
-            for task_metric in _breakdown(experiment, c.metric)
+            for task_metric in breakdown[c.metric]
             if (key := (task_metric, c.cell, c.arm_a, c.arm_b)) in by_key
         ]
         analysis.comparisons.append(_with_per_task(c, tasks))
