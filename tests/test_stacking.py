@@ -124,6 +124,33 @@ def test_member_k_ends_as_the_single_fit_of_seed_k(make_cfg, tmp_path, overrides
     assert len({round(s.metrics[auroc], 6) for s in singles}) == 3
 
 
+def _training_rows(output_dir) -> list[tuple[int, float]]:
+    """(step, train/loss) of every training row a fit's CSV logger wrote."""
+    import csv
+
+    (path,) = list(output_dir.glob("csv/*/metrics.csv"))
+    with path.open() as f:
+        rows = [r for r in csv.DictReader(f) if r.get("train/loss")]
+    return [(int(r["step"]), float(r["train/loss"])) for r in rows]
+
+
+def test_member_k_logs_the_training_rows_of_the_single_fit_of_seed_k(make_cfg, tmp_path):
+    """Windows of log_every_n_steps steps filed under the steps taken by then, as a single
+    fit logs them: a window one step short or a last step never logged shows here."""
+    overrides = [*VECTORS, "logger.csv=true", "trainer.max_steps=12", "trainer.steps_per_call=1"]
+    stacked_ctxs = _contexts(make_cfg, tmp_path / "stacked", overrides, seeds=[0, 1])
+    single_ctxs = _contexts(make_cfg, tmp_path / "single", overrides, seeds=[0, 1])
+    tasks = selected_tasks(stacked_ctxs[0].world, list(stacked_ctxs[0].cfg.data.tasks))
+    fit_tasks_stacked(stacked_ctxs, tasks, "all")
+    for stacked_ctx, single_ctx in zip(stacked_ctxs, single_ctxs, strict=True):
+        fit_tasks(single_ctx, tasks, "all")
+        member, single = (_training_rows(c.output_dir) for c in (stacked_ctx, single_ctx))
+        assert [step for step, _ in single] == [4, 8, 12]
+        assert [step for step, _ in member] == [4, 8, 12]
+        for (_, a), (_, b) in zip(member, single, strict=True):
+            assert math.isclose(a, b, rel_tol=TOLERANCE)
+
+
 def test_padded_members_really_had_training_sets_of_different_sizes(make_cfg, tmp_path):
     ctxs = _contexts(make_cfg, tmp_path, [*VECTORS, "data.label_rate=0.4"], seeds=[0, 1, 2])
     tasks = selected_tasks(ctxs[0].world, list(ctxs[0].cfg.data.tasks))
