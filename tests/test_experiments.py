@@ -9,6 +9,7 @@ from tasklab.conf import CONF_DIR
 from tasklab.data.registry import build_world
 from tasklab.data.tasks import HEADLINE_METRIC
 from tasklab.examples.digits import digits_arrays, write_npz
+from tasklab.metric_keys import split_task_metric
 from tasklab.predictions import load_predictions
 from tasklab.registry import WEIGHTINGS
 from tasklab.report.example_metrics import metric_value
@@ -142,6 +143,20 @@ def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
     for task, metric in headline.items():
         recomputed = float(metric_value(stored[task], metric)[0])
         assert recomputed == pytest.approx(result.metrics[f"test/{task}/{metric}"], rel=1e-4)
+    # so are a stage's (a transfer's source tasks, a pipeline's x -> z and z -> y): every
+    # per-task metric of every split has the predictions that reproduce it
+    kept = load_predictions(tmp_path / "predictions.npz")
+    staged = [
+        (key, split, task, name)
+        for key in result.metrics
+        if (parsed := split_task_metric(key)) and "/" in parsed[0] and parsed[1] != "mean"
+        for split, task, name in [parsed]
+    ]
+    if kind == "transfer" or (kind == "pipeline" and regime != "pipeline:end_to_end"):
+        assert staged  # a stage's metrics are in the record
+    for key, split, task, name in staged:
+        recomputed = float(metric_value(kept[split][task], name)[0])
+        assert recomputed == pytest.approx(result.metrics[key], rel=1e-4, abs=1e-6), key
 
 
 def swept_weightings(name: str) -> list[str]:

@@ -7,6 +7,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -130,6 +131,14 @@ def test_cache_hits_on_an_identical_stage1(make_cfg, tmp_path):
     assert saved["fields"]["n_source"] == 128
     assert saved["resolved_config"]["regime"]["n_source"] == 128
     assert saved["stage1"]["steps"] == 8  # one pass over 128 examples in batches of 16
+    # the source tasks' predictions are kept with the trunk: a reuse files the same ones
+    assert (entry / "predictions.npz").exists()
+    for split in ("source/val", "source/test"):
+        built, reused = first.predictions[split], second.predictions[split]
+        assert sorted(built) == sorted(t.name for t in SOURCE) == sorted(reused)
+        for task, p in built.items():
+            assert np.array_equal(p.index, reused[task].index)
+            assert np.array_equal(p.output, reused[task].output)
     assert sorted(p.name for p in entry.parent.iterdir() if not p.name.endswith(".lock")) == [
         entry.name
     ]
@@ -181,7 +190,7 @@ def test_concurrent_builders_pretrain_once(tmp_path):
     def build():
         calls.append(1)
         time.sleep(0.3)
-        return {"w": torch.arange(4.0)}, {"steps": 1}
+        return {"w": torch.arange(4.0)}, {"steps": 1}, {}
 
     results = []
 
@@ -209,22 +218,22 @@ def test_a_failed_build_leaves_no_entry(tmp_path):
 
 
 def test_a_damaged_entry_is_set_aside_with_one_warning_and_rebuilt(tmp_path, capsys):
-    entry = load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.ones(2)}, {})).path
+    entry = load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.ones(2)}, {}, {})).path
     (entry / "trunk.pt").write_bytes(b"truncated")
-    rebuilt = load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.full((2,), 3.0)}, {}))
+    rebuilt = load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.full((2,), 3.0)}, {}, {}))
     assert not rebuilt.hit and torch.equal(rebuilt.state["w"], torch.full((2,), 3.0))
     warning = capsys.readouterr().err.strip().splitlines()
     assert len(warning) == 1 and warning[0].startswith("tasklab-train: warning: stage cache")
     assert "unreadable" in warning[0] and "rebuilding it" in warning[0]
     assert len(list(tmp_path.glob(".*.damaged.*"))) == 1  # kept aside, not deleted
-    again = load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.zeros(2)}, {}))
+    again = load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.zeros(2)}, {}, {}))
     assert again.hit and torch.equal(again.state["w"], torch.full((2,), 3.0))
 
 
 def test_a_staging_folder_left_by_a_kill_is_removed_by_the_next_build(tmp_path):
     key = cache_key({"a": 1})
     (tmp_path / f".{key}.12345.abcdef12.tmp").mkdir(parents=True)
-    load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.ones(2)}, {}))
+    load_or_build(tmp_path, {"a": 1}, lambda: ({"w": torch.ones(2)}, {}, {}))
     assert not list(tmp_path.glob("*.tmp"))
 
 

@@ -100,3 +100,33 @@ def test_a_mean_over_one_task_is_not_compared_twice(tmp_path):
     assert [c.metric for c in analysis.comparisons] == [METRIC]
     assert analysis.comparisons[0].per_task == ""
     assert analysis.family_size == 2  # the comparison and its Δm, not four
+
+
+def test_a_stages_metrics_are_resampled_by_example_and_broken_down_by_task(tmp_path):
+    """A transfer run's source tasks (``source/test/…``) and a pipeline's stages keep their
+    predictions too: their comparisons resample test examples and show each task."""
+    effects = {"car": 1.5, "pedestrian": -0.6}
+    split = "source/test"
+    write_two_arm_sweep(
+        tmp_path,
+        "stage",
+        np.random.default_rng(11),
+        seeds=10,
+        n_test=2000,
+        shared=0.3,
+        tasks=tuple(effects),
+        effects=effects,
+        split=split,
+    )
+    records = load_records([tmp_path])
+    mean = f"{split}/mean/auroc"
+    tasks = [f"{split}/{t}/auroc" for t in effects]
+    (experiment,) = group_records(records.ok, [mean, *tasks])
+    analysis = analyse(experiment, [mean])
+    by_metric = {c.metric: c for c in analysis.comparisons}
+    assert set(by_metric) == {mean, *tasks}
+    assert all(c.interval == "seeds+examples" for c in by_metric.values())
+    assert by_metric[f"{split}/car/auroc"].verdict == "multi_task better"
+    assert by_metric[f"{split}/pedestrian/auroc"].verdict == "single_task better"
+    assert "worse on pedestrian" in by_metric[mean].verdict
+    assert "car +0." in by_metric[mean].per_task

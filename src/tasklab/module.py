@@ -18,9 +18,10 @@ import torch
 from tasklab.affinity import AffinityMeter, lookahead_affinity
 from tasklab.data.tasks import TaskSpec
 from tasklab.losses import masked_multitask_loss
+from tasklab.metric_keys import SPLITS
 from tasklab.metrics import TaskMetrics
 from tasklab.models.memory_format import train_in_preferred_layout
-from tasklab.predictions import SPLITS, PredictionCollector, TaskPredictions
+from tasklab.predictions import PredictionCollector, TaskPredictions
 from tasklab.step_dispatch import PlainDispatch
 from tasklab.weightings import LossWeighting
 

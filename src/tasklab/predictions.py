@@ -21,10 +21,10 @@ import numpy as np
 import torch
 
 from tasklab.data.tasks import TaskSpec
+from tasklab.metric_keys import split_task_metric
 from tasklab.results import write_bytes_atomic
 
 PREDICTIONS_FILE = "predictions.npz"
-SPLITS = ("val", "test")
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,8 @@ def load_predictions(path: Path) -> RunPredictions:
         for key in keys:
             if not key.endswith("/index"):
                 continue
-            split, task = key.split("/")[:2]
+            # the split may carry a stage's prefix (``source/test``, ``x_to_z/test``)
+            split, task = key[: -len("/index")].rsplit("/", 1)
             prefix = f"{split}/{task}/"
             found.setdefault(split, {})[task] = TaskPredictions(
                 str(stored[prefix + "kind"]),
@@ -140,6 +141,11 @@ def load_predictions(path: Path) -> RunPredictions:
                 int(stored[prefix + "num_classes"]),
             )
     return found
+
+
+def prefixed(predictions: RunPredictions, prefix: str) -> RunPredictions:
+    """The same predictions filed under ``prefix/split`` (a stage's metrics' prefix)."""
+    return {f"{prefix}/{split}": tasks for split, tasks in predictions.items()}
 
 
 def matching_predictions(
@@ -158,12 +164,12 @@ def matching_predictions(
     """
     chosen: RunPredictions = {}
     unmatched: list[str] = []
-    for split in SPLITS:
-        recorded: dict[str, dict[str, float]] = {}
-        for key, value in metrics.items():
-            parts = key.split("/")
-            if len(parts) == 3 and parts[0] == split and parts[1] != "mean":
-                recorded.setdefault(parts[1], {})[parts[2]] = value
+    by_split: dict[str, dict[str, dict[str, float]]] = {}
+    for key, value in metrics.items():
+        split, task, name = split_task_metric(key) or ("", "", "")
+        if split and task != "mean":
+            by_split.setdefault(split, {}).setdefault(task, {})[name] = value
+    for split, recorded in by_split.items():
         for task, values in recorded.items():
             for found in reversed(fits_predictions):
                 p = found.get(split, {}).get(task)

@@ -4,10 +4,13 @@ Transfer caches its pre-trained trunk (stage 1); a pipeline caches its x → z a
 An entry is a directory named by a hash of every field that determines the stage's weights
 (world, tasks, sizes, model, optimiser, schedule, seed: the settings that differ from their
 defaults, and tasklab's ``TRAINING_VERSION``; see ``runs/ids.py``). It holds
-``trunk.pt`` (weights only, loaded with ``weights_only=True``) and ``config.json`` (those
-fields plus the stage-1 record). It is built in a private temporary directory and renamed into
-place, so a reader sees a complete entry or none; a file lock per key makes concurrent runs of
-a parallel sweep wait for the one that is pre-training instead of training the same trunk twice.
+``trunk.pt`` (weights only, loaded with ``weights_only=True``), ``config.json`` (those
+fields plus the stage-1 record) and ``predictions.npz`` (the stage's per-example predictions on
+its evaluation splits, so every run that reuses the stage can resample its metrics by example;
+entries of earlier versions have none and their stage metrics stay seed-only). It is built
+in a private temporary directory and renamed into place, so a reader sees a complete entry or
+none; a file lock per key makes concurrent runs of a parallel sweep wait for the one that is
+pre-training instead of training the same trunk twice.
 An entry that cannot be read (damaged on disk) is set aside with one warning and rebuilt.
 """
 
@@ -20,13 +23,14 @@ import shutil
 import sys
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 from filelock import FileLock
 
+from tasklab.predictions import PREDICTIONS_FILE, RunPredictions, load_predictions, save_predictions
 from tasklab.results import write_json_atomic
 
 TRUNK_FILE, CONFIG_FILE = "trunk.pt", "config.json"
@@ -49,29 +53,33 @@ class CachedTrunk:
     key: str
     path: Path
     hit: bool
+    predictions: RunPredictions = field(default_factory=dict)
 
 
 def _read(entry: Path, key: str) -> CachedTrunk:
     try:
         state = torch.load(entry / TRUNK_FILE, map_location="cpu", weights_only=True)
         record = json.loads((entry / CONFIG_FILE).read_text())
+        stored = entry / PREDICTIONS_FILE
+        predictions = load_predictions(stored) if stored.exists() else {}
     except Exception as error:
         raise CacheEntryError(
             f"stage cache entry {entry} is unreadable ({type(error).__name__}: "
             f"{str(error).strip().splitlines()[0] if str(error).strip() else ''})"
         ) from error
-    return CachedTrunk(state, record.get("stage1", {}), key, entry, hit=True)
+    return CachedTrunk(state, record.get("stage1", {}), key, entry, True, predictions)
 
 
 def load_or_build(
     cache_dir: Path,
     fields: dict[str, Any],
-    build: Callable[[], tuple[State, dict[str, Any]]],
+    build: Callable[[], tuple[State, dict[str, Any], RunPredictions]],
     resolved_config: dict[str, Any] | None = None,
 ) -> CachedTrunk:
     """The trunk for ``fields``: read from ``cache_dir`` or, on a miss, ``build()`` and store it.
 
-    ``build`` returns the trunk's state dict and a JSON-able record of the stage-1 fit;
+    ``build`` returns the trunk's state dict, a JSON-able record of the stage-1 fit and its
+    per-example predictions;
     ``resolved_config``, the full config of the run that built it, is kept beside the weights.
     """
     key = cache_key(fields)
@@ -96,7 +104,7 @@ def load_or_build(
         # staging folders of builds a kill cut short (no one else builds this key: the lock)
         for stale in entry.parent.glob(f".{key}.*.tmp"):
             shutil.rmtree(stale, ignore_errors=True)
-        state, record = build()
+        state, record, predictions = build()
         staging = entry.parent / f".{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp"
         staging.mkdir()
         try:
@@ -104,6 +112,7 @@ def load_or_build(
                 torch.save(state, handle)
                 handle.flush()
                 os.fsync(handle.fileno())
+            save_predictions(staging, predictions)
             write_json_atomic(
                 staging / CONFIG_FILE,
                 {
@@ -117,4 +126,4 @@ def load_or_build(
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
-    return CachedTrunk(state, record, key, entry, hit=False)
+    return CachedTrunk(state, record, key, entry, False, predictions)

@@ -30,6 +30,7 @@ from tasklab.data.world import StagedWorld, World
 from tasklab.metrics import with_task_means
 from tasklab.models.composed import ComposedNet
 from tasklab.models.handoff import FineTunePlan
+from tasklab.predictions import RunPredictions, prefixed
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.regimes.pipeline_stages import (
     X_TO_Z,
@@ -55,6 +56,16 @@ def split_stage_metrics(metrics: dict[str, float], z_names: tuple[str, ...]) -> 
     y_part = {k: v for k, v in metrics.items() if k.split("/")[1] not in (*z_names, "mean")}
     z_means = with_task_means(z_part)
     return with_task_means(y_part) | {f"{X_TO_Z}/{k}": v for k, v in z_means.items()}
+
+
+def split_stage_predictions(
+    predictions: RunPredictions, z_names: tuple[str, ...]
+) -> RunPredictions:
+    """A fit's predictions filed as ``split_stage_metrics`` files its metrics: z tasks under
+    ``x_to_z/<split>``, the target under ``<split>``."""
+    y_part = {s: {t: p for t, p in by.items() if t not in z_names} for s, by in predictions.items()}
+    z_part = {s: {t: p for t, p in by.items() if t in z_names} for s, by in predictions.items()}
+    return y_part | prefixed(z_part, X_TO_Z)
 
 
 def _composed(ctx: RunContext, stage1: TrainedStage, stage2: TrainedStage) -> ComposedNet:
@@ -89,6 +100,7 @@ def _hybrid(ctx: RunContext) -> list[FitOutcome]:
         focus=((world.target_task,), share) if share else None,
     )
     fit.metrics = split_stage_metrics(fit.metrics, world.intermediate_tasks)
+    fit.predictions = split_stage_predictions(fit.predictions, world.intermediate_tasks)
     return [fit]
 
 
@@ -112,6 +124,7 @@ def _evaluate_composed(ctx: RunContext, stage1: TrainedStage, stage2: TrainedSta
         prepare=fine_tune_plan,
     )
     fit.metrics = split_stage_metrics(fit.metrics, world.intermediate_tasks)
+    fit.predictions = split_stage_predictions(fit.predictions, world.intermediate_tasks)
     return fit
 
 
@@ -138,6 +151,9 @@ def _oracle_z(ctx: RunContext) -> list[FitOutcome]:
     stage2 = trained_stage(ctx, Z_TO_Y)
     prefix = f"{Z_TO_Y}/"
     stage2.fit.metrics |= {k[len(prefix) :]: v for k, v in stage2.fit.metrics.items()}
+    stage2.fit.predictions |= {
+        split[len(prefix) :]: tasks for split, tasks in stage2.fit.predictions.items()
+    }
     stage2.fit.notes["upper_bound"] = "stage 2 on the true z; no pipeline can predict z exactly"
     return [stage2.fit]
 

@@ -25,6 +25,7 @@ from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import StagedWorld, as_model_input
 from tasklab.data.z_encoding import z_from_labels
 from tasklab.models.multihead import build_net, count_parameters
+from tasklab.predictions import RunPredictions, prefixed
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, model_shape, trunk_shape
 from tasklab.regimes.stage_keys import fit_fields
 from tasklab.stage_cache import State, load_or_build
@@ -106,7 +107,7 @@ class TrainedStage:
     fit: FitOutcome  # metrics prefixed with the stage's name
 
 
-def _fit_stage(ctx: RunContext, stage: str) -> tuple[State, dict[str, Any]]:
+def _fit_stage(ctx: RunContext, stage: str) -> tuple[State, dict[str, Any], RunPredictions]:
     cfg, world = ctx.cfg, staged_world(ctx)
     if stage == X_TO_Z:
         stage_world, n, steps = world, cfg.regime.n_stage1, cfg.regime.stage1_steps
@@ -133,7 +134,8 @@ def _fit_stage(ctx: RunContext, stage: str) -> tuple[State, dict[str, Any]]:
         "train_digest": fit.train_digest,
         "metrics": fit.metrics,
     }
-    return {k: v.detach().cpu() for k, v in fit.net.state_dict().items()}, record
+    state = {k: v.detach().cpu() for k, v in fit.net.state_dict().items()}
+    return state, record, fit.predictions
 
 
 def trained_stage(ctx: RunContext, stage: str) -> TrainedStage:
@@ -158,6 +160,7 @@ def trained_stage(ctx: RunContext, stage: str) -> TrainedStage:
         steps=int(record["steps"]),
         wall_time_s=time.perf_counter() - start,
         train_digest=record["train_digest"],
+        predictions=prefixed(entry.predictions, stage),  # filed as its metrics are
         notes={
             "cache": {
                 "key": entry.key,

@@ -36,6 +36,7 @@ from tasklab.metrics import with_task_means
 from tasklab.models.backbones import build_backbone, trunk_blocks
 from tasklab.models.handoff import FINE_TUNE_MODES, fine_tune_plan, load_trunk, trunk_state
 from tasklab.models.multihead import MultiHeadNet
+from tasklab.predictions import RunPredictions, prefixed
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, trunk_shape
 from tasklab.regimes.stage_keys import fit_fields
 from tasklab.registry import REGIMES
@@ -147,7 +148,7 @@ def stage1_fields(cfg: DictConfig) -> dict[str, Any]:
     }
 
 
-def _pretrain(ctx: RunContext) -> tuple[State, dict[str, Any]]:
+def _pretrain(ctx: RunContext) -> tuple[State, dict[str, Any], RunPredictions]:
     cfg, regime = ctx.cfg, ctx.cfg.regime
     world = build_world(source_data_config(cfg))
     source_world = ShuffledLabels(world, cfg.seed) if regime.source == "control" else world
@@ -169,7 +170,7 @@ def _pretrain(ctx: RunContext) -> tuple[State, dict[str, Any]]:
         "train_digest": fit.train_digest,
         "metrics": fit.metrics,
     }
-    return trunk_state(fit.net), record
+    return trunk_state(fit.net), record, fit.predictions
 
 
 def pretrained_trunk(ctx: RunContext) -> CachedTrunk:
@@ -211,10 +212,17 @@ def _joint(ctx: RunContext, targets: list[TaskSpec]) -> FitOutcome:
     fit.metrics = _of_tasks(fit.metrics, names) | source_metrics(
         fit.metrics, list(regime.source_tasks)
     )
+    sources_of = {t.name for t in sources}
     fit.predictions = {
         split: {task: p for task, p in by_task.items() if task in names}
         for split, by_task in fit.predictions.items()
-    }
+    } | prefixed(
+        {
+            split: {task: p for task, p in by_task.items() if task in sources_of}
+            for split, by_task in fit.predictions.items()
+        },
+        SOURCE_PREFIX.rstrip("/"),
+    )
     fit.notes = {
         "arm": "joint",
         "n_source": regime.n_source,
@@ -250,6 +258,7 @@ def run(ctx: RunContext) -> list[FitOutcome]:
 
     fit = fit_tasks(ctx, targets, fit_name=regime.mode, prepare=prepare)
     fit.metrics |= source_metrics(trunk.record.get("metrics", {}), list(regime.source_tasks))
+    fit.predictions |= prefixed(trunk.predictions, SOURCE_PREFIX.rstrip("/"))
     fit.notes = {
         "arm": "transfer",
         "n_source": regime.n_source,

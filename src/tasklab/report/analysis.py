@@ -19,6 +19,7 @@ import dataclasses
 import math
 from dataclasses import dataclass, field
 
+from tasklab.metric_keys import split_task_metric, task_name
 from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.comparisons import SEEDS_ONLY, CellStat, Comparison, ComparisonBuilder
 from tasklab.report.crossovers import CrossoverRow, crossover_rows
@@ -119,11 +120,11 @@ def _task_values(
     experiment: Experiment, metric: str, cell: Cell, arm: str
 ) -> dict[int, dict[str, float]]:
     """{seed: {task: value}} from ``split/<task>/<name>`` metrics, for Δm."""
-    split, name = metric.split("/", 1)[0], metric.rsplit("/", 1)[-1]
+    split, _, name = split_task_metric(metric) or ("", "", "")
     per_seed: dict[int, dict[str, float]] = {}
     for key in _task_metrics(experiment, f"{split}/mean/{name}"):
         for s, value in experiment.values[key].get(cell, {}).get(arm, {}).items():
-            per_seed.setdefault(s, {})[key.split("/")[1]] = value
+            per_seed.setdefault(s, {})[task_name(key)] = value
     return per_seed
 
 
@@ -189,7 +190,7 @@ def _with_per_task(mean: Comparison, per_task: list[Comparison]) -> Comparison:
     is better but a task is shown worse (or the other way round)."""
     if not per_task:
         return mean
-    task_of = {c.metric: c.metric.split("/")[1] for c in per_task}
+    task_of = {c.metric: task_name(c.metric) for c in per_task}
     parts = [f"{task_of[c.metric]} {signed(c.diff)} ({c.verdict})" for c in per_task]
     text = mean.verdict
     for winner, loser in ((mean.arm_a, mean.arm_b), (mean.arm_b, mean.arm_a)):
@@ -225,7 +226,8 @@ def analyse(
                 for cell in experiment.cells(metric)
                 for arm in sorted(experiment.values[metric][cell], key=natural_key)
             ]
-        family = (metric.split("/", 1)[0], metric.rsplit("/", 1)[-1])
+        split, _, name = split_task_metric(metric) or (metric, "", "")
+        family = (split, name)
         for cell in experiment.cells(metric):
             for a, b in comparison_pairs(list(experiment.values[metric][cell]), reference):
                 raw.append(builder.compare(metric, cell, a, b))
@@ -292,8 +294,8 @@ def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
     seeds_only = [c for c in analysis.comparisons if c.interval == SEEDS_ONLY and c.n >= 2]
     if seeds_only:
         why = sorted(set(builder.resampler.unavailable.values())) or [
-            "no predictions stored for these metrics (a pipeline's stages, say), or arms "
-            "scored on different test rows"
+            "no predictions stored for these metrics (a stage cached by an earlier version, "
+            "say), or arms scored on different test rows"
         ]
         warnings.append(
             f"{len(seeds_only)} of {len(analysis.comparisons)} comparisons resample seeds only "

@@ -33,9 +33,11 @@ def write_two_arm_sweep(
     tasks: tuple[str, ...] = ("noise",),
     effects: dict[str, float] | None = None,
     metrics: tuple[str, ...] = ("auroc",),
+    split: str = "test",
 ) -> None:
     """One experiment, two arms × ``seeds`` runs; ``effect`` (or per task ``effects``) is how
-    strongly multi_task's score follows the label (negative: single_task's does)."""
+    strongly multi_task's score follows the label (negative: single_task's does). ``split``
+    may carry a stage's prefix (``source/test``), as a transfer run's source tasks do."""
     labels = {t: rng.integers(0, 2, n_test).astype(np.int16) for t in tasks}
     learnt = {(arm, t): rng.standard_normal(n_test) for arm in ARMS for t in tasks}
     for arm in ARMS:
@@ -53,12 +55,12 @@ def write_two_arm_sweep(
                 p = TaskPredictions("binary", np.arange(n_test), labels[t], prob)
                 predictions[t] = p
                 for metric in metrics:
-                    recorded[f"test/{t}/{metric}"] = float(metric_value(p, metric)[0])
+                    recorded[f"{split}/{t}/{metric}"] = float(metric_value(p, metric)[0])
             for metric in metrics:
-                per_task = [recorded[f"test/{t}/{metric}"] for t in tasks]
-                recorded[f"test/mean/{metric}"] = float(np.mean(per_task))
+                per_task = [recorded[f"{split}/{t}/{metric}"] for t in tasks]
+                recorded[f"{split}/mean/{metric}"] = float(np.mean(per_task))
             folder = root / name / f"{arm}-{seed}"
-            save_predictions(folder, {"test": predictions})
+            save_predictions(folder, {split: predictions})
             write_result(
                 folder,
                 RunResult(

@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from tasklab.metric_keys import split_task_metric
 from tasklab.report.records import RUN_DIR, arm_names, find_axes, natural_key
 
 Facet = tuple[tuple[str, str], ...]  # (axis, value) for every swept axis but the size axis
@@ -68,11 +69,11 @@ class Experiment:
 
 def is_task_of(key: str, mean_metric: str) -> bool:
     """Whether ``key`` (``split/<task>/name``) is one of the per-task metrics behind
-    ``mean_metric`` (``split/mean/name``)."""
-    parts, mean = key.split("/"), mean_metric.split("/")
+    ``mean_metric`` (``split/mean/name``); the split may carry a stage's prefix."""
+    parts, mean = split_task_metric(key), split_task_metric(mean_metric)
     return (
-        len(parts) == 3
-        and len(mean) == 3
+        parts is not None
+        and mean is not None
         and mean[1] == "mean"
         and parts[1] != "mean"
         and (parts[0], parts[2]) == (mean[0], mean[2])

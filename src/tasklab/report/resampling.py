@@ -27,6 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
+from tasklab.metric_keys import split_task_metric
 from tasklab.predictions import PREDICTIONS_FILE, RunPredictions, load_predictions
 from tasklab.report.bootstrap import resample_picks
 from tasklab.report.example_metrics import metric_value, supports
@@ -82,19 +83,20 @@ class ExampleResampler:
         return self._runs[run_dir]
 
     def run_metric(self, run_dir: str, metric: str) -> ResampledRun | None:
-        """``split/task/name`` or ``split/mean/name`` of one run under every resample; None
-        where the run kept no predictions for it (a pipeline's stage metrics, say)."""
+        """``split/task/name`` or ``split/mean/name`` (the split perhaps a stage's, as in
+        ``source/test/…``) of one run under every resample; None where the run kept no
+        predictions for it (an older record, say)."""
         key = (run_dir, metric)
         if key not in self._values:
             self._values[key] = self._compute(run_dir, metric)
         return self._values[key]
 
     def _compute(self, run_dir: str, metric: str) -> ResampledRun | None:
-        parts = metric.split("/")
+        parsed = split_task_metric(metric)
         predictions = self._predictions(run_dir)
-        if len(parts) != 3 or predictions is None or parts[0] not in predictions:
+        if parsed is None or predictions is None or parsed[0] not in predictions:
             return None
-        split, task, name = parts
+        split, task, name = parsed
         stored = predictions[split]
         tasks = sorted(stored) if task == "mean" else [task]
         tasks = [t for t in tasks if t in stored and supports(stored[t], name)]

@@ -18,6 +18,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from tasklab.metric_keys import task_name
 from tasklab.report.analysis import Analysis, analyse
 from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.compare import DEFAULT_METRICS, CompareError, grouped_metrics, selected_metrics
@@ -92,7 +93,7 @@ def analysis_lines(analysis: Analysis, metric: str) -> list[str]:
             lines.append(_comparison_line(c))
             for task in per_task:
                 if (task.cell, task.arm_a, task.arm_b) == (cell, c.arm_a, c.arm_b):
-                    name = task.metric.split("/")[1]
+                    name = task_name(task.metric)
                     lines.append(_comparison_line(task, "      ", name))
     return lines
 

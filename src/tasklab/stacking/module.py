@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from tasklab.data.tasks import TaskSpec
+from tasklab.metric_keys import SPLITS
 from tasklab.metrics import TaskMetrics
 from tasklab.module import (
     NonFiniteLossError,
@@ -26,7 +27,7 @@ from tasklab.module import (
     evaluation_step,
     logger_row,
 )
-from tasklab.predictions import SPLITS, PredictionCollector, TaskPredictions
+from tasklab.predictions import PredictionCollector, TaskPredictions
 from tasklab.stacking.loss import stacked_masked_loss
 from tasklab.stacking.net import StackedNet
 from tasklab.step_dispatch import PlainDispatch
