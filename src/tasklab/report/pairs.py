@@ -32,7 +32,16 @@ def comparison_pairs(names: list[str], reference: str | None = None) -> list[tup
         pairs = [(arm, reference) for arm in names if arm != reference]
     else:
         pairs = list(combinations(names, 2))
-    return pairs + [pair for pair in source_size_steps(names) if pair not in pairs]
+    for step in source_size_steps(names):
+        flipped = (step[1], step[0])
+        if step in pairs:
+            continue
+        if flipped in pairs:  # one comparison, not two: a pair counts once in Holm's family
+            if reference is None:  # oriented as a step up the source sizes
+                pairs[pairs.index(flipped)] = step
+            continue
+        pairs.append(step)
+    return pairs
 
 
 def source_size_steps(names: list[str]) -> list[tuple[str, str]]:
