@@ -143,6 +143,11 @@ def load_predictions(path: Path) -> RunPredictions:
     return found
 
 
+def of_tasks(predictions: RunPredictions, keep: Callable[[str], bool]) -> RunPredictions:
+    """The predictions of the tasks ``keep`` accepts, split by split."""
+    return {split: {t: p for t, p in by.items() if keep(t)} for split, by in predictions.items()}
+
+
 def prefixed(predictions: RunPredictions, prefix: str) -> RunPredictions:
     """The same predictions filed under ``prefix/split`` (a stage's metrics' prefix)."""
     return {f"{prefix}/{split}": tasks for split, tasks in predictions.items()}

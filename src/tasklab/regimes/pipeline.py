@@ -30,7 +30,7 @@ from tasklab.data.world import StagedWorld, World
 from tasklab.metrics import with_task_means
 from tasklab.models.composed import ComposedNet
 from tasklab.models.handoff import FineTunePlan
-from tasklab.predictions import RunPredictions, prefixed
+from tasklab.predictions import RunPredictions, of_tasks, prefixed
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.regimes.pipeline_stages import (
     X_TO_Z,
@@ -63,9 +63,8 @@ def split_stage_predictions(
 ) -> RunPredictions:
     """A fit's predictions filed as ``split_stage_metrics`` files its metrics: z tasks under
     ``x_to_z/<split>``, the target under ``<split>``."""
-    y_part = {s: {t: p for t, p in by.items() if t not in z_names} for s, by in predictions.items()}
-    z_part = {s: {t: p for t, p in by.items() if t in z_names} for s, by in predictions.items()}
-    return y_part | prefixed(z_part, X_TO_Z)
+    y_part = of_tasks(predictions, lambda task: task not in z_names)
+    return y_part | prefixed(of_tasks(predictions, lambda task: task in z_names), X_TO_Z)
 
 
 def _composed(ctx: RunContext, stage1: TrainedStage, stage2: TrainedStage) -> ComposedNet:

@@ -36,7 +36,7 @@ from tasklab.metrics import with_task_means
 from tasklab.models.backbones import build_backbone, trunk_blocks
 from tasklab.models.handoff import FINE_TUNE_MODES, fine_tune_plan, load_trunk, trunk_state
 from tasklab.models.multihead import MultiHeadNet
-from tasklab.predictions import RunPredictions, prefixed
+from tasklab.predictions import RunPredictions, of_tasks, prefixed
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, trunk_shape
 from tasklab.regimes.stage_keys import fit_fields
 from tasklab.registry import REGIMES
@@ -47,6 +47,7 @@ SOURCES: tuple[str, ...] = ("related", "control")
 # the fine-tune modes of a pre-trained trunk, and joint training instead of two stages
 MODES: tuple[str, ...] = (*FINE_TUNE_MODES, "joint")
 SOURCE_PREFIX = "source/"
+SOURCE_SPLIT = SOURCE_PREFIX.rstrip("/")  # the source tasks' predictions: source/test, source/val
 
 
 @dataclass
@@ -212,16 +213,9 @@ def _joint(ctx: RunContext, targets: list[TaskSpec]) -> FitOutcome:
     fit.metrics = _of_tasks(fit.metrics, names) | source_metrics(
         fit.metrics, list(regime.source_tasks)
     )
-    sources_of = {t.name for t in sources}
-    fit.predictions = {
-        split: {task: p for task, p in by_task.items() if task in names}
-        for split, by_task in fit.predictions.items()
-    } | prefixed(
-        {
-            split: {task: p for task, p in by_task.items() if task in sources_of}
-            for split, by_task in fit.predictions.items()
-        },
-        SOURCE_PREFIX.rstrip("/"),
+    source_names = {t.name for t in sources}
+    fit.predictions = of_tasks(fit.predictions, lambda task: task in names) | prefixed(
+        of_tasks(fit.predictions, lambda task: task in source_names), SOURCE_SPLIT
     )
     fit.notes = {
         "arm": "joint",
@@ -258,7 +252,7 @@ def run(ctx: RunContext) -> list[FitOutcome]:
 
     fit = fit_tasks(ctx, targets, fit_name=regime.mode, prepare=prepare)
     fit.metrics |= source_metrics(trunk.record.get("metrics", {}), list(regime.source_tasks))
-    fit.predictions |= prefixed(trunk.predictions, SOURCE_PREFIX.rstrip("/"))
+    fit.predictions |= prefixed(trunk.predictions, SOURCE_SPLIT)
     fit.notes = {
         "arm": "transfer",
         "n_source": regime.n_source,
