@@ -3,17 +3,29 @@ groups make tasks that share no features."""
 
 from __future__ import annotations
 
-import hashlib
-
 import torch
 
 from tasklab.data.vectors import VectorWorld
 
 
-def test_one_group_renders_the_original_world_bit_for_bit():
+def test_one_group_renders_the_original_world():
+    """Pinned to values rendered before task groups existed. Float kernels differ in the last
+    bits between CPUs (AVX2 and AVX-512 give different bytes), so the pin is a tolerance on x
+    and the labels' counts, not a hash of the bytes; a changed random stream moves all of them."""
     x, y = VectorWorld(seed=3, n_tasks=6).render(5, torch.arange(2000))
-    digest = hashlib.sha256(x.numpy().tobytes() + y.numpy().tobytes()).hexdigest()[:16]
-    assert digest == "65ca8e9a96fecf17"  # rendered before task groups existed
+    assert x.shape == (2000, 32) and y.shape == (2000, 6)
+    torch.testing.assert_close(
+        x[0, :4],
+        torch.tensor(
+            [-1.647504448890686, -0.9731497764587402, 0.12137489765882492, 0.23830480873584747]
+        ),
+    )
+    assert abs(float(x.sum()) - (-201.2620086669922)) < 1e-2
+    assert abs(float((x**2).sum()) - 64095.375) < 1e-1
+    counts = y.sum(0).tolist()
+    expected = [959.0, 997.0, 1019.0, 991.0, 1018.0, 1026.0]
+    # a label whose score is within rounding of its threshold may flip on another CPU
+    assert all(abs(c - e) <= 2 for c, e in zip(counts, expected, strict=True)), counts
 
 
 def test_each_group_reads_its_own_features():
