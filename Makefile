@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 setup:
 	@bash scripts/bootstrap.sh
 
-# The reduced grid of conf/experiment/vectors_mtl_shared_features.yaml (about three minutes on
+# The reduced grid of conf/experiment/vectors_mtl_shared_features.yaml (three to four minutes on
 # 2 cores): 16 tasks that share their features, and 16 that share none, each trained by one
 # shared network and by one network per task, 5 seeds; prints each arm's mean with its 95% CI,
 # the paired multi-task − single-task difference per cell and per task, and the verdicts.
