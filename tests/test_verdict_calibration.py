@@ -12,6 +12,7 @@ import pytest
 from tasklab.report.analysis import analyse
 from tasklab.report.calibration import write_two_arm_sweep
 from tasklab.report.grouping import group_records
+from tasklab.report.intervals import Estimate
 from tasklab.report.records import load_records
 from tasklab.report.verdicts import is_shown
 
@@ -26,10 +27,10 @@ def _analyses(root, resamples=2000):
 
 
 def _decisive(comparison) -> bool:
-    """Whether the old rule (seed-only bootstrap and t interval both exclude 0) decides."""
+    """Whether Student's t over the seeds alone would decide (the test split left out)."""
     c = comparison
-    same_side = lambda low, high: low > 0 or high < 0  # noqa: E731
-    return c.n >= 3 and same_side(c.seed_low, c.seed_high) and same_side(c.t_low, c.t_high)
+    low, high = Estimate(c.diff, c.n, c.seed_sd, 0.0).interval()
+    return c.n >= 3 and (low > 0 or high < 0)
 
 
 @pytest.fixture(scope="module")
@@ -60,8 +61,10 @@ def test_a_real_effect_still_gets_its_verdict(tmp_path):
     (comparison,) = analysis.comparisons
     assert comparison.diff > 0.05
     assert comparison.verdict == "multi_task better"
-    # a test split adds width: the two-level interval is wider than the seed-only one
-    assert comparison.high - comparison.low > comparison.seed_high - comparison.seed_low
+    # a test split adds width: the interval is wider than Student's t over seeds alone
+    seeds_alone = Estimate(comparison.diff, comparison.n, comparison.seed_sd, 0.0).interval()
+    assert comparison.high - comparison.low > seeds_alone[1] - seeds_alone[0]
+    assert comparison.test_se > 0 and comparison.level >= 0.95
 
 
 def test_a_mean_that_hides_a_worse_task_says_so(tmp_path):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tasklab.report.verdicts import bootstrap_p, holm, power, sign_flip_p, verdict, wins_interval
+from tasklab.report.intervals import Estimate
+from tasklab.report.verdicts import holm, power, sign_flip_p, verdict, wins_interval
 
 
 def test_sign_flip_is_exact_and_bounded_below_at_few_seeds():
@@ -27,34 +28,9 @@ def test_holm_matches_a_hand_computation():
     assert math.isnan(holm([math.nan, 0.01])[0]) and holm([math.nan, 0.01])[1] == 0.01
 
 
-def test_bootstrap_p_counts_the_other_side():
-    samples = np.r_[np.full(95, 1.0), np.full(5, -1.0)]
-    assert bootstrap_p(samples) == pytest.approx(2 * 6 / 101)
-
-
-def test_beyond_what_the_resamples_resolve_the_bootstrap_p_is_its_normal_tail():
-    rng = np.random.default_rng(0)
-    clear = rng.normal(0.08, 0.004, 2000)  # 20 standard errors from 0: no resample crosses
-    assert bootstrap_p(clear) == pytest.approx(
-        2 * stats.norm.sf(np.mean(clear) / np.std(clear, ddof=1))
-    )
-    assert bootstrap_p(clear) < 1e-50  # a family of any size can give it a verdict
-    assert holm([bootstrap_p(clear)] + [0.5] * 224)[0] < 0.05
-    # a few resamples across 0: the normal tail, unless the count's bound is lower
-    near = rng.normal(0.0, 1.0, 2000) + 2.9
-    assert bootstrap_p(near) <= 2 * (np.count_nonzero(near <= 0) + 1) / 2001
-    assert bootstrap_p(near) == pytest.approx(
-        min(
-            2 * (np.count_nonzero(near <= 0) + 1) / 2001,
-            2 * stats.norm.sf(np.mean(near) / np.std(near, ddof=1)),
-        )
-    )
-    assert bootstrap_p(np.zeros(2000)) == 1.0  # no difference at all
-
-
 def test_power_by_hand():
     # seeds only: detectable = (t.975 + t.8 at 9 df) * sd / sqrt(10)
-    found = power(0.01, 0.02, 10, 0.02 / math.sqrt(10))
+    found = power(Estimate(0.01, 10, 0.02, 0.0))
     crit = stats.t.ppf(0.975, 9) + stats.t.ppf(0.8, 9)
     assert found.detectable == pytest.approx(crit * 0.02 / math.sqrt(10))
     assert found.test_noise_sd == pytest.approx(0.0, abs=1e-12)
@@ -62,17 +38,18 @@ def test_power_by_hand():
     needed = lambda n: (stats.t.ppf(0.975, n - 1) + stats.t.ppf(0.8, n - 1)) * 0.02 / math.sqrt(n)  # noqa: E731
     assert needed(k) <= 0.01 < needed(k - 1)
     # a test set whose own noise exceeds the difference: no number of seeds is enough
-    noisy = power(0.01, 0.02, 10, 0.02)
+    noisy = power(Estimate(0.01, 10, 0.02, 0.02**2))
     assert noisy.seeds_needed is None and noisy.test_noise_sd > 0.01
+    # in a family the level is stricter, so more seeds are needed for the same difference
+    strict = power(Estimate(0.01, 10, 0.02, 0.0), level=1 - 0.05 / 10)
+    assert strict.seeds_needed > k and strict.detectable > found.detectable
 
 
-def test_verdict_needs_seeds_the_family_and_the_t_interval():
-    assert verdict(2, 0.1, 0.001, (0.05, 0.15), "a better", "b better").startswith("too few")
-    assert verdict(5, 0.1, 0.2, (0.05, 0.15), "a", "b") == "no conclusion (adjusted p = 0.2)"
-    assert verdict(5, 0.1, 0.01, (-0.01, 0.2), "a", "b").endswith(
-        "t interval over seeds contains 0)"
-    )
-    assert verdict(5, -0.1, 0.01, (-0.2, -0.05), "a", "b") == "b"
+def test_verdict_needs_seeds_and_the_family_adjusted_p():
+    assert verdict(2, 0.1, 0.001, "a better", "b better").startswith("too few")
+    assert verdict(5, 0.1, 0.2, "a", "b") == "no conclusion (adjusted p = 0.2)"
+    assert verdict(5, 0.1, 0.01, "a", "b") == "a"
+    assert verdict(5, -0.1, 0.01, "a", "b") == "b"
 
 
 def test_wins_interval_is_clopper_pearson():

@@ -28,8 +28,8 @@ from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Experiment, is_task_of
 from tasklab.report.pairs import comparison_pairs
 from tasklab.report.records import natural_key
-from tasklab.report.stats import mean_interval
-from tasklab.report.verdicts import MIN_SEEDS, holm, verdict
+from tasklab.report.intervals import Estimate, family_level, holm_factors
+from tasklab.report.verdicts import MIN_SEEDS, holm, power, verdict
 
 
 @dataclass(frozen=True)
@@ -65,10 +65,10 @@ class DeltaM:
     low: float
     high: float
     verdict: str
-    p_value: float = math.nan  # seed-only bootstrap p (Δm is resampled over seeds only)
+    p_value: float = math.nan  # Student's t over the per-seed Δm (not resampled by example)
     p_adjusted: float = math.nan
-    t_low: float = math.nan  # Student's t interval of the per-seed Δm
-    t_high: float = math.nan
+    seed_sd: float = math.nan  # sd of the per-seed Δm
+    level: float = 0.95  # of low/high: Holm-adjusted over the report's family
 
 
 @dataclass
@@ -128,31 +128,29 @@ def _task_values(
     return per_seed
 
 
-def _delta_m(
-    experiment: Experiment, metric: str, cell: Cell, arm: str, resamples: int, seed: int
-) -> DeltaM | None:
+def _delta_m(experiment: Experiment, metric: str, cell: Cell, arm: str) -> DeltaM | None:
     mtl = _task_values(experiment, metric, cell, arm)
     stl = _task_values(experiment, metric, cell, "single_task")
     lower = {task: lower_is_better(metric) for s in mtl.values() for task in s}
-    result = delta_m_interval(mtl, stl, lower, resamples, seed)
+    result = delta_m_interval(mtl, stl, lower)
     if not result.tasks:
         return None
-    t = mean_interval(list(result.per_seed))
+    found = result.estimate
+    low, high = found.interval()
     return DeltaM(
         experiment.name,
         metric.rsplit("/", 1)[-1],
         cell,
         arm,
         "single_task",
-        len(result.per_seed),
+        found.n,
         result.tasks,
         result.value,
-        result.low,
-        result.high,
+        low,
+        high,
         "",
-        result.p_value,
-        t_low=t.low,
-        t_high=t.high,
+        found.p_value(),
+        seed_sd=found.seed_sd,
     )
 
 
@@ -170,19 +168,34 @@ def _breakdown(experiment: Experiment, metric: str) -> list[str]:
     return tasks
 
 
-def _decide(comparison: Comparison, p_adjusted: float) -> Comparison:
+def _family_interval(found: Estimate, factor: float) -> tuple[float, float, float]:
+    """(level, low, high) of the interval the verdict uses: the estimate's interval at the
+    family's level for this comparison (``intervals.holm_factors``); none below 3 seeds."""
+    level = family_level(factor)
+    if found.n < MIN_SEEDS:
+        return level, math.nan, math.nan
+    low, high = found.interval(level)
+    return level, low, high
+
+
+def _decide(comparison: Comparison, p_adjusted: float, factor: float) -> Comparison:
     lower = lower_is_better(comparison.metric)
     a, b = comparison.arm_a, comparison.arm_b
     better, worse = (f"{b} better", f"{a} better") if lower else (f"{a} better", f"{b} better")
-    shown = verdict(
-        comparison.n,
-        comparison.diff,
-        p_adjusted,
-        (comparison.t_low, comparison.t_high),
-        better,
-        worse,
+    shown = verdict(comparison.n, comparison.diff, p_adjusted, better, worse)
+    found = comparison.estimate
+    level, low, high = _family_interval(found, factor)
+    detect = power(found, level)
+    return dataclasses.replace(
+        comparison,
+        p_adjusted=p_adjusted,
+        verdict=shown,
+        level=level,
+        low=low,
+        high=high,
+        detectable=detect.detectable,
+        seeds_needed=detect.seeds_needed,
     )
-    return dataclasses.replace(comparison, p_adjusted=p_adjusted, verdict=shown)
 
 
 def _with_per_task(mean: Comparison, per_task: list[Comparison]) -> Comparison:
@@ -236,19 +249,24 @@ def analyse(
                     metric in shown
                     and b == "single_task"
                     and family not in delta_m_done
-                    and (dm := _delta_m(experiment, metric, cell, a, resamples, seed))
+                    and (dm := _delta_m(experiment, metric, cell, a))
                 ):
                     delta_m.append(dm)
         if metric in shown:
             delta_m_done.add(family)
-    adjusted = holm([c.p_value for c in raw] + [d.p_value for d in delta_m])
-    decided = [_decide(c, p) for c, p in zip(raw, adjusted, strict=False)]
+    p_values = [c.p_value for c in raw] + [d.p_value for d in delta_m]
+    adjusted, factors = holm(p_values), holm_factors(p_values)
+    decided = [_decide(c, p, f) for c, p, f in zip(raw, adjusted, factors, strict=False)]
     analysis.family_size = sum(1 for p in adjusted if not math.isnan(p))
-    for d, p in zip(delta_m, adjusted[len(raw) :], strict=True):
-        shown_verdict = verdict(
-            d.n, d.value, p, (d.t_low, d.t_high), f"{d.arm} better", "single_task better"
+    for d, p, f in zip(delta_m, adjusted[len(raw) :], factors[len(raw) :], strict=True):
+        shown_verdict = verdict(d.n, d.value, p, f"{d.arm} better", "single_task better")
+        found = Estimate(d.value, d.n, d.seed_sd, 0.0)
+        level, low, high = _family_interval(found, f)
+        analysis.delta_m.append(
+            dataclasses.replace(
+                d, p_adjusted=p, verdict=shown_verdict, level=level, low=low, high=high
+            )
         )
-        analysis.delta_m.append(dataclasses.replace(d, p_adjusted=p, verdict=shown_verdict))
     by_key = {(c.metric, c.cell, c.arm_a, c.arm_b): c for c in decided}
     for c in decided:
         if c.metric not in shown:
@@ -272,6 +290,12 @@ def analyse(
             )
     analysis.warnings += _warnings(analysis, builder)
     return analysis
+
+
+def _seeds_alone_exclude_zero(c: Comparison) -> bool:
+    """Whether Student's t over the seeds alone, at the comparison's level, excludes 0."""
+    low, high = Estimate(c.diff, c.n, c.seed_sd, 0.0).interval(c.level)
+    return low > 0 or high < 0
 
 
 def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
@@ -304,12 +328,12 @@ def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
         )
     warnings += [
         f"{c.metric} {c.cell.label(experiment.x_axis)}: {c.arm_a} − {c.arm_b}: "
-        f"{c.verdict}, although the seeds alone would suggest it"
+        f"{c.verdict}, although the seeds alone would suggest it (the test split's shared "
+        f"noise, ±{c.test_se:.3f}, is what withholds it)"
         for c in analysis.comparisons
         if c.interval != SEEDS_ONLY
         and c.verdict.startswith("no conclusion")
-        and (c.seed_low > 0 or c.seed_high < 0)
-        and (c.t_low > 0 or c.t_high < 0)
+        and _seeds_alone_exclude_zero(c)
     ]
     warnings += [
         f"replicated runs disagree (the last one read is used): {text}"

@@ -10,12 +10,16 @@ agree closely, and an interval over seeds alone reports the test set's luck as a
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from scipy import stats
 
 from tasklab.predictions import TaskPredictions, save_predictions
 from tasklab.report.example_metrics import metric_value
+from tasklab.report.intervals import estimate
 from tasklab.results import RunResult, write_result
 
 ARMS = ("multi_task", "single_task")
@@ -74,3 +78,94 @@ def write_two_arm_sweep(
                     metrics=recorded,
                 ),
             )
+
+
+@dataclass(frozen=True)
+class NoiseRegime:
+    """A population of A/A experiments: two arms identical in distribution, so the true
+    difference is 0 and every verdict is false. A seed's quality (how well it learns) varies
+    with ``seed_sd``; ``shared`` is what an arm learns the same way every seed (on a finite
+    test split, luck common to all its seeds); ``noise`` differs by seed and example."""
+
+    name: str
+    n_test: int
+    seed_sd: float
+    shared: float
+    noise: float = 0.3
+    signal: float = 1.0
+
+    def true_auroc(self) -> float:
+        """The arm's expected AUROC over seeds and test splits: the score gap between a
+        positive and a negative is normal with mean 2·(signal + q) and variance
+        2·(shared² + noise²), q ~ N(0, seed_sd²)."""
+        spread = 2.0 * (self.shared**2 + self.noise**2) + 4.0 * self.seed_sd**2
+        return float(stats.norm.cdf(2.0 * self.signal / math.sqrt(spread)))
+
+
+# test-set noise dominant: 300 test rows, seeds that agree; seed noise dominant: 1,000 rows,
+# seeds that differ (the share each source has of the variance is printed by the script)
+REGIMES = (
+    NoiseRegime("test noise dominant", n_test=300, seed_sd=0.01, shared=1.0),
+    NoiseRegime("seed noise dominant", n_test=1000, seed_sd=0.1, shared=0.2, noise=1.0, signal=0.5),
+)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    regime: str
+    seeds: int
+    experiments: int
+    difference_covered: float  # share of intervals of A − B that hold 0
+    false_verdicts: float  # share that exclude 0 (a verdict, on a family of one)
+    arm_covered: float  # share of arm intervals that hold the arm's true AUROC
+    test_share: float  # mean share of the difference's variance that the test split carries
+
+
+def _auroc_runs(
+    regime: NoiseRegime, seeds: int, rng: np.random.Generator, counts: np.ndarray, y: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """One arm's ``seeds`` runs: observed AUROC (seeds,) and under ``counts`` (seeds, R)."""
+    learnt = regime.shared * rng.standard_normal(regime.n_test)
+    sign = 2.0 * y - 1.0
+    observed, resampled = [], []
+    for _ in range(seeds):
+        quality = regime.signal + regime.seed_sd * rng.standard_normal()
+        score = quality * sign + learnt + regime.noise * rng.standard_normal(regime.n_test)
+        p = TaskPredictions("binary", np.arange(regime.n_test), y, score.astype(np.float32))
+        observed.append(float(metric_value(p, "auroc")[0]))
+        resampled.append(metric_value(p, "auroc", counts))
+    return np.asarray(observed), np.stack(resampled)
+
+
+def measure_coverage(
+    regime: NoiseRegime, seeds: int, experiments: int, resamples: int = 200, seed: int = 0
+) -> Coverage:
+    """Run ``experiments`` A/A experiments of ``seeds`` seeds through the interval every
+    report prints (``intervals.estimate``) and count how often it holds the truth."""
+    rng = np.random.default_rng([seed, seeds, regime.n_test])
+    truth = regime.true_auroc()
+    covered = arm_covered = 0
+    test_share = 0.0
+    for _ in range(experiments):
+        y = rng.integers(0, 2, regime.n_test).astype(np.int16)
+        picks = rng.integers(0, regime.n_test, size=(resamples, regime.n_test))
+        offsets = np.arange(resamples)[:, None] * regime.n_test
+        flat = np.bincount((picks + offsets).ravel(), minlength=resamples * regime.n_test)
+        counts = np.ascontiguousarray(flat.reshape(resamples, regime.n_test).T, np.float32)
+        a_observed, a_resampled = _auroc_runs(regime, seeds, rng, counts, y)
+        b_observed, b_resampled = _auroc_runs(regime, seeds, rng, counts, y)
+        difference = estimate(a_observed - b_observed, a_resampled - b_resampled)
+        low, high = difference.interval()
+        covered += low <= 0.0 <= high
+        test_share += difference.test_var / difference.se**2
+        arm_low, arm_high = estimate(a_observed, a_resampled).interval()
+        arm_covered += arm_low <= truth <= arm_high
+    return Coverage(
+        regime.name,
+        seeds,
+        experiments,
+        covered / experiments,
+        1.0 - covered / experiments,
+        arm_covered / experiments,
+        test_share / experiments,
+    )

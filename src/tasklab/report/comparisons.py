@@ -1,11 +1,11 @@
 """Cells and paired comparisons, with intervals over seeds *and* test examples.
 
 Every number a verdict rests on is computed here, once, for ``tasklab-compare`` and
-``tasklab-summary`` alike. A comparison carries three intervals, each labelled: the two-level
-bootstrap (seeds and test examples, ``resampling``) that decides, the seed-only bootstrap
-beside it (how much of the uncertainty the test set carries is the gap between the two), and
-Student's t over seeds (a guard at 3–5 seeds). Its verdict is set later, once the family of
-all comparisons in the report is known (``analysis``).
+``tasklab-summary`` alike. A comparison's interval is ``intervals.estimate``: Student's t with
+Satterthwaite degrees of freedom on the seed spread plus the test split's shared variance
+(from resampling its examples). Its verdict and the level of the interval printed are set
+later, once the family of all comparisons in the report is known (``analysis``): the printed
+interval is the Holm-adjusted one, and a verdict is given exactly when it excludes 0.
 """
 
 from __future__ import annotations
@@ -15,12 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasklab.report.bootstrap import bootstrap_interval
 from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Cell, Experiment
-from tasklab.report.resampling import ExampleResampler, ResampledRun, pairable, two_level_values
-from tasklab.report.stats import mean_interval
-from tasklab.report.verdicts import bootstrap_p, power, sign_flip_p, wins_interval
+from tasklab.report.intervals import Estimate, estimate
+from tasklab.report.resampling import ExampleResampler, ResampledRun, pairable
+from tasklab.report.verdicts import sign_flip_p, wins_interval
 
 BOTH = "seeds+examples"
 SEEDS_ONLY = "seeds only"
@@ -43,12 +42,15 @@ class CellStat:
 
 @dataclass(frozen=True)
 class Comparison:
-    """a − b on matched seeds. ``low``/``high``: the deciding interval (``interval`` says over
-    what); ``seed_low``/``seed_high``: over seeds only; ``t_low``/``t_high``: Student's t.
-    ``prob_a_better``: share of two-level resamples in which a is the better arm; ``wins``: seeds
-    in which it is, with a Clopper–Pearson interval of that share. ``p_value``: two-level
-    bootstrap p, ``p_adjusted``: Holm-adjusted over the report's family, ``p_sign_flip``: exact
-    permutation test over seeds. Direction follows the metric (lower is better for errors)."""
+    """a − b on matched seeds. ``low``/``high``: the interval the verdict uses, at ``level``
+    (95%, Holm-adjusted over the report's family: a verdict ⇔ it excludes 0); ``low_95``/
+    ``high_95``: the same estimate's plain 95% interval; ``interval`` says over what.
+    ``se`` splits into ``seed_se`` (spread of per-seed differences) and ``test_se`` (the test
+    split's shared noise). ``prob_a_better``: the same interval's one-sided confidence that a
+    is better; ``wins``: seeds in which a is better, with a
+    Clopper–Pearson interval of that share. ``p_value``: the estimate's two-sided p,
+    ``p_adjusted``: Holm over the family, ``p_sign_flip``: exact permutation test over seeds
+    (beside it, not deciding). Direction follows the metric (lower is better for errors)."""
 
     experiment: str
     metric: str
@@ -60,22 +62,28 @@ class Comparison:
     low: float
     high: float
     interval: str
-    seed_low: float
-    seed_high: float
-    t_low: float
-    t_high: float
+    low_95: float
+    high_95: float
+    se: float
+    seed_se: float
+    test_se: float
     prob_a_better: float
     wins: int
     wins_low: float
     wins_high: float
     p_value: float
     p_sign_flip: float
-    detectable: float
-    seeds_needed: int | None
-    test_noise_sd: float
+    seed_sd: float
+    level: float = 0.95
+    detectable: float = math.nan
+    seeds_needed: int | None = None
     p_adjusted: float = math.nan
     verdict: str = ""
     per_task: str = ""  # for a mean over tasks: each task's difference and verdict
+
+    @property
+    def estimate(self) -> Estimate:
+        return Estimate(self.diff, self.n, self.seed_sd, self.test_se**2)
 
 
 class ComparisonBuilder:
@@ -89,58 +97,58 @@ class ComparisonBuilder:
         dirs = self.experiment.run_dirs.get(cell, {}).get(arm, {})
         return [self.resampler.run_metric(dirs[s], metric) if s in dirs else None for s in seeds]
 
-    def cell_stat(self, metric: str, cell: Cell, arm: str) -> CellStat:
+    def arm_estimate(self, metric: str, cell: Cell, arm: str) -> tuple[Estimate, str]:
+        """One arm's mean over its seeds, with what its interval resamples."""
         by_seed = self.experiment.values[metric][cell][arm]
         seeds = sorted(by_seed)
-        values = [by_seed[s] for s in seeds]
-        std = mean_interval(values).std
+        values = np.asarray([by_seed[s] for s in seeds], dtype=np.float64)
         runs = self._runs(metric, cell, arm, seeds)
         if len(seeds) >= 2 and pairable(runs, []):
-            resampled = np.stack([r.resampled for r in runs])
-            both = two_level_values(np.asarray(values), resampled, self.resamples, self.seed)
-            low, high, kind = both.low, both.high, BOTH
-        else:
-            seed_only = bootstrap_interval(values, self.resamples, self.seed)
-            low, high, kind = seed_only.low, seed_only.high, SEEDS_ONLY
-        mean = float(np.mean(values)) if values else math.nan
+            return estimate(values, np.stack([r.resampled for r in runs])), BOTH
+        return estimate(values), SEEDS_ONLY
+
+    def cell_stat(self, metric: str, cell: Cell, arm: str) -> CellStat:
+        found, kind = self.arm_estimate(metric, cell, arm)
+        low, high = found.interval()
+        seeds = tuple(sorted(self.experiment.values[metric][cell][arm]))
         return CellStat(
             self.experiment.name,
             metric,
             cell,
             arm,
-            len(seeds),
-            mean,
-            std,
+            found.n,
+            found.mean,
+            found.seed_sd,
             low,
             high,
-            tuple(seeds),
+            seeds,
             kind,
         )
+
+    def difference(self, metric: str, cell: Cell, a: str, b: str) -> tuple[Estimate, str]:
+        """a − b on the seeds both arms have, with what its interval resamples."""
+        arms = self.experiment.values[metric][cell]
+        seeds = sorted(set(arms[a]) & set(arms[b]))
+        diffs = np.asarray([arms[a][s] - arms[b][s] for s in seeds], dtype=np.float64)
+        runs_a, runs_b = self._runs(metric, cell, a, seeds), self._runs(metric, cell, b, seeds)
+        if len(seeds) >= 2 and pairable(runs_a, runs_b):
+            resampled = np.stack([_minus(ra, rb) for ra, rb in zip(runs_a, runs_b, strict=True)])
+            return estimate(diffs, resampled), BOTH
+        return estimate(diffs), SEEDS_ONLY
 
     def compare(self, metric: str, cell: Cell, a: str, b: str) -> Comparison:
         arms = self.experiment.values[metric][cell]
         seeds = sorted(set(arms[a]) & set(arms[b]))
         diffs = np.asarray([arms[a][s] - arms[b][s] for s in seeds], dtype=np.float64)
-        t = mean_interval([float(d) for d in diffs])
-        seed_only = two_level_values(diffs, None, self.resamples, self.seed)
-        runs_a, runs_b = self._runs(metric, cell, a, seeds), self._runs(metric, cell, b, seeds)
-        if len(seeds) >= 2 and pairable(runs_a, runs_b):
-            resampled = np.stack([_minus(ra, rb) for ra, rb in zip(runs_a, runs_b, strict=True)])
-            both, kind = two_level_values(diffs, resampled, self.resamples, self.seed), BOTH
-        else:
-            both, kind = seed_only, SEEDS_ONLY
+        found, kind = self.difference(metric, cell, a, b)
+        low, high = found.interval()
         sign = -1.0 if lower_is_better(metric) else 1.0
-        n = len(seeds)
+        n = found.n
         wins = int(np.count_nonzero(sign * diffs > 0))
         wins_low, wins_high = wins_interval(wins, n)
-        samples = both.samples
-        prob = (
-            float(np.mean(sign * samples > 0) + 0.5 * np.mean(samples == 0))
-            if samples.size
-            else math.nan
-        )
-        total_se = float(np.std(samples, ddof=1)) if samples.size > 1 else math.nan
-        found = power(float(diffs.mean()) if n else math.nan, t.std, n, total_se)
+        positive = found.prob_positive()
+        prob = positive if sign > 0 or math.isnan(positive) else 1.0 - positive
+        seed_se = found.seed_sd / math.sqrt(n) if n >= 2 else math.nan
         return Comparison(
             self.experiment.name,
             metric,
@@ -148,23 +156,22 @@ class ComparisonBuilder:
             a,
             b,
             n,
-            float(diffs.mean()) if n else math.nan,
-            both.low,
-            both.high,
+            found.mean,
+            low,
+            high,
             kind,
-            seed_only.low,
-            seed_only.high,
-            t.low,
-            t.high,
+            low,
+            high,
+            found.se,
+            seed_se,
+            math.sqrt(found.test_var),
             prob,
             wins,
             wins_low,
             wins_high,
-            bootstrap_p(samples),
+            found.p_value(),
             sign_flip_p(list(diffs)),
-            found.detectable,
-            found.seeds_needed,
-            found.test_noise_sd,
+            found.seed_sd,
         )
 
 

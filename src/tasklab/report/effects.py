@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasklab.report.bootstrap import LEVEL, RESAMPLES, resample_picks
-from tasklab.report.verdicts import bootstrap_p
+from tasklab.report.intervals import Estimate
 
 
 def _delta_m_array(multi: np.ndarray, single: np.ndarray, signs: np.ndarray) -> np.ndarray:
@@ -58,48 +57,33 @@ def lower_is_better(metric: str) -> bool:
 @dataclass(frozen=True)
 class DeltaMInterval:
     value: float  # Δm of the per-task means over the seeds both arms have
-    low: float
-    high: float
-    per_seed: tuple[float, ...]  # Δm seed by seed (for a t-interval and for counting)
+    per_seed: tuple[float, ...]  # Δm seed by seed (its spread gives the interval)
     tasks: tuple[str, ...]
-    p_value: float = math.nan  # two-sided bootstrap p of Δm = 0
+
+    @property
+    def estimate(self) -> Estimate:
+        """Δm with the spread of the per-seed Δm over seeds (Δm is not resampled by test
+        example: it mixes tasks scored on different rows)."""
+        finite = [v for v in self.per_seed if math.isfinite(v)]
+        sd = float(np.std(finite, ddof=1)) if len(finite) > 1 else math.nan
+        return Estimate(self.value, len(finite), sd, 0.0)
 
 
 def delta_m_interval(
     multi_task: Mapping[int, Mapping[str, float]],
     single_task: Mapping[int, Mapping[str, float]],
     lower: Mapping[str, bool] | None = None,
-    resamples: int = RESAMPLES,
-    seed: int = 0,
-    level: float = LEVEL,
 ) -> DeltaMInterval:
-    """Δm with a bootstrap interval over matched seeds ({seed: {task: metric}} per arm).
-
-    Each resample draws whole seeds, takes per-task means of both arms over them and computes
-    Δm from those means; the resampled values are expanded by sqrt(n/(n-1)) about the observed
-    Δm as in ``bootstrap``. Tasks are those every matched seed of both arms reports.
-    """
+    """Δm over matched seeds ({seed: {task: metric}} per arm), and seed by seed. Tasks are
+    those every matched seed of both arms reports."""
     seeds = sorted(set(multi_task) & set(single_task))
     task_sets = [set(multi_task[s]) & set(single_task[s]) for s in seeds]
     tasks = tuple(sorted(set.intersection(*task_sets))) if task_sets else ()
     if not tasks:
-        return DeltaMInterval(math.nan, math.nan, math.nan, (), ())
+        return DeltaMInterval(math.nan, (), ())
     a = np.asarray([[multi_task[s][t] for t in tasks] for s in seeds], dtype=np.float64)
     b = np.asarray([[single_task[s][t] for t in tasks] for s in seeds], dtype=np.float64)
     signs = _signs(tasks, lower)
-
-    def dm(mean_a: np.ndarray, mean_b: np.ndarray) -> np.ndarray:
-        return _delta_m_array(mean_a, mean_b, signs)
-
-    value = float(dm(a.mean(axis=0), b.mean(axis=0)))
-    per_seed = tuple(float(v) for v in dm(a, b))
-    if len(seeds) < 2 or not math.isfinite(value):
-        return DeltaMInterval(value, math.nan, math.nan, per_seed, tasks)
-    n = len(seeds)
-    picks = resample_picks(n, resamples, seed)
-    resampled = dm(a[picks].mean(axis=1), b[picks].mean(axis=1))
-    expanded = value + math.sqrt(n / (n - 1)) * (resampled - value)
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(expanded, [tail, 1.0 - tail])
-    finite = expanded[np.isfinite(expanded)]
-    return DeltaMInterval(value, float(low), float(high), per_seed, tasks, bootstrap_p(finite))
+    value = float(_delta_m_array(a.mean(axis=0), b.mean(axis=0), signs))
+    per_seed = tuple(float(v) for v in _delta_m_array(a, b, signs))
+    return DeltaMInterval(value, per_seed, tasks)

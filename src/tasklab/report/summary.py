@@ -57,9 +57,10 @@ def _cell_line(stat: CellStat, width: int) -> str:
 def _comparison_line(c: Comparison, indent: str = "  ", label: str | None = None) -> str:
     head = label or f"{c.arm_a} − {c.arm_b}"
     over = "" if c.interval == BOTH else " over seeds only"
-    seed_only = f"; seeds only {_interval(c.seed_low, c.seed_high)}" if c.interval == BOTH else ""
+    parts = f"; se ±{c.se:.3f}: seeds ±{c.seed_se:.3f}, test split ±{c.test_se:.3f}"
+    noise = parts if c.interval == BOTH and math.isfinite(c.se) else ""
     text = (
-        f"{indent}{head}: {_signed(c.diff)} {_interval(c.low, c.high)}{over}{seed_only} "
+        f"{indent}{head}: {_signed(c.diff)} {_interval(c.low, c.high)}{over}{noise} "
         f"(paired, {c.wins}/{c.n} seeds better for {c.arm_a}; {p_text(c.p_adjusted, 'p_holm')}, "
         f"sign-flip p={c.p_sign_flip:.2g}) → {c.verdict}"
     )
@@ -76,9 +77,9 @@ def _comparison_line(c: Comparison, indent: str = "  ", label: str | None = None
 def analysis_lines(analysis: Analysis, metric: str) -> list[str]:
     experiment = analysis.experiment
     lines = [
-        f"metric: {metric} (mean [95% CI over seeds and test examples, unless labelled]; "
-        f"verdicts Holm-adjusted over the report's family of {analysis.family_size} "
-        "comparisons)"
+        f"metric: {metric} (arms: mean [95% CI over seeds and test examples, unless "
+        "labelled]; differences: [CI Holm-adjusted over the report's family of "
+        f"{analysis.family_size}, a verdict exactly where it excludes 0])"
     ]
     if experiment.fixed:
         lines.append("fixed: " + " ".join(f"{k}={v}" for k, v in experiment.fixed.items()))

@@ -1,22 +1,20 @@
-"""From a paired difference to a verdict: p-values, the family's correction, and power.
+"""From a paired difference to a verdict: the family's correction, the rule, and power.
 
-- ``bootstrap_p``: two-sided p of "no difference" from the two-level bootstrap distribution
-  (the share of resampled means on the other side of 0, doubled). R resamples cannot resolve
-  a p below 2/(R+1), about 0.001 at 2,000; Holm over a family of m comparisons needs the
-  smallest p below 0.05/m, so without more resolution a report of 50 comparisons or more
-  could never give a verdict, however clear the effect. Where fewer than ``TAIL_COUNT``
-  resamples lie on the other side, the p is the normal tail of the same bootstrap
-  distribution, 2·Φ(−|mean|/sd), never above the count's own bound.
+- The p-value and the interval of a comparison are one t distribution (``intervals``); the
+  rule is one: a verdict exactly when the Holm-adjusted interval excludes 0 (equivalently
+  the Holm-adjusted p is below 0.05). No second guard overrides what the reader sees.
 - ``sign_flip_p``: the exact permutation test over seeds (every sign pattern of the per-seed
   differences, ``scipy.stats.permutation_test``). It ignores the test set's noise and, with n
-  seeds, cannot go below 2/2^n: 0.0625 at 5 seeds, so with 5 seeds or fewer it can never be
-  significant on its own. It is reported beside the verdict, not used for it.
+  seeds, cannot go below 2/2^n: 0.0625 at 5 seeds. It is reported beside the verdict, not
+  used for it.
 - ``holm``: Holm–Bonferroni adjusted p-values over every comparison a report shows (arm pairs ×
   sizes × metrics, per task and mean), so the chance of any false verdict in the report stays
   at 5%, not 5% per line.
-- ``power``: the smallest difference the current seeds could detect (80% power, two-sided 5%)
-  and the seeds needed to detect the observed one. The test set's own noise does not shrink
-  with more seeds, so a difference below it is unreachable by seeds alone; it says so.
+- ``power``: the smallest difference the current seeds could detect (80% power, at the
+  comparison's own family-adjusted level) and the seeds needed to detect the observed one,
+  from the same standard error and degrees of freedom as the interval. The test set's shared
+  noise does not shrink with more seeds, so a difference below it is unreachable by seeds
+  alone; it says so.
 """
 
 from __future__ import annotations
@@ -29,29 +27,12 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats
 
+from tasklab.report.intervals import Estimate
+
 ALPHA = 0.05
 POWER = 0.8
 MIN_SEEDS = 3
 MAX_SEEDS_ADVISED = 10_000
-
-
-TAIL_COUNT = 5  # resamples beyond 0 below which the count no longer resolves the p
-
-
-def bootstrap_p(samples: np.ndarray) -> float:
-    """Two-sided p from resampled values of a difference (NaN without resamples); the normal
-    tail of their distribution where the count is too small to resolve it (module doc)."""
-    if samples.size == 0:
-        return math.nan
-    n_below, n_above = np.count_nonzero(samples <= 0), np.count_nonzero(samples >= 0)
-    counted = float(min(1.0, 2.0 * (min(n_below, n_above) + 1) / (samples.size + 1)))
-    if min(n_below, n_above) >= TAIL_COUNT:
-        return counted
-    sd = float(np.std(samples, ddof=1)) if samples.size > 1 else 0.0
-    if not sd > 0:
-        return counted
-    tail = 2.0 * float(stats.norm.sf(abs(float(np.mean(samples))) / sd))
-    return min(counted, tail)
 
 
 EXACT_UP_TO = 16  # seeds; beyond, scipy's permutation_test draws 9,999 sign patterns
@@ -121,52 +102,38 @@ class Power:
     test_noise_sd: float  # the part of the difference's standard error that seeds cannot remove
 
 
-@lru_cache(maxsize=4096)
-def _critical(n: int) -> float:
-    return float(stats.t.ppf(1 - ALPHA / 2, n - 1) + stats.t.ppf(POWER, n - 1))
+def _detectable(seed_sd: float, test_var: float, k: int, level: float) -> float:
+    """|difference| detected with 80% power by k seeds at two-sided ``level``: the
+    interval's half width plus its one-sided 80% quantile, as (t_α + t_β)·se for t."""
+    at_k = Estimate(0.0, k, seed_sd, test_var)
+    return at_k.half_width(level) + at_k.half_width(2 * POWER - 1)
 
 
-def power(diff: float, seed_sd: float, n: int, total_se: float) -> Power:
-    """``seed_sd``: sd of the per-seed differences; ``total_se``: standard error of the mean
-    difference over seeds and examples (the two-level bootstrap's sd); n seeds."""
+def power(found: Estimate, level: float = 1 - ALPHA) -> Power:
+    """Detectable difference and seeds needed for ``found`` (a difference over seeds) at the
+    interval's own ``level`` (the family-adjusted one where it is one of a family)."""
+    n, seed_sd = found.n, found.seed_sd
     if n < 2 or not math.isfinite(seed_sd):
         return Power(math.nan, None, math.nan)
-    test_var = max(total_se**2 - seed_sd**2 / n, 0.0) if math.isfinite(total_se) else 0.0
-
-    def detectable(k: int) -> float:
-        return _critical(k) * math.sqrt(seed_sd**2 / k + test_var)
-
+    test_var, diff = found.test_var, abs(found.mean)
     needed = None
-    if abs(diff) > 0 and detectable(MAX_SEEDS_ADVISED) <= abs(diff):  # reachable at all
+    if diff > 0 and _detectable(seed_sd, test_var, MAX_SEEDS_ADVISED, level) <= diff:
         k = 2
-        while k <= MAX_SEEDS_ADVISED and detectable(k) > abs(diff):
+        while k <= MAX_SEEDS_ADVISED and _detectable(seed_sd, test_var, k, level) > diff:
             k = k + 1 if k < 100 else int(k * 1.1)
         needed = min(k, MAX_SEEDS_ADVISED)
-    return Power(detectable(n), needed, math.sqrt(test_var))
+    return Power(_detectable(seed_sd, test_var, n, level), needed, math.sqrt(test_var))
 
 
-def verdict(
-    n: int,
-    diff: float,
-    p_adjusted: float,
-    t_interval: tuple[float, float],
-    better: str,
-    worse: str,
-) -> str:
+def verdict(n: int, diff: float, p_adjusted: float, better: str, worse: str) -> str:
     """``better`` when the difference is positive and shown, ``worse`` when negative and shown,
-    else "no conclusion (…)" with the first reason. Shown means: at least 3 seeds, the
-    family-adjusted two-level p below 0.05, and the Student-t interval over seeds on the same
-    side of 0 (a guard against the bootstrap's narrowness at 3–5 seeds)."""
+    else "no conclusion (…)". Shown means: at least 3 seeds (below, no interval is printed)
+    and the family-adjusted p below 0.05, i.e. the printed interval excludes 0."""
     if n < MIN_SEEDS:
         return f"too few seeds ({n} < {MIN_SEEDS})"
     if not (p_adjusted < ALPHA):
         return f"no conclusion (adjusted p = {p_adjusted:.2g})"
-    low, high = t_interval
-    if diff > 0 and low > 0:
-        return better
-    if diff < 0 and high < 0:
-        return worse
-    return "no conclusion (t interval over seeds contains 0)"
+    return better if diff > 0 else worse
 
 
 def is_shown(text: str) -> bool:
