@@ -52,9 +52,13 @@ def _config(n_train: int, logger_wandb: bool = False) -> dict:
     }
 
 
+DECLARED_SIZES = ("data.n_train", "data.n_train_by_task", "regime.n_source")
+
+
 def write_ok(folder: Path, name: str, arm: str, seed: int, overrides: list[str], **fields) -> None:
     """A finished run's record: ``arm`` is also its regime unless ``regime`` is given."""
     fields.setdefault("regime", arm)
+    fields.setdefault("size_keys", list(DECLARED_SIZES))  # as the runner declares them
     result = RunResult(
         status="ok",
         name=name,

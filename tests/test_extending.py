@@ -50,6 +50,7 @@ def test_a_users_world_weighting_and_experiment_run_without_editing_tasklab(tmp_
     assert record["config"]["data"]["rings"] == {"noise": 0.2, "inner_radius": 0.5}
     assert record["arm"] == "multi_task/worst_task"
     assert record["arm_keys"] == ["mtl.weighting.rest"]
+    assert "data.n_train" in record["size_keys"]  # what a report may draw curves against
     assert record["config"]["mtl"]["weighting"] == {"name": "worst_task", "rest": 0.2}
     assert 0.5 < record["metrics"]["test/upper/auroc"] <= 1.0  # learnable in 20 steps
 

@@ -47,11 +47,11 @@ class DataSettings:
     world: str = "driving"
     world_seed: int = setting(0, low=0, high=MAX_SEED)
     tasks: list[str] = setting(factory=list)
-    n_train: int = 1000
+    n_train: int = setting(1000, size=True, doc="training examples per task")
     label_rate: float = setting(1.0, low=0, high=1, doc="the fraction of labels kept")
     # Per-task exceptions to n_train / label_rate; new keys take a +, as in
     # +data.n_train_by_task.car=1000000
-    n_train_by_task: dict[str, int] = setting(factory=dict)
+    n_train_by_task: dict[str, int] = setting(factory=dict, size=True)
     label_rate_by_task: dict[str, float] = setting(factory=dict)
     batch_size: int = setting(128, above=0)
     n_val: int = setting(1000, above=0)

@@ -36,6 +36,8 @@ class RunResult:
     # the settings that define this run's arm (runs of one arm name that differ in any of
     # them are different arms)
     arm_keys: list[str] = field(default_factory=list)
+    # the config keys declared data sizes (a report's learning-curve axes; ``settings``)
+    size_keys: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)

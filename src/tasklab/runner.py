@@ -20,7 +20,7 @@ from tasklab.data.eval_sharing import sweep_eval_cache
 from tasklab.data.registry import build_world, fit_data_to_world, task_budgets
 from tasklab.metrics import with_task_means
 from tasklab.predictions import PREDICTIONS_FILE, matching_predictions, save_predictions
-from tasklab.regimes import describe_arm
+from tasklab.regimes import describe_arm, describe_sizes
 from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
 from tasklab.registry import REGIMES
 from tasklab.report.example_metrics import reproduces
@@ -128,6 +128,7 @@ def _prepare(cfg: DictConfig, result: RunResult):
     result.config = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     check_config(cfg, world)
     result.arm, result.arm_axes, result.arm_keys = describe_arm(cfg)
+    result.size_keys = describe_sizes(cfg)
     set_threads(job_threads(cfg.trainer.threads, _launcher_config()))
     result.threads = torch.get_num_threads()
     return world, task_budgets(cfg.data)
@@ -265,6 +266,7 @@ def _train_stacked(members: list[Member]) -> RunResult | None:
             result.config = OmegaConf.to_container(member.cfg, resolve=True)  # type: ignore[assignment]
             result.arm, result.arm_axes = results[0].arm, results[0].arm_axes
             result.arm_keys, result.threads = results[0].arm_keys, results[0].threads
+            result.size_keys = results[0].size_keys
         group = members[0].cfg.logger.group or members[0].cfg.name
         shared = sweep_eval_cache(members[0].cfg.data, world)  # one rendering for all
         ctxs = [

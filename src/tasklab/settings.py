@@ -3,8 +3,10 @@
 A component's settings are a dataclass: its fields are the config schema Hydra validates
 types against, their defaults are the only defaults, and each field's metadata declares the
 rest — the range or allowed values ``check_settings`` enforces, whether the setting makes an
-arm different (``arm``), and whether it belongs to a run's identity at all (``identity``:
-a progress bar or a log interval changes nothing a run learns).
+arm different (``arm``), whether it belongs to a run's identity at all (``identity``:
+a progress bar or a log interval changes nothing a run learns), and whether it is a data
+size (``size``: a count of examples, pairs or source examples that a learning curve may be
+drawn against; every other swept setting is a category, never a curve's axis).
 
     @dataclass
     class DwaSettings(WeightingSettings):
@@ -42,12 +44,15 @@ def setting(
     choices: Sequence[str] | None = None,
     arm: bool = False,
     identity: bool = True,
+    size: bool = False,
     doc: str = "",
 ) -> Any:
     """A dataclass field with its checks: ``low``/``high`` inclusive bounds, ``above`` an
     exclusive lower bound, ``choices`` the allowed values; ``arm`` marks a setting that makes
     one arm of a comparison differ from another; ``identity=False`` one that never changes
-    what a run learns (display, logging, where files go)."""
+    what a run learns (display, logging, where files go); ``size`` a data size, a count of
+    examples (learning curves, crossovers and data-unit answers are drawn against it; a
+    dict-valued size holds one count per key, as per-task budgets do)."""
     metadata = {
         "low": low,
         "high": high,
@@ -55,6 +60,7 @@ def setting(
         "choices": tuple(choices) if choices is not None else None,
         "arm": arm,
         "identity": identity,
+        "size": size,
         "doc": doc,
     }
     if factory is not None:
@@ -132,3 +138,20 @@ def kwargs(settings: object, skip: Sequence[str] = ("name",)) -> dict[str, Any]:
 def arm_fields(cls: type) -> list[str]:
     """The names of the settings declared ``arm=True``."""
     return [spec.name for spec in dataclasses.fields(cls) if spec.metadata.get("arm")]
+
+
+def size_fields(cls: type, prefix: str) -> list[str]:
+    """The config keys under ``prefix`` of the settings declared ``size=True``, nested
+    settings included (``data.n_train``, ``regime.n_source``)."""
+    keys = []
+    for spec in dataclasses.fields(cls):
+        key = f"{prefix}.{spec.name}" if prefix else spec.name
+        if spec.metadata.get("size"):
+            keys.append(key)
+        elif isinstance(spec.type, type) and dataclasses.is_dataclass(spec.type):
+            keys += size_fields(spec.type, key)
+        elif spec.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = spec.default_factory()  # type: ignore[misc]
+            if dataclasses.is_dataclass(default):
+                keys += size_fields(type(default), key)
+    return keys

@@ -13,7 +13,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from tasklab.registry import REGIMES
-from tasklab.settings import arm_fields
+from tasklab.settings import arm_fields, size_fields
 
 
 def describe_arm(cfg: DictConfig) -> tuple[str, list[str], list[str]]:
@@ -27,3 +27,17 @@ def describe_arm(cfg: DictConfig) -> tuple[str, list[str], list[str]]:
     axes = regime.info["arm_axes"](cfg) if "arm_axes" in regime.info else declared
     keys = regime.info["arm_keys"](cfg) if "arm_keys" in regime.info else declared
     return name, list(axes), list(keys)
+
+
+def describe_sizes(cfg: DictConfig) -> list[str]:
+    """The config keys of this run that are data sizes, as declared on the settings
+    (``setting(..., size=True)``) of the shared schema, the worlds and the run's regime: a
+    report draws learning curves against these and treats every other swept key as a
+    category."""
+    from tasklab.config import train_schema  # the schema is built from the registries
+
+    regime = REGIMES.get(cfg.regime.name)
+    keys = size_fields(train_schema(), "")
+    if regime.settings is not None:
+        keys += size_fields(regime.settings, "regime")
+    return sorted(set(keys))

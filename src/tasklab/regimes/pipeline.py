@@ -179,8 +179,8 @@ class PipelineSettings(RegimeSettings):
 
     name: str = "pipeline"
     arm: str = setting("end_to_end", choices=ARMS, arm=True)
-    n_stage1: int = 20_000
-    n_stage2: int = 20_000
+    n_stage1: int = setting(20_000, size=True, doc="(x, z) examples of stage 1")
+    n_stage2: int = setting(20_000, size=True, doc="(z, y) examples of stage 2")
     stage1_steps: int = setting(2000, above=0)
     stage2_steps: int = setting(2000, above=0)
     # Stage 2's network (z → y, or crop → y); stage 1 and end-to-end networks use model.*

@@ -59,7 +59,7 @@ class TransferSettings(RegimeSettings):
     source_tasks: list[str] = setting(
         factory=lambda: ["pedestrian", "car", "stop_sign", "traffic_light"]
     )
-    n_source: int = setting(100_000, low=0, high=MAX_INDEX, arm=True, doc="0: scratch")
+    n_source: int = setting(100_000, low=0, high=MAX_INDEX, arm=True, size=True, doc="0: scratch")
     # related, or control: the same images with other images' labels
     source: str = setting("related", choices=SOURCES, arm=True)
     # Overrides of the data config for the source world only, e.g. {driving: {noise_std: 0.4}}

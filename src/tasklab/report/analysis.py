@@ -26,9 +26,9 @@ from tasklab.report.crossovers import CrossoverRow, crossover_rows
 from tasklab.report.effects import delta_m_interval, lower_is_better
 from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Experiment, is_task_of
+from tasklab.report.intervals import Estimate, family_level, holm_factors
 from tasklab.report.pairs import comparison_pairs
 from tasklab.report.records import natural_key
-from tasklab.report.intervals import Estimate, family_level, holm_factors
 from tasklab.report.verdicts import MIN_SEEDS, holm, power, verdict
 
 
@@ -335,6 +335,12 @@ def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
         and c.verdict.startswith("no conclusion")
         and _seeds_alone_exclude_zero(c)
     ]
+    if experiment.undeclared and experiment.x_axis is None:
+        warnings.append(
+            f"{experiment.undeclared} record(s) declare no data sizes (written by an older "
+            "tasklab): no swept key is taken for a size; name one with --x KEY to draw "
+            "learning curves against it"
+        )
     warnings += [
         f"replicated runs disagree (the last one read is used): {text}"
         for text in experiment.disagreeing

@@ -21,7 +21,7 @@ from typing import Any
 from tasklab.report.analysis import Analysis, analyse
 from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.formatting import signed
-from tasklab.report.grouping import group_records, is_task_of
+from tasklab.report.grouping import SizeAxisError, group_records, is_task_of
 from tasklab.report.records import Records, load_records
 from tasklab.report.verdicts import is_shown
 from tasklab.results import RESULT_FILE, write_bytes_atomic
@@ -51,7 +51,13 @@ def _parser() -> argparse.ArgumentParser:
         help="metric keys to report, glob patterns, repeatable (default: test/mean/* and a "
         "pipeline's x_to_z/test/mean/*, z_to_y/test/mean/*)",
     )
-    parser.add_argument("--x", dest="x_axis", metavar="KEY", help="the data-size axis")
+    parser.add_argument(
+        "--x",
+        dest="x_axis",
+        metavar="KEY",
+        help="the data-size axis (default: the swept key the records declare a size, such as "
+        "data.n_train; naming one declares it a size, e.g. for records of older versions)",
+    )
     parser.add_argument("--reference", metavar="ARM", help="the arm every other is compared to")
     parser.add_argument("--resamples", type=int, default=RESAMPLES, help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
@@ -135,7 +141,12 @@ def run_compare(args: argparse.Namespace) -> tuple[Path, list[Analysis], Records
     analyses: list[Analysis] = []
     if records.ok:
         selected = selected_metrics(records.ok, args.metrics or DEFAULT_METRICS)
-        experiments = group_records(records.ok, grouped_metrics(records.ok, selected), args.x_axis)
+        try:
+            experiments = group_records(
+                records.ok, grouped_metrics(records.ok, selected), args.x_axis
+            )
+        except SizeAxisError as error:
+            raise CompareError(str(error)) from error
         if args.x_axis and all(e.x_axis is None for e in experiments):
             swept = sorted({a for e in experiments for a in e.swept})
             raise CompareError(

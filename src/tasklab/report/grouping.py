@@ -1,10 +1,12 @@
 """From records to cells: experiment → facet → data size → arm → {seed: value}.
 
 Within an experiment, the swept axes come from the records (``records.find_axes``). One of
-them is the data-size axis that learning curves are drawn against: the one the user names, or
-else a numeric axis whose key names a size (a component starting with ``n_``, such as
-``data.n_train``), else any positive numeric axis. Every other swept axis splits the curves
-into facets. Seeds are replicates.
+them is the data-size axis that learning curves are drawn against: the one the user names
+(``--x``), or else a swept key that the records declare a data size (``size_keys``, from
+``setting(..., size=True)`` on the component's settings: ``data.n_train``,
+``regime.n_source`` …), the one with most values. A size is never guessed from a number:
+every other swept axis is a category that splits the curves into facets, drawn as panels,
+never on a log axis or joined by a line. Seeds are replicates.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ class Experiment:
     disagreeing: list[str] = field(default_factory=list)
     # cell → arm → seed → the run's folder (its stored predictions), where known
     run_dirs: dict[Cell, dict[str, dict[int, str]]] = field(default_factory=dict)
+    size_axes: list[str] = field(default_factory=list)  # swept axes that are data sizes
+    undeclared: int = 0  # records that predate size declarations (no ``size_keys``)
 
     @property
     def facet_axes(self) -> list[str]:
@@ -100,33 +104,56 @@ def _number(value: str | None) -> float | None:
     return number if number is not None and math.isfinite(number) else None
 
 
-def _names_a_size(key: str) -> bool:
-    return any(part.startswith("n_") or part in ("n", "size") for part in key.split("."))
+class SizeAxisError(ValueError):
+    """A data-size axis whose values are not positive numbers; the message says which."""
+
+
+def declared_sizes(records: list[dict[str, Any]]) -> set[str]:
+    """The keys any record declares a data size (its ``size_keys``)."""
+    return {str(k) for r in records for k in r.get("size_keys") or []}
+
+
+def is_size(key: str, declared: set[str]) -> bool:
+    """A declared size, or one entry of a declared dict of sizes (``data.n_train_by_task.car``)."""
+    return key in declared or any(key.startswith(d + ".") for d in declared)
 
 
 def choose_x_axis(
-    swept: list[str], per_record: list[dict[str, str | None]], requested: str | None = None
+    swept: list[str],
+    per_record: list[dict[str, str | None]],
+    requested: str | None = None,
+    declared: set[str] | None = None,
 ) -> str | None:
-    """The axis to draw learning curves against (see the module docstring)."""
+    """The axis to draw learning curves against (see the module docstring); its values must
+    all be positive numbers (one line naming the value otherwise)."""
     if requested is not None:
-        return requested if requested in swept else None
-    positive = [
-        key
-        for key in swept
-        if all((n := _number(values[key])) is not None and n > 0 for values in per_record)
-    ]
-    sizes = [key for key in positive if _names_a_size(key)] or positive
-    if not sizes:
-        return None
-    return max(sizes, key=lambda key: (len({values[key] for values in per_record}), key))
+        chosen = requested if requested in swept else None
+    else:
+        sizes = [key for key in swept if is_size(key, declared or set())]
+        chosen = (
+            max(sizes, key=lambda key: (len({values[key] for values in per_record}), key))
+            if sizes
+            else None
+        )
+    for values in per_record if chosen else []:
+        number = _number(values[chosen])
+        if number is None or number <= 0:
+            raise SizeAxisError(
+                f"the data-size axis {chosen} has the value {values[chosen]!r}; a size must "
+                "be a positive number (name another axis with --x, or fix the records)"
+            )
+    return chosen
 
 
 def group_experiment(
     name: str, records: list[dict[str, Any]], metrics: list[str], x_axis: str | None = None
 ) -> Experiment:
     axes = find_axes(records)
-    chosen = choose_x_axis(axes.swept, axes.per_record, x_axis)
+    declared = declared_sizes(records)
+    chosen = choose_x_axis(axes.swept, axes.per_record, x_axis, declared)
     experiment = Experiment(name, len(records), axes.swept, axes.fixed, chosen, metrics)
+    experiment.size_axes = [k for k in axes.swept if is_size(k, declared) or k == chosen]
+    experiment.undeclared = sum(1 for r in records if "size_keys" not in r)
     arms = arm_names(records)
     for record, values, arm in zip(records, axes.per_record, arms, strict=True):
         facet = tuple((k, values[k] or "-") for k in axes.swept if k != chosen)

@@ -24,7 +24,7 @@ from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.compare import DEFAULT_METRICS, CompareError, grouped_metrics, selected_metrics
 from tasklab.report.comparisons import BOTH, CellStat, Comparison
 from tasklab.report.formatting import p_text
-from tasklab.report.grouping import group_records, is_task_of
+from tasklab.report.grouping import SizeAxisError, group_records, is_task_of
 from tasklab.report.records import Records, find_axes, load_records
 from tasklab.results import RESULT_FILE
 from tasklab.runs.sweep_plan import sweep_plan
@@ -168,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    print("\n".join(summary_lines(records, args.metric or headline_metric(records))))
+    try:
+        lines = summary_lines(records, args.metric or headline_metric(records))
+    except SizeAxisError as error:
+        print(f"tasklab-summary: error: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(lines))
     return 0
 
 
@@ -190,9 +195,7 @@ class PrintSummaryOnMultirunEnd(Callback):
         records = load_records([sweep_dir])
         if records.ok:
             print("\n".join(summary_lines(records, headline_metric(records))))
-            print(
-                f"full report (bootstrap CIs, learning curves, HTML): tasklab-compare {sweep_dir}"
-            )
+            print(f"full report (intervals, fitted curves, HTML): tasklab-compare {sweep_dir}")
         failed = [path for path, reason in records.problems if reason.startswith("failed")]
         if failed:
             print(
