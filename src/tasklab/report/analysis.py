@@ -20,15 +20,17 @@ import math
 from dataclasses import dataclass, field
 
 from tasklab.metric_keys import split_task_metric, task_name
-from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.comparisons import SEEDS_ONLY, CellStat, Comparison, ComparisonBuilder
 from tasklab.report.crossovers import CrossoverRow, crossover_rows
+from tasklab.report.curves import DRAWS, CurveDraws, CurveRow, fit_curves
+from tasklab.report.data_units import DataUnitRow, data_unit_rows
 from tasklab.report.effects import delta_m_interval, lower_is_better
 from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Experiment, is_task_of
 from tasklab.report.intervals import Estimate, family_level, holm_factors
-from tasklab.report.pairs import comparison_pairs
+from tasklab.report.pairs import comparison_pairs, reference_arm
 from tasklab.report.records import natural_key
+from tasklab.report.resampling import RESAMPLES
 from tasklab.report.verdicts import MIN_SEEDS, holm, power, verdict
 
 
@@ -80,6 +82,8 @@ class Analysis:
     transfer: list[TransferGain] = field(default_factory=list)
     delta_m: list[DeltaM] = field(default_factory=list)
     crossovers: list[CrossoverRow] = field(default_factory=list)
+    curves: list[CurveRow] = field(default_factory=list)
+    data_units: list[DataUnitRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     family_size: int = 0  # comparisons and Δm values whose p-values were adjusted together
 
@@ -220,6 +224,7 @@ def analyse(
     resamples: int = RESAMPLES,
     seed: int = 0,
     reference: str | None = None,
+    extrapolate: float = 4.0,
 ) -> Analysis:
     """Cells, comparisons (each metric, and each task behind a mean), Δm, transfer gains and
     crossovers of one experiment, with the family's verdicts."""
@@ -284,12 +289,35 @@ def analyse(
         if c.metric in shown and c.arm_b == "scratch" and c.n > 0
     ]
     if experiment.x_axis is not None:
-        for metric in shown:
-            analysis.crossovers += crossover_rows(
-                experiment, metric, pairs_by_metric.get(metric, set()), resamples, seed
-            )
+        _curve_analysis(analysis, builder, shown, pairs_by_metric, reference, seed, extrapolate)
     analysis.warnings += _warnings(analysis, builder)
     return analysis
+
+
+def _curve_analysis(
+    analysis: Analysis,
+    builder: ComparisonBuilder,
+    shown: list[str],
+    pairs_by_metric: dict[str, set[tuple[str, str]]],
+    reference: str | None,
+    seed: int,
+    extrapolate: float,
+) -> None:
+    """Fitted learning curves, crossovers and data units along the declared size axis."""
+    experiment = analysis.experiment
+    draws = CurveDraws(experiment, builder.resampler, DRAWS, seed, extrapolate)
+    verdicts = {
+        (c.metric, c.cell.facet, c.arm_a, c.arm_b, c.cell.x): c.verdict
+        for c in analysis.comparisons
+    }
+    for metric in shown:
+        pairs = pairs_by_metric.get(metric, set())
+        curves = fit_curves(experiment, metric, builder.resampler, draws, extrapolate)
+        analysis.curves += curves
+        analysis.crossovers += crossover_rows(experiment, metric, pairs, draws, verdicts)
+        arms = sorted({a for c in experiment.values[metric].values() for a in c})
+        found = reference if reference in arms else reference_arm(arms)
+        analysis.data_units += data_unit_rows(experiment, metric, pairs, found, draws, curves)
 
 
 def _seeds_alone_exclude_zero(c: Comparison) -> bool:

@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from tasklab.report.analysis import Analysis, analyse
-from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.formatting import signed
 from tasklab.report.grouping import SizeAxisError, group_records, is_task_of
 from tasklab.report.records import Records, load_records
+from tasklab.report.resampling import RESAMPLES
 from tasklab.report.verdicts import is_shown
 from tasklab.results import RESULT_FILE, write_bytes_atomic
 
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
         "data.n_train; naming one declares it a size, e.g. for records of older versions)",
     )
     parser.add_argument("--reference", metavar="ARM", help="the arm every other is compared to")
-    parser.add_argument("--resamples", type=int, default=RESAMPLES, help="bootstrap resamples")
+    parser.add_argument("--resamples", type=int, default=RESAMPLES, help="test-example resamples")
     parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     parser.add_argument(
         "--wandb",

@@ -1,18 +1,27 @@
-"""Where two arms' learning curves cross, as rows a report shows.
+"""Where two arms' fitted learning curves cross, and whether that is shown (``curves``).
 
-The crossing and its interval come from ``bootstrap.crossover`` (resampling whole seeds, so
-a seed's curve stays intact); here they are found for every compared pair of every facet and
-described in words: which arm is better below and above the crossing, or throughout.
+A crossing is located on the fitted curves of both arms (never by a straight line between two
+measured sizes), only on a declared size axis with at least 3 sizes, and only where the
+difference is shown to change sign: a verdict each way at the measured sizes, or a fitted
+difference whose interval excludes 0 on both sides somewhere inside the measured range.
+Otherwise the row says "no crossover shown" without a location.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
-from tasklab.report.bootstrap import Crossover, crossover
+import numpy as np
+
+from tasklab.report.curve_fits import first_root, size_grid
+from tasklab.report.curves import MIN_SIZES, CurveDraws, _curve_seeds
 from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Experiment, Facet
 from tasklab.report.records import natural_key
+
+GRID = 200
+Verdicts = dict[tuple[str, Facet, str, str, float], str]  # (metric, facet, a, b, size) -> text
 
 
 @dataclass(frozen=True)
@@ -22,66 +31,148 @@ class CrossoverRow:
     facet: Facet
     arm_a: str
     arm_b: str
-    found: Crossover
-    better_first: str | None  # the better arm at the smallest size
-    better_last: str | None  # ... and at the largest
+    sizes: tuple[float, ...]
+    seeds: tuple[int, ...]
+    shown: bool
+    size: float | None  # where the fitted difference changes sign (shown only)
+    low: float | None
+    high: float | None
+    share_crossing: float  # draws whose fitted difference changes sign in the range
+    better_first: str | None
+    better_last: str | None
+    why: str  # what shows the change of sign, or why none is shown
 
     @property
     def summary(self) -> str:
-        found, first, last = self.found, self.better_first, self.better_last
-        if not found.seeds:
-            return "no seed at every size of both curves"
-        if found.size is None:
-            lead = f"; {first} better throughout" if first and first == last else ""
+        if len(self.sizes) < MIN_SIZES:
             return (
-                f"no crossover in the range{lead} ({found.share_crossing:.0%} of resamples cross)"
+                f"no crossover shown: {len(self.sizes)} sizes, a crossover needs "
+                f"{MIN_SIZES} or more"
+            )
+        if not self.shown:
+            lead = (
+                f"; {self.better_first} better throughout"
+                if self.better_first and self.better_first == self.better_last
+                else ""
+            )
+            return (
+                f"no crossover shown ({self.why}; {self.share_crossing:.0%} of draws cross "
+                f"in the measured range){lead}"
             )
         span = (
-            f"{found.low:,.0f}–{found.high:,.0f}"
-            if found.low is not None and found.high is not None
+            f"{self.low:,.0f}–{self.high:,.0f}"
+            if self.low is not None and self.high is not None
             else "n/a"
         )
-        head = (
-            f"crosses at {found.size:,.0f} (95% CI {span}, {found.share_crossing:.0%} of "
-            f"resamples cross): {first} better below"
+        return (
+            f"crosses at {self.size:,.0f} (95% CI {span}, {self.share_crossing:.0%} of draws "
+            f"cross; {self.why}): {self.better_first} better below, {self.better_last} "
+            "better above"
         )
-        if first is not None and first == last:  # crossed, then crossed back
-            other = self.arm_b if first == self.arm_a else self.arm_a
-            return f"{head}, {other} better just above; crosses back: {last} at the largest size"
-        return f"{head}, {last} better above"
+
+
+def _verdict_sides(
+    verdicts: Verdicts, metric: str, facet: Facet, a: str, b: str, sizes: list[float]
+) -> list[str]:
+    """The arm each measured size's verdict names better, in size order ('' for none)."""
+    sides = []
+    for x in sizes:
+        text = verdicts.get((metric, facet, a, b, x), "")
+        sides.append(
+            a if text.startswith(f"{a} better") else b if text.startswith(f"{b} better") else ""
+        )
+    return sides
 
 
 def crossover_rows(
-    experiment: Experiment, metric: str, pairs: set[tuple[str, str]], resamples: int, seed: int
+    experiment: Experiment,
+    metric: str,
+    pairs: set[tuple[str, str]],
+    draws: CurveDraws,
+    verdicts: Verdicts,
 ) -> list[CrossoverRow]:
     rows = []
-    lower = lower_is_better(metric)
+    sign = -1.0 if lower_is_better(metric) else 1.0
     for facet in experiment.facets(metric):
         curves = experiment.curves(metric, facet)
         for a, b in sorted(pairs, key=lambda p: natural_key(" ".join(p))):
             if a not in curves or b not in curves:
                 continue
-            found = crossover(curves[a], curves[b], resamples, seed)
-            if len(found.sizes) < 2:
+            sizes, seeds = _curve_seeds(experiment, metric, facet, [a, b])
+            if len(sizes) < 2 or len(seeds) < 2:
                 continue
-            first, last = (
-                _better_at(curves[a][x], curves[b][x], set(found.seeds), a, b, lower)
-                for x in (found.sizes[0], found.sizes[-1])
+            rows.append(
+                _crossover(experiment, metric, facet, a, b, sizes, seeds, draws, verdicts, sign)
             )
-            rows.append(CrossoverRow(experiment.name, metric, facet, a, b, found, first, last))
     return rows
 
 
-def _better_at(
-    a_values: dict[int, float],
-    b_values: dict[int, float],
-    seeds: set[int],
+def _crossover(
+    experiment: Experiment,
+    metric: str,
+    facet: Facet,
     a: str,
     b: str,
-    lower: bool,
-) -> str | None:
-    """The arm with the better mean over ``seeds`` at one size; None on a tie or no seeds."""
-    gap = sum(a_values[s] - b_values[s] for s in seeds)
-    if not seeds or gap == 0:
-        return None
-    return a if (gap > 0) != lower else b
+    sizes: list[float],
+    seeds: list[int],
+    draws: CurveDraws,
+    verdicts: Verdicts,
+    sign: float,
+) -> CrossoverRow:
+    sides = _verdict_sides(verdicts, metric, facet, a, b, sizes)
+    shown_sides = [s for s in sides if s]
+
+    def row(**found) -> CrossoverRow:
+        base = dict(size=None, low=None, high=None, share_crossing=0.0, shown=False)
+        base.update(found)
+        first = shown_sides[0] if shown_sides else None
+        last = shown_sides[-1] if shown_sides else None
+        return CrossoverRow(
+            experiment.name,
+            metric,
+            facet,
+            a,
+            b,
+            tuple(sizes),
+            tuple(seeds),
+            better_first=found.get("better_first", first),
+            better_last=found.get("better_last", last),
+            **{k: v for k, v in base.items() if k not in ("better_first", "better_last")},
+        )
+
+    if len(sizes) < MIN_SIZES:
+        return row(why="too few sizes")
+    fit_a, mean_a, drawn_a = draws.fitted(metric, facet, a, sizes, seeds)
+    fit_b, mean_b, drawn_b = draws.fitted(metric, facet, b, sizes, seeds)
+    if fit_a is None or fit_b is None:
+        return row(why="no curve fits")
+    grid = size_grid(sizes[0], sizes[-1], GRID)
+    gap = fit_a.predict(grid) - fit_b.predict(grid)
+    drawn = gap + (drawn_a - mean_a) @ fit_a.hat(grid).T - (drawn_b - mean_b) @ fit_b.hat(grid).T
+    band_low, band_high = np.nanquantile(drawn, [0.025, 0.975], axis=0)
+    roots = first_root(grid, drawn)
+    crossing = roots[np.isfinite(roots)]
+    share = float(crossing.size / drawn.shape[0])
+    by_verdicts = len(set(shown_sides)) == 2
+    by_fit = bool(np.any(band_low > 0) and np.any(band_high < 0))
+    observed = float(first_root(grid, gap[None, :])[0])
+    if not (by_verdicts or by_fit) or math.isnan(observed):
+        why = "no verdict each way, and the fitted difference's interval holds 0 on one side"
+        return row(why=why, share_crossing=share)
+    low, high = np.exp(np.quantile(np.log(crossing), [0.025, 0.975]))
+    better = [a if sign * g > 0 else b for g in (gap[0], gap[-1])]
+    why = (
+        "a verdict each way"
+        if by_verdicts
+        else "the fitted difference's interval excludes 0 on both sides"
+    )
+    return row(
+        shown=True,
+        size=observed,
+        low=float(low),
+        high=float(high),
+        share_crossing=share,
+        why=why,
+        better_first=better[0],
+        better_last=better[1],
+    )

@@ -1,7 +1,8 @@
-"""Learning curves as PNG: a metric against data size on a log axis, one line per arm with its
-95% bootstrap band, crossovers marked (dashed line at the crossing, shaded CI) where at least
-half of the bootstrap resamples cross as well (against the reference arm, where there is one:
-the crossovers table has every pair).
+"""Learning curves as PNG: a metric against the declared data size on a log axis: per arm the
+measured means with their 95% intervals (bars) and every seed (dots), and the fitted curve
+(``curves``), solid over the measured range and dashed beyond it where the fit is trusted to
+extrapolate. A crossover is marked (vertical line, shaded CI) only where it is shown
+(``crossovers``; against the reference arm where there is one: the table has every pair).
 
 One figure per experiment and metric, with a panel per facet (the other swept axes), so facets
 sit side by side on the same scale; past ``PANELS_PER_FIGURE`` panels the figure continues on
@@ -24,6 +25,7 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 
 from tasklab.report.analysis import Analysis
 from tasklab.report.comparisons import CellStat
+from tasklab.report.curve_fits import size_grid
 from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Facet
 from tasklab.report.pairs import reference_arm
@@ -31,7 +33,6 @@ from tasklab.report.records import natural_key
 
 SeedLookup = Callable[[CellStat], list[float]]  # the per-seed values behind a cell's mean
 PANELS_PER_FIGURE = 12
-MARK_SHARE = 0.5  # mark a crossover only where most bootstrap resamples cross too
 _COLUMNS = 3
 DPI = 100
 FONT = 10  # points: readable at 100% zoom
@@ -85,11 +86,22 @@ def arm_colours(arms: list[str]) -> dict[str, tuple]:
     return {arm: palette(i % palette.N) for i, arm in enumerate(sorted(arms, key=natural_key))}
 
 
+def _draw_fit(ax, curve, colour: tuple) -> None:
+    """The fitted curve: solid over the measured sizes, dashed out to its extrapolation."""
+    fit = curve.fit
+    low, high = fit.sizes[0], fit.sizes[-1]
+    inside = size_grid(low, high, 60)
+    ax.plot(inside, fit.predict(inside), color=colour, linewidth=1.2)
+    if curve.extrapolates and curve.extrapolate_to:
+        beyond = size_grid(high, curve.extrapolate_to, 30)
+        ax.plot(beyond, fit.predict(beyond), color=colour, linewidth=1.2, linestyle="--")
+
+
 def _draw_curves(
     ax,
     stats: list[CellStat],
     crossings: list,
-    x_axis: str,
+    fits: dict[str, object],
     colours: dict[str, tuple],
     seeds: SeedLookup,
 ) -> None:
@@ -101,24 +113,37 @@ def _draw_curves(
         points = sorted(by_arm[arm], key=lambda s: s.cell.x)
         xs = [p.cell.x for p in points]
         means = [p.mean for p in points]
-        (line,) = ax.plot(
-            xs, means, marker="o", markersize=3, linewidth=1.5, label=arm, color=colours[arm]
+        colour = colours[arm]
+        lows = [p.mean - p.low if math.isfinite(p.low) else 0.0 for p in points]
+        highs = [p.high - p.mean if math.isfinite(p.high) else 0.0 for p in points]
+        ax.errorbar(
+            xs,
+            means,
+            yerr=[lows, highs],
+            marker="o",
+            markersize=3,
+            linestyle="none",
+            capsize=2,
+            color=colour,
+            label=arm,
         )
-        lows = [p.low if math.isfinite(p.low) else p.mean for p in points]
-        highs = [p.high if math.isfinite(p.high) else p.mean for p in points]
-        ax.fill_between(xs, lows, highs, color=line.get_color(), alpha=0.18, linewidth=0)
+        curve = fits.get(arm)
+        if curve is not None and curve.fit is not None:  # type: ignore[attr-defined]
+            _draw_fit(ax, curve, colour)
+        else:  # no fit (fewer than 3 sizes): the measured points only, joined
+            ax.plot(xs, means, color=colour, linewidth=0.8, alpha=0.6)
         dots = [(p.cell.x, value) for p in points for value in seeds(p)]  # every seed
         if dots:
-            ax.scatter(*zip(*dots, strict=True), s=6, color=line.get_color(), alpha=0.5)
+            ax.scatter(*zip(*dots, strict=True), s=6, color=colour, alpha=0.5)
     for row in crossings:
-        found = row.found
-        ax.axvline(found.size, color="black", linestyle="--", linewidth=0.8, label="crossover")
-        if found.low is not None and found.high is not None:
-            ax.axvspan(found.low, found.high, color="grey", alpha=0.12, linewidth=0)
+        ax.axvline(row.size, color="black", linestyle="--", linewidth=0.8, label="crossover")
+        if row.low is not None and row.high is not None:
+            ax.axvspan(row.low, row.high, color="grey", alpha=0.12, linewidth=0)
     ax.set_xscale("log")
     # Ticks at the measured sizes only: they are what was run, and matplotlib's default log
     # ticks (with minor ticks) were half the drawing time of a figure.
     sizes = sorted({s.cell.x for s in stats if s.cell.x is not None})
+    sizes += sorted({c.extrapolate_to for c in fits.values() if c.extrapolates})  # type: ignore[attr-defined]
     ax.xaxis.set_major_locator(FixedLocator(sizes))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
     ax.xaxis.set_minor_locator(NullLocator())
@@ -197,10 +222,7 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
         crossings = [
             c
             for c in analysis.crossovers
-            if c.metric == metric
-            and c.found.size is not None
-            and c.found.share_crossing >= MARK_SHARE
-            and (reference is None or c.arm_b == reference)
+            if c.metric == metric and c.shown and (reference is None or c.arm_b == reference)
         ]
         colours = arm_colours(list({s.arm for s in stats}))
 
@@ -219,7 +241,10 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
                 in_facet = [s for s in stats if s.cell.facet == facet]
                 if experiment.x_axis is not None:
                     marked = [c for c in crossings if c.facet == facet]
-                    _draw_curves(ax, in_facet, marked, experiment.x_axis, colours, seeds)
+                    fits = {
+                        c.arm: c for c in analysis.curves if c.metric == metric and c.facet == facet
+                    }
+                    _draw_curves(ax, in_facet, marked, fits, colours, seeds)
                 else:
                     _draw_points(ax, in_facet, seeds)
                 ax.set_title(_facet_title(facet), fontsize=FONT + 1)
@@ -240,7 +265,9 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
                 Plot(
                     f"{name}__p{page}.png" if len(pages) > 1 else f"{name}.png",
                     f"{experiment.name}: {metric} against "
-                    f"{experiment.x_axis or 'arm'}, mean, 95% CI and each seed (dots){suffix}",
+                    f"{experiment.x_axis or 'arm'}, mean, 95% CI and each seed (dots)"
+                    f"{', fitted curves (dashed: extrapolated)' if experiment.x_axis else ''}"
+                    f"{suffix}",
                     png,
                 )
             )

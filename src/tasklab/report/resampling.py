@@ -1,4 +1,4 @@
-"""Two-level bootstrap: resample seeds and, within them, the test examples.
+"""The test split's noise: resample its examples and recompute every run's metric.
 
 A comparison's uncertainty has two sources. Seeds (initialisation, training subset, data
 order) vary between runs; the test split is one finite sample, *the same one for every seed*.
@@ -6,12 +6,11 @@ An interval over seeds alone treats the test split as the population: with a few
 rows it declares differences that are the test set's luck (``tests/test_verdict_calibration``).
 
 So each resample r draws one set of test examples (multinomial counts over the examples'
-indices, shared by every run, arm and task, because they were all scored on the same rows) and
-one set of seeds; a run's metric under r is recomputed from its stored predictions with those
-counts (``example_metrics``). Per comparison, the resampled difference is the mean over the
-drawn seeds of the per-seed differences under the drawn examples. As for the seed-only
-bootstrap (``bootstrap``), the resampled means are expanded by sqrt(n/(n-1)) about the
-observed mean, which corrects the seed level's small-sample narrowness.
+indices, shared by every run, arm and task, because they were all scored on the same rows);
+a run's metric under r is recomputed from its stored predictions with those counts
+(``example_metrics``). The spread of a seed mean over these resamples is the test split's
+share of an interval (``intervals``); the draws also carry the test split's noise into the
+fitted learning curves (``curves``).
 
 Runs without stored predictions (older records, DDP runs) cannot be resampled by example; a
 comparison that involves one falls back to seeds only and says so.
@@ -19,7 +18,6 @@ comparison that involves one falls back to seeds only and says so.
 
 from __future__ import annotations
 
-import math
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,8 +27,9 @@ import numpy as np
 
 from tasklab.metric_keys import split_task_metric
 from tasklab.predictions import PREDICTIONS_FILE, RunPredictions, load_predictions
-from tasklab.report.bootstrap import resample_picks
 from tasklab.report.example_metrics import metric_value, supports
+
+RESAMPLES = 2000  # example resamples: the test split's variance, and the curves' draws
 
 
 @dataclass(frozen=True)
@@ -117,45 +116,6 @@ class ExampleResampler:
             resampled.append(self._task_values[key][1])
             examples.append((t, int(p.index.size), hash(p.index.tobytes())))
         return ResampledRun(float(np.mean(observed)), np.mean(resampled, axis=0), tuple(examples))
-
-
-@dataclass(frozen=True)
-class TwoLevel:
-    """The resampled distribution of a mean (or mean difference) over seeds and examples."""
-
-    mean: float
-    low: float
-    high: float
-    samples: np.ndarray  # expanded resampled means, for p-values and P(a better)
-    n: int
-
-
-def two_level_values(
-    observed: np.ndarray,
-    resampled: np.ndarray | None,
-    resamples: int,
-    seed: int,
-    level: float = 0.95,
-) -> TwoLevel:
-    """``observed`` (seeds,) values and ``resampled`` (seeds, resamples) values under the
-    example resamples; resample r draws seeds and pairs each with example draw r. Without
-    ``resampled`` the seeds alone are resampled (the seed-only bootstrap)."""
-    n = observed.shape[0]
-    mean = float(observed.mean()) if n else math.nan
-    if n < 2:
-        return TwoLevel(mean, math.nan, math.nan, np.empty(0), n)
-    picks = resample_picks(n, resamples, seed)
-    if resampled is None:
-        means = observed[picks].mean(axis=1)
-    else:
-        means = np.take_along_axis(resampled.T, picks, axis=1).mean(axis=1)
-    means = means[np.isfinite(means)]
-    expanded = mean + math.sqrt(n / (n - 1)) * (means - mean)
-    tail = (1.0 - level) / 2.0
-    if expanded.size == 0:
-        return TwoLevel(mean, math.nan, math.nan, expanded, n)
-    low, high = np.quantile(expanded, [tail, 1.0 - tail])
-    return TwoLevel(mean, float(low), float(high), expanded, n)
 
 
 def pairable(a: Sequence[ResampledRun | None], b: Sequence[ResampledRun | None]) -> bool:

@@ -20,12 +20,12 @@ from omegaconf import DictConfig
 
 from tasklab.metric_keys import task_name
 from tasklab.report.analysis import Analysis, analyse
-from tasklab.report.bootstrap import RESAMPLES
 from tasklab.report.compare import DEFAULT_METRICS, CompareError, grouped_metrics, selected_metrics
 from tasklab.report.comparisons import BOTH, CellStat, Comparison
 from tasklab.report.formatting import p_text
 from tasklab.report.grouping import SizeAxisError, group_records, is_task_of
 from tasklab.report.records import Records, find_axes, load_records
+from tasklab.report.resampling import RESAMPLES
 from tasklab.results import RESULT_FILE
 from tasklab.runs.sweep_plan import sweep_plan
 

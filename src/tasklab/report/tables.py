@@ -68,6 +68,8 @@ def _seeds_needed(c: Comparison) -> str:
 def build_tables(analyses: list[Analysis]) -> list[Table]:
     axes = sorted({axis for a in analyses for axis in a.experiment.swept})
     summary, comparisons, transfer, delta_m, crossovers = [], [], [], [], []
+    curves: list[dict[str, Any]] = []
+    data_units: list[dict[str, Any]] = []
     for analysis in analyses:
         x_axis = analysis.experiment.x_axis
         for s in analysis.cells:
@@ -162,13 +164,57 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
                     "arm_b": x.arm_b,
                     **dict(x.facet),
                     "size_axis": x_axis,
-                    "sizes": " ".join(f"{s:g}" for s in x.found.sizes),
-                    "n_seeds": len(x.found.seeds),
-                    "crossover": x.found.size,
-                    "ci_low": x.found.low,
-                    "ci_high": x.found.high,
-                    "share_crossing": x.found.share_crossing,
+                    "sizes": " ".join(f"{s:g}" for s in x.sizes),
+                    "n_seeds": len(x.seeds),
+                    "shown": x.shown,
+                    "crossover": x.size,
+                    "ci_low": x.low,
+                    "ci_high": x.high,
+                    "share_crossing": x.share_crossing,
                     "summary": x.summary,
+                }
+            )
+        for c in analysis.curves:
+            fit = c.fit
+            curves.append(
+                {
+                    "experiment": c.experiment,
+                    "metric": c.metric,
+                    "arm": c.arm,
+                    **dict(c.facet),
+                    "size_axis": x_axis,
+                    "sizes": " ".join(f"{s:g}" for s in c.sizes),
+                    "n_seeds": c.seeds,
+                    "family": fit.family if fit else "",
+                    "params": " ".join(f"{p:.6g}" for p in fit.params) if fit else "",
+                    "backtest_error": fit.backtest_error if fit else None,
+                    "last_point_error": fit.baseline_error if fit else None,
+                    "non_monotone": c.non_monotone,
+                    "extrapolated_to": c.extrapolate_to if c.extrapolates else None,
+                    "extrapolated": c.extrapolated,
+                    "ci_low": c.extrapolated_low,
+                    "ci_high": c.extrapolated_high,
+                    "summary": c.summary,
+                }
+            )
+        for u in analysis.data_units:
+            data_units.append(
+                {
+                    "experiment": u.experiment,
+                    "metric": u.metric,
+                    "arm": u.arm,
+                    "reference": u.reference,
+                    **dict(u.facet),
+                    "size_axis": x_axis,
+                    "size": u.size,
+                    "arm_mean": u.arm_mean,
+                    "equivalent_size": u.equivalent,
+                    "equivalent_low": u.low,
+                    "equivalent_high": u.high,
+                    "transferred": u.transferred,
+                    "note": u.note,
+                    "reference_fit": u.backtest,
+                    "summary": u.summary,
                 }
             )
     rows = {
@@ -177,6 +223,8 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
         "transfer": transfer,
         "delta_m": delta_m,
         "crossovers": crossovers,
+        "curves": curves,
+        "data_units": data_units,
     }
     return [
         Table(name, title, [*lead, *axes, *tail], rows[name])
@@ -242,16 +290,56 @@ _LAYOUT: dict[str, tuple[str, list[str], list[str]]] = {
         ["n_seeds", "tasks", "delta_m_pct", "ci_low", "ci_high", "p_holm", "verdict"],
     ),
     "crossovers": (
-        "Where learning curves cross",
+        "Where fitted learning curves cross: a location only where the change of sign is "
+        "shown (a verdict each way, or the fitted difference's CI excluding 0 on both sides)",
         ["experiment", "metric", "arm_a", "arm_b"],
         [
             "size_axis",
             "sizes",
             "n_seeds",
+            "shown",
             "crossover",
             "ci_low",
             "ci_high",
             "share_crossing",
+            "summary",
+        ],
+    ),
+    "curves": (
+        "Fitted learning curves: the family chosen by backtest (hold out the largest size) "
+        "against the last-point baseline; extrapolated only where it beats it and is monotone",
+        ["experiment", "metric", "arm"],
+        [
+            "size_axis",
+            "sizes",
+            "n_seeds",
+            "family",
+            "params",
+            "backtest_error",
+            "last_point_error",
+            "non_monotone",
+            "extrapolated_to",
+            "extrapolated",
+            "ci_low",
+            "ci_high",
+            "summary",
+        ],
+    ),
+    "data_units": (
+        "What an arm at a size is worth in examples of the reference arm: the reference's "
+        "fitted curve inverted at the arm's mean (equivalent_size); transferred = "
+        "equivalent_size − size (negative: it costs examples)",
+        ["experiment", "metric", "arm", "reference"],
+        [
+            "size_axis",
+            "size",
+            "arm_mean",
+            "equivalent_size",
+            "equivalent_low",
+            "equivalent_high",
+            "transferred",
+            "note",
+            "reference_fit",
             "summary",
         ],
     ),
@@ -260,7 +348,15 @@ _LAYOUT: dict[str, tuple[str, list[str], list[str]]] = {
 
 _PROBABILITIES = {"p_a_better", "share_crossing", "p", "p_holm", "p_sign_flip"}
 _PERCENTS = {"gain_pct", "delta_m_pct"}
-_SIZES = {"crossover"}
+_SIZES = {
+    "crossover",
+    "size",
+    "equivalent_size",
+    "equivalent_low",
+    "equivalent_high",
+    "transferred",
+    "extrapolated_to",
+}
 
 
 def display(column: str, value: Any) -> str:

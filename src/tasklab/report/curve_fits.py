@@ -1,0 +1,231 @@
+"""Parametric learning curves, chosen by backtest (LCDB's practice: Mohr, Viering et al.).
+
+A learning curve is a metric as a function of the data size x. Each family below is fitted
+by ``scipy.optimize.least_squares`` from several starts, on the size scaled by the largest
+measured one (u = x / x_max, so every parameter is of order one):
+
+    pow3  y = a + b·u^(−c)                 (Hestness et al. 2017: power law to a floor)
+    pow4  y = a + b·(u + d)^(−c)
+    exp3  y = a + b·exp(−c·u)
+    mmf4  y = a + (b − a) / (1 + (u/d)^c)   (Morgan–Mercer–Flodin: b at 0, a at infinity)
+    wbl4  y = a + b·exp(−(u/d)^c)           (Weibull)
+
+The family is chosen by backtest: hold out the largest measured size, fit the rest, and
+compare the error at the held-out size with the "last point" baseline (predict the held-out
+value by the largest remaining one). A family is backtested only where the remaining sizes
+are at least its parameters; the one with the least error is refitted on every size. Where
+none beats the baseline the curve still interpolates (crossovers, data units inside the
+measured range) but is not extrapolated, and the report says so.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import optimize
+
+Curve = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (u, params) -> y
+
+
+def _pow3(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return p[0] + p[1] * u ** (-p[2])
+
+
+def _pow4(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return p[0] + p[1] * (u + p[3]) ** (-p[2])
+
+
+def _exp3(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return p[0] + p[1] * np.exp(-p[2] * u)
+
+
+def _mmf4(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return p[0] + (p[1] - p[0]) / (1.0 + (u / p[3]) ** p[2])
+
+
+def _wbl4(u: np.ndarray, p: np.ndarray) -> np.ndarray:
+    return p[0] + p[1] * np.exp(-((u / p[3]) ** p[2]))
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    curve: Curve
+    lower: tuple[float, ...]  # bounds of the parameters (a and b are free)
+    upper: tuple[float, ...]
+    rates: tuple[float, ...]  # starting values of the shape parameters (c, and d)
+
+    @property
+    def n_params(self) -> int:
+        return len(self.lower)
+
+    def starts(self, u: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
+        """A handful of starts: the floor at the last value, the scale from the first."""
+        top, first = float(y[-1]), float(y[0])
+        found = []
+        for rate in self.rates:
+            shape = [rate] if self.n_params == 3 else [rate, 0.1]
+            at_first = self.curve(u[:1], np.asarray([0.0, 1.0, *shape]))[0]
+            scale = (first - top) / at_first if at_first else first - top
+            if self.name == "mmf4":
+                found.append(np.asarray([top, first, rate, float(u[len(u) // 2])]))
+            else:
+                found.append(np.asarray([top, scale, *shape]))
+        return found
+
+
+_FREE = -np.inf
+FAMILIES: tuple[Family, ...] = (
+    Family("pow3", _pow3, (_FREE, _FREE, 1e-3), (np.inf, np.inf, 4.0), (0.3, 0.7, 1.5)),
+    Family("pow4", _pow4, (_FREE, _FREE, 1e-3, 0.0), (np.inf, np.inf, 4.0, 10.0), (0.3, 1.0)),
+    Family("exp3", _exp3, (_FREE, _FREE, 1e-3), (np.inf, np.inf, 1e4), (1.0, 10.0, 100.0)),
+    Family("mmf4", _mmf4, (_FREE, _FREE, 1e-2, 1e-6), (np.inf, np.inf, 8.0, 1e3), (0.5, 1.5)),
+    Family("wbl4", _wbl4, (_FREE, _FREE, 1e-2, 1e-6), (np.inf, np.inf, 8.0, 1e3), (0.5, 1.5)),
+)
+BY_NAME = {f.name: f for f in FAMILIES}
+LAST_POINT = "last point"
+
+
+def _fit(family: Family, u: np.ndarray, y: np.ndarray, start: np.ndarray) -> np.ndarray | None:
+    lower, upper = np.asarray(family.lower), np.asarray(family.upper)
+    x0 = np.clip(start, lower + 1e-9, upper - 1e-9)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            found = optimize.least_squares(
+                lambda p: family.curve(u, p) - y, x0, bounds=(lower, upper), max_nfev=400
+            )
+        except (ValueError, FloatingPointError):
+            return None
+    return found.x if np.all(np.isfinite(found.x)) else None
+
+
+def fit(
+    family: Family, u: np.ndarray, y: np.ndarray, start: np.ndarray | None = None
+) -> np.ndarray | None:
+    """The least-squares parameters of ``family`` on (u, y): from ``start`` alone where one
+    is given (a resample, warm-started at the observed fit), else the best of several."""
+    starts = [start] if start is not None else family.starts(u, y)
+    best, best_cost = None, math.inf
+    for guess in starts:
+        params = _fit(family, u, y, guess)
+        if params is None:
+            continue
+        with np.errstate(all="ignore"):
+            cost = float(np.sum((family.curve(u, params) - y) ** 2))
+        if math.isfinite(cost) and cost < best_cost:
+            best, best_cost = params, cost
+    return best
+
+
+@dataclass(frozen=True)
+class FittedCurve:
+    """The chosen family refitted on every measured size, with its backtest."""
+
+    family: str  # a family's name
+    params: tuple[float, ...]
+    scale: float  # x_max: the fit's u = x / scale
+    sizes: tuple[float, ...]
+    backtest_error: float  # |fit on all but the largest − the largest|; NaN: not backtested
+    baseline_error: float  # the same for the last-point baseline
+
+    @property
+    def beats_baseline(self) -> bool:
+        return self.backtest_error < self.baseline_error
+
+    def predict(self, x: np.ndarray | float, params: np.ndarray | None = None) -> np.ndarray:
+        p = np.asarray(self.params if params is None else params)
+        with np.errstate(all="ignore"):
+            return BY_NAME[self.family].curve(np.asarray(x, dtype=np.float64) / self.scale, p)
+
+    def hat(self, x: np.ndarray) -> np.ndarray:
+        """(len(x), sizes): how the fitted values at ``x`` move with the means at the
+        measured sizes, linearised at the fit (J(x)·J⁺ with J the Jacobian in the
+        parameters): a resample of the means becomes a resample of the fitted curve in one
+        matrix product, not one least-squares fit per resample."""
+        sizes = np.asarray(self.sizes)
+        return _jacobian(self, x) @ np.linalg.pinv(_jacobian(self, sizes), rcond=1e-8)
+
+    @property
+    def backtest_text(self) -> str:
+        if math.isnan(self.backtest_error):
+            return f"{self.family}, not backtested (too few sizes)"
+        verdict = "beats" if self.beats_baseline else "does not beat"
+        return (
+            f"{self.family}, backtest error {self.backtest_error:.3g} at the largest size "
+            f"({verdict} the last point's {self.baseline_error:.3g})"
+        )
+
+
+def _jacobian(curve: FittedCurve, x: np.ndarray) -> np.ndarray:
+    """d f(x) / d params by central differences, (len(x), params)."""
+    p = np.asarray(curve.params, dtype=np.float64)
+    columns = []
+    for k in range(p.size):
+        step = 1e-6 * max(1.0, abs(p[k]))
+        up, down = p.copy(), p.copy()
+        up[k] += step
+        down[k] -= step
+        columns.append((curve.predict(x, up) - curve.predict(x, down)) / (2 * step))
+    jacobian = np.stack(columns, axis=1)
+    return np.where(np.isfinite(jacobian), jacobian, 0.0)
+
+
+def choose_curve(sizes: np.ndarray, means: np.ndarray) -> FittedCurve | None:
+    """The family with the least backtest error, refitted on every size (see the module
+    doc); None below 3 sizes or where no family fits at all."""
+    order = np.argsort(sizes)
+    x, y = np.asarray(sizes, float)[order], np.asarray(means, float)[order]
+    if x.size < 3 or not np.all(np.isfinite(y)) or np.any(x <= 0):
+        return None
+    scale = float(x[-1])
+    u = x / scale
+    baseline = abs(float(y[-2] - y[-1]))
+    errors: dict[str, float] = {}
+    for family in FAMILIES:
+        if x.size - 1 < family.n_params:
+            continue
+        held_out = fit(family, u[:-1], y[:-1])
+        if held_out is not None:
+            with np.errstate(all="ignore"):
+                error = abs(float(family.curve(u[-1:], held_out)[0] - y[-1]))
+            if math.isfinite(error):
+                errors[family.name] = error
+    candidates = sorted(errors, key=errors.get) if errors else ["pow3"]  # type: ignore[arg-type]
+    for name in candidates:
+        params = fit(BY_NAME[name], u, y)
+        if params is not None:
+            return FittedCurve(
+                name,
+                tuple(float(v) for v in params),
+                scale,
+                tuple(float(v) for v in x),
+                errors.get(name, math.nan),
+                baseline,
+            )
+    return None
+
+
+def first_root(grid: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per row of ``values`` (rows × grid), where it first changes sign along ``grid``
+    (log-interpolated); NaN where it never does."""
+    values = np.atleast_2d(values)
+    left, right = values[:, :-1], values[:, 1:]
+    changes = np.sign(left) * np.sign(right) < 0
+    found = changes.any(axis=1)
+    first = np.argmax(changes, axis=1)
+    rows = np.arange(values.shape[0])
+    g0, g1 = left[rows, first], right[rows, first]
+    logs = np.log(grid)
+    with np.errstate(all="ignore"):
+        fraction = g0 / (g0 - g1)
+        root = np.exp(logs[first] + fraction * (logs[first + 1] - logs[first]))
+    return np.where(found, root, np.nan)
+
+
+def size_grid(low: float, high: float, points: int = 200) -> np.ndarray:
+    return np.exp(np.linspace(math.log(low), math.log(high), points))

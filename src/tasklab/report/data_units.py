@@ -1,0 +1,166 @@
+"""A choice's value in examples (Hernandez et al. 2021, "Scaling laws for transfer").
+
+For an arm compared with a reference on a declared size axis (fine-tuned vs scratch, the
+shared network vs single-task, staged vs end to end), the reference's fitted learning curve
+is inverted at the arm's measured mean at size D: D_E is the size at which the reference
+reaches what the arm reaches at D, and D_T = D_E − D is what the choice is worth in examples
+(negative: it costs examples; pre-training hurts). The interval comes from the same draws as
+every curve interval (``curves``). Inside the measured range of the reference the value is
+interpolated; beyond it only where the reference's fit beats the last-point baseline and is
+monotone (then labelled extrapolated, up to the report's extrapolation factor), else it is
+bounded ("more than the largest measured size").
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from tasklab.report.curve_fits import first_root, size_grid
+from tasklab.report.curves import MIN_SIZES, CurveDraws, CurveRow, _curve_seeds
+from tasklab.report.grouping import Experiment, Facet
+
+GRID = 400
+
+
+@dataclass(frozen=True)
+class DataUnitRow:
+    """What ``arm`` at ``size`` is worth in examples of ``reference``: D_E, where the
+    reference's fitted curve reaches the arm's mean; D_T = D_E − size. ``equivalent`` is
+    inf where the reference never gets there within reach, 0 where it is already better at
+    its smallest measured size."""
+
+    experiment: str
+    metric: str
+    facet: Facet
+    arm: str
+    reference: str
+    size: float
+    arm_mean: float
+    equivalent: float
+    low: float
+    high: float
+    note: str  # interpolated, extrapolated, or what bounds it
+    backtest: str  # the reference curve's family and backtest
+
+    @property
+    def transferred(self) -> float:
+        return self.equivalent - self.size
+
+    @property
+    def summary(self) -> str:
+        def count(value: float) -> str:
+            if math.isinf(value):
+                return "∞" if value > 0 else "−∞"
+            return f"{value:,.0f}"
+
+        gain = self.transferred
+        flag = "; it costs examples" if gain < 0 else ""
+        return (
+            f"{self.arm} at {self.size:,.0f} ≈ {self.reference} at {count(self.equivalent)} "
+            f"[{count(self.low)}, {count(self.high)}] ({self.note}): D_T = {count(gain)}{flag}"
+        )
+
+
+def data_unit_rows(
+    experiment: Experiment,
+    metric: str,
+    pairs: set[tuple[str, str]],
+    reference: str | None,
+    draws: CurveDraws,
+    curves: list[CurveRow],
+) -> list[DataUnitRow]:
+    if reference is None:
+        return []
+    trusted = {(c.facet, c.arm): c.extrapolates for c in curves if c.metric == metric}
+    rows = []
+    for facet in experiment.facets(metric):
+        available = experiment.curves(metric, facet)
+        for arm, b in sorted(pairs):
+            if b != reference or arm not in available or reference not in available:
+                continue
+            sizes, seeds = _curve_seeds(experiment, metric, facet, [reference])
+            fit, mean_b, drawn_b = draws.fitted(metric, facet, reference, sizes, seeds)
+            arm_sizes, arm_seeds = _curve_seeds(experiment, metric, facet, [arm, reference])
+            if fit is None or len(sizes) < MIN_SIZES or len(arm_seeds) < 2:
+                continue
+            reach = (draws.extrapolate or 1.0) if trusted.get((facet, reference)) else 1.0
+            grid = size_grid(sizes[0], sizes[-1] * reach, GRID)
+            curve = fit.predict(grid)
+            curve_draws = curve + (drawn_b - mean_b) @ fit.hat(grid).T
+            mean_a, drawn_a = draws.means(metric, facet, arm, arm_sizes, arm_seeds)
+            for j, size in enumerate(arm_sizes):
+                rows.append(
+                    _row(
+                        experiment,
+                        metric,
+                        facet,
+                        arm,
+                        reference,
+                        size,
+                        grid,
+                        curve,
+                        curve_draws,
+                        float(mean_a[j]),
+                        drawn_a[:, j],
+                        sizes[-1],
+                        fit,
+                    )
+                )
+    return rows
+
+
+def _invert(grid: np.ndarray, curve: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per row, the first size on ``grid`` where ``curve`` reaches ``target``: inf where it
+    never does and the curve starts below, 0 where it starts above already."""
+    curve = np.atleast_2d(curve)
+    gap = curve - target[:, None]
+    direction = np.sign(curve[:, -1] - curve[:, 0])[:, None]
+    gap = gap * np.where(direction == 0, 1.0, direction)  # reaching = the gap turns positive
+    root = first_root(grid, gap)
+    beyond = np.where(gap[:, 0] >= 0, 0.0, math.inf)
+    return np.where(np.isfinite(root), root, beyond)
+
+
+def _row(
+    experiment,
+    metric,
+    facet,
+    arm,
+    reference,
+    size,
+    grid,
+    curve,
+    curve_draws,
+    arm_mean,
+    arm_draws,
+    largest,
+    fit,
+) -> DataUnitRow:
+    equivalent = float(_invert(grid, curve, np.asarray([arm_mean]))[0])
+    drawn = _invert(grid, curve_draws, np.asarray(arm_draws))
+    low, high = np.quantile(drawn, [0.025, 0.975])  # inf sorts last, as it should
+    if equivalent == 0.0:
+        note = "below the smallest measured size"
+    elif math.isinf(equivalent):
+        note = f"beyond the reach of the {reference} curve"
+    elif equivalent > largest:
+        note = "extrapolated beyond the data"
+    else:
+        note = "interpolated"
+    return DataUnitRow(
+        experiment.name,
+        metric,
+        facet,
+        arm,
+        reference,
+        size,
+        arm_mean,
+        equivalent,
+        float(low),
+        float(high),
+        note,
+        fit.backtest_text,
+    )
