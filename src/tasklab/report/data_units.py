@@ -141,7 +141,9 @@ def _row(
 ) -> DataUnitRow:
     equivalent = float(_invert(grid, curve, np.asarray([arm_mean]))[0])
     drawn = _invert(grid, curve_draws, np.asarray(arm_draws))
-    low, high = np.quantile(drawn, [0.025, 0.975])  # inf sorts last, as it should
+    # no interpolation between draws: an infinite draw (out of reach) sorts last, as it should
+    low = np.quantile(drawn, 0.025, method="lower")
+    high = np.quantile(drawn, 0.975, method="higher")
     if equivalent == 0.0:
         note = "below the smallest measured size"
     elif math.isinf(equivalent):

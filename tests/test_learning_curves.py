@@ -1,0 +1,139 @@
+"""Fitted learning curves on records generated from known curves: the crossing, the
+extrapolation and the data units come out where the truth is, with intervals that hold it;
+two sizes give no crossover location."""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import optimize
+
+from tasklab.report.compare import main
+from tasklab.report.curve_fits import BY_NAME, choose_curve
+from tests.compare_fixtures import write_ok
+
+SIZES = (100, 316, 1000, 3162, 10000)
+
+
+def shared(n):  # a shared network: higher floor, slower start
+    return 0.95 - 3.0 * np.asarray(n, float) ** -0.4
+
+
+def separate(n):  # one network per task: quick start, lower ceiling
+    return 0.85 - 1.5 * np.asarray(n, float) ** -0.5
+
+
+def pretrained(n):  # worth 4x its target examples of scratch: scratch's curve at 4n
+    return separate(4 * np.asarray(n, float))
+
+
+TRUE_CROSSING = optimize.brentq(lambda n: shared(n) - separate(n), 100, 10000)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def _sweep(root: Path, arms: dict, sizes=SIZES, seeds: int = 5, noise: float = 0.006) -> Path:
+    rng = np.random.default_rng(11)
+    job = 0
+    for arm, curve in arms.items():
+        regime = "single_task" if arm == "single_task" else arm
+        for seed in range(seeds):
+            seed_shift = rng.normal(0, noise)  # a seed's quality, the same at every size
+            for size in sizes:
+                value = float(curve(size)) + seed_shift + rng.normal(0, noise)
+                write_ok(
+                    root / str(job),
+                    "known",
+                    arm,
+                    seed,
+                    [f"regime={regime}", f"data.n_train={size}"],
+                    regime=regime,
+                    arm_axes=["regime"],
+                    metrics={"test/mean/auroc": value},
+                )
+                job += 1
+    return root
+
+
+def test_every_family_recovers_its_own_curve():
+    x = np.asarray(SIZES, float)
+    for name, params in {
+        "pow3": (0.9, -0.3, 0.5),
+        "exp3": (0.9, -0.4, 3.0),
+        "mmf4": (0.9, 0.4, 1.2, 0.2),
+        "wbl4": (0.9, -0.4, 0.8, 0.3),
+    }.items():
+        y = BY_NAME[name].curve(x / x[-1], np.asarray(params))
+        found = choose_curve(x, y)
+        assert found is not None
+        assert np.allclose(found.predict(x), y, atol=1e-4), name
+
+
+def test_a_known_crossing_and_a_known_extrapolation_are_covered(tmp_path):
+    root = _sweep(tmp_path / "sweep", {"multi_task": shared, "single_task": separate})
+    out = tmp_path / "out"
+    assert main([str(root), "--out", str(out), "--wandb", "off"]) == 0
+    (row,) = _rows(out / "crossovers.csv")
+    assert row["shown"] == "True"
+    assert float(row["ci_low"]) <= TRUE_CROSSING <= float(row["ci_high"])
+    assert float(row["crossover"]) == pytest.approx(TRUE_CROSSING, rel=0.35)
+    assert "single_task better below, multi_task better above" in row["summary"]
+    curves = {r["arm"]: r for r in _rows(out / "curves.csv")}
+    for arm, truth in (("multi_task", shared), ("single_task", separate)):
+        curve = curves[arm]
+        assert float(curve["backtest_error"]) < float(curve["last_point_error"])
+        assert float(curve["extrapolated_to"]) == 4 * SIZES[-1]
+        true_value = float(truth(4 * SIZES[-1]))
+        assert float(curve["ci_low"]) <= true_value <= float(curve["ci_high"])
+        assert curve["non_monotone"] == ""
+
+
+def test_two_sizes_report_no_crossover_location(tmp_path):
+    arms = {"multi_task": shared, "single_task": separate}
+    root = _sweep(tmp_path / "sweep", arms, sizes=(100, 10000))
+    out = tmp_path / "out"
+    assert main([str(root), "--out", str(out), "--wandb", "off"]) == 0
+    (row,) = _rows(out / "crossovers.csv")
+    assert row["shown"] == "False" and row["crossover"] == ""
+    assert row["summary"].startswith("no crossover shown: 2 sizes")
+    assert "crosses at" not in (out / "summary.md").read_text()
+
+
+def test_pretraining_worth_a_known_number_of_examples(tmp_path):
+    """Pre-trained at n equals scratch at 4n: D_E = 4n, D_T = 3n, inside the measured range."""
+    arms = {"scratch": separate, "related/full n_source=100000": pretrained}
+    root = _sweep(tmp_path / "sweep", arms, noise=0.002)
+    out = tmp_path / "out"
+    assert main([str(root), "--out", str(out), "--wandb", "off"]) == 0
+    rows = {float(r["size"]): r for r in _rows(out / "data_units.csv")}
+    assert set(rows) == set(map(float, SIZES))
+    for size in (316.0, 1000.0):  # 4n inside the measured range: interpolated
+        row = rows[size]
+        assert row["note"] == "interpolated"
+        assert float(row["equivalent_size"]) == pytest.approx(4 * size, rel=0.3)
+        assert float(row["equivalent_low"]) <= 4 * size <= float(row["equivalent_high"])
+        assert float(row["transferred"]) > 0
+    assert math.isinf(float(rows[10000.0]["equivalent_size"])) or rows[10000.0]["note"].startswith(
+        "extrapolated"
+    )
+
+
+def test_a_curve_that_falls_back_is_flagged_and_not_extrapolated(tmp_path):
+    def dips(n):
+        n = np.asarray(n, float)
+        return separate(n) - 0.08 * (n == 3162)
+
+    root = _sweep(tmp_path / "sweep", {"single_task": dips, "multi_task": shared}, noise=0.002)
+    out = tmp_path / "out"
+    assert main([str(root), "--out", str(out), "--wandb", "off"]) == 0
+    curves = {r["arm"]: r for r in _rows(out / "curves.csv")}
+    assert "1,000 → 3,162" in curves["single_task"]["non_monotone"]
+    assert curves["single_task"]["extrapolated_to"] == ""
+    assert "not monotone" in curves["single_task"]["summary"]
