@@ -3,8 +3,9 @@
 Writes a sweep of realistic records (the resolved config of a real transfer run, 24 metrics
 each) — 8 arms × 5 target sizes × 25 learning rates × 10 seeds = 10,000 runs — then times,
 side by side in one process: a plain loop of ``json.load`` over the files, and the whole
-comparison (reading, grouping, bootstrap statistics with 2,000 resamples, crossovers, CSV,
-Markdown, PNG plots and report.html; W&B off). Target: the comparison under 10 s on 2 cores.
+comparison (reading, grouping, intervals, fitted learning curves on the declared size axis
+with their draws, crossovers, data units, CSV, Markdown, PNG plots and report.html; W&B
+off). Target: the comparison under 10 s on 2 cores.
 
     python scripts/bench_compare.py [--runs-per-seed-grid 25] [--keep DIR]
 """
@@ -87,6 +88,7 @@ def write_sweep(root: Path, lrs: int) -> int:
                         seed=seed,
                         arm=arm,
                         arm_axes=["regime.n_source", "regime.source", "regime.mode"],
+                        size_keys=["data.n_train", "data.n_train_by_task", "regime.n_source"],
                         overrides=[f"data.n_train={size}", f"optim.lr={lr:.6g}", f"seed={seed}"],
                         metrics=metrics,
                         config=_config(size, float(f"{lr:.6g}")),

@@ -35,7 +35,7 @@ from tasklab.report.intervals import estimate
 from tasklab.report.resampling import ExampleResampler
 from tasklab.report.verdicts import ALPHA, holm
 
-DRAWS = 400
+DRAWS = 200
 MIN_SIZES = 3
 
 
