@@ -69,12 +69,16 @@ def test_a_categorical_numeric_setting_gets_no_curve_and_no_crossover(tmp_path):
     assert "crosses" not in (out / "summary.md").read_text()
 
 
-def test_a_declared_size_is_the_axis(tmp_path):
+def test_a_declared_size_is_the_axis(tmp_path, capsys):
     _sweep(tmp_path / "sweep", "data.n_train", ["100", "1000"])
     out = tmp_path / "out"
     assert main([str(tmp_path / "sweep"), "--out", str(out), "--wandb", "off"]) == 0
+    assert "size axis data.n_train" in capsys.readouterr().out
     rows = _rows(out / "summary.csv")
     assert {float(r["data.n_train"]) for r in rows} == {100.0, 1000.0}
+    # two sizes: the pair gets a crossover row on that axis, and no location
+    (row,) = _rows(out / "crossovers.csv")
+    assert row["size_axis"] == "data.n_train" and row["crossover"] == ""
 
 
 def test_records_without_declarations_take_no_size_unless_named(tmp_path, capsys):

@@ -148,9 +148,8 @@ def size_fields(cls: type, prefix: str) -> list[str]:
         key = f"{prefix}.{spec.name}" if prefix else spec.name
         if spec.metadata.get("size"):
             keys.append(key)
-        elif isinstance(spec.type, type) and dataclasses.is_dataclass(spec.type):
-            keys += size_fields(spec.type, key)
         elif spec.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            # nested settings (their types are strings under postponed annotations)
             default = spec.default_factory()  # type: ignore[misc]
             if dataclasses.is_dataclass(default):
                 keys += size_fields(type(default), key)

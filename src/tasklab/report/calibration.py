@@ -20,6 +20,7 @@ from scipy import stats
 from tasklab.predictions import TaskPredictions, save_predictions
 from tasklab.report.example_metrics import metric_value
 from tasklab.report.intervals import estimate
+from tasklab.report.resampling import ExampleResampler
 from tasklab.results import RunResult, write_result
 
 ARMS = ("multi_task", "single_task")
@@ -148,10 +149,8 @@ def measure_coverage(
     test_share = 0.0
     for _ in range(experiments):
         y = rng.integers(0, 2, regime.n_test).astype(np.int16)
-        picks = rng.integers(0, regime.n_test, size=(resamples, regime.n_test))
-        offsets = np.arange(resamples)[:, None] * regime.n_test
-        flat = np.bincount((picks + offsets).ravel(), minlength=resamples * regime.n_test)
-        counts = np.ascontiguousarray(flat.reshape(resamples, regime.n_test).T, np.float32)
+        # the example draws of this experiment's own test split
+        counts = ExampleResampler(resamples, int(rng.integers(2**62))).counts(regime.n_test)
         a_observed, a_resampled = _auroc_runs(regime, seeds, rng, counts, y)
         b_observed, b_resampled = _auroc_runs(regime, seeds, rng, counts, y)
         difference = estimate(a_observed - b_observed, a_resampled - b_resampled)

@@ -86,6 +86,20 @@ class Comparison:
         return Estimate(self.diff, self.n, self.seed_sd, self.test_se**2)
 
 
+def seed_runs(
+    experiment: Experiment,
+    resampler: ExampleResampler,
+    metric: str,
+    cell: Cell,
+    arm: str,
+    seeds: list[int],
+) -> list[ResampledRun | None]:
+    """Each seed's run of ``arm`` in ``cell`` under the example resamples (None where a run
+    kept no predictions for ``metric``)."""
+    dirs = experiment.run_dirs.get(cell, {}).get(arm, {})
+    return [resampler.run_metric(dirs[s], metric) if s in dirs else None for s in seeds]
+
+
 class ComparisonBuilder:
     """Computes cells and comparisons of one experiment, sharing one set of example draws."""
 
@@ -94,8 +108,7 @@ class ComparisonBuilder:
         self.resampler = ExampleResampler(resamples, seed)
 
     def _runs(self, metric: str, cell: Cell, arm: str, seeds: list[int]) -> list:
-        dirs = self.experiment.run_dirs.get(cell, {}).get(arm, {})
-        return [self.resampler.run_metric(dirs[s], metric) if s in dirs else None for s in seeds]
+        return seed_runs(self.experiment, self.resampler, metric, cell, arm, seeds)
 
     def arm_estimate(self, metric: str, cell: Cell, arm: str) -> tuple[Estimate, str]:
         """One arm's mean over its seeds, with what its interval resamples."""
@@ -125,22 +138,22 @@ class ComparisonBuilder:
             kind,
         )
 
-    def difference(self, metric: str, cell: Cell, a: str, b: str) -> tuple[Estimate, str]:
-        """a − b on the seeds both arms have, with what its interval resamples."""
+    def difference(
+        self, metric: str, cell: Cell, a: str, b: str
+    ) -> tuple[Estimate, str, np.ndarray]:
+        """a − b on the seeds both arms have, with what its interval resamples and the
+        per-seed differences."""
         arms = self.experiment.values[metric][cell]
         seeds = sorted(set(arms[a]) & set(arms[b]))
         diffs = np.asarray([arms[a][s] - arms[b][s] for s in seeds], dtype=np.float64)
         runs_a, runs_b = self._runs(metric, cell, a, seeds), self._runs(metric, cell, b, seeds)
         if len(seeds) >= 2 and pairable(runs_a, runs_b):
             resampled = np.stack([_minus(ra, rb) for ra, rb in zip(runs_a, runs_b, strict=True)])
-            return estimate(diffs, resampled), BOTH
-        return estimate(diffs), SEEDS_ONLY
+            return estimate(diffs, resampled), BOTH, diffs
+        return estimate(diffs), SEEDS_ONLY, diffs
 
     def compare(self, metric: str, cell: Cell, a: str, b: str) -> Comparison:
-        arms = self.experiment.values[metric][cell]
-        seeds = sorted(set(arms[a]) & set(arms[b]))
-        diffs = np.asarray([arms[a][s] - arms[b][s] for s in seeds], dtype=np.float64)
-        found, kind = self.difference(metric, cell, a, b)
+        found, kind, diffs = self.difference(metric, cell, a, b)
         low, high = found.interval()
         sign = -1.0 if lower_is_better(metric) else 1.0
         n = found.n

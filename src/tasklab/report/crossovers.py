@@ -9,13 +9,14 @@ Otherwise the row says "no crossover shown" without a location.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from tasklab.report.curve_fits import first_root, size_grid
-from tasklab.report.curves import MIN_SIZES, CurveDraws, _curve_seeds
+from tasklab.report.curve_fits import first_root
+from tasklab.report.curves import MIN_SIZES, CurveDraws, curve_seeds
 from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Experiment, Facet
 from tasklab.report.records import natural_key
@@ -74,13 +75,13 @@ class CrossoverRow:
 def _verdict_sides(
     verdicts: Verdicts, metric: str, facet: Facet, a: str, b: str, sizes: list[float]
 ) -> list[str]:
-    """The arm each measured size's verdict names better, in size order ('' for none)."""
+    """The arm each measured size's verdict names better, in size order (sizes without a
+    verdict left out)."""
     sides = []
     for x in sizes:
         text = verdicts.get((metric, facet, a, b, x), "")
-        sides.append(
-            a if text.startswith(f"{a} better") else b if text.startswith(f"{b} better") else ""
-        )
+        if text.startswith((f"{a} better", f"{b} better")):
+            sides.append(a if text.startswith(f"{a} better") else b)
     return sides
 
 
@@ -98,81 +99,65 @@ def crossover_rows(
         for a, b in sorted(pairs, key=lambda p: natural_key(" ".join(p))):
             if a not in curves or b not in curves:
                 continue
-            sizes, seeds = _curve_seeds(experiment, metric, facet, [a, b])
+            sizes, seeds = curve_seeds(experiment, metric, facet, [a, b])
             if len(sizes) < 2 or len(seeds) < 2:
                 continue
-            rows.append(
-                _crossover(experiment, metric, facet, a, b, sizes, seeds, draws, verdicts, sign)
+            sides = _verdict_sides(verdicts, metric, facet, a, b, sizes)
+            head = CrossoverRow(
+                experiment.name,
+                metric,
+                facet,
+                a,
+                b,
+                tuple(sizes),
+                tuple(seeds),
+                shown=False,
+                size=None,
+                low=None,
+                high=None,
+                share_crossing=0.0,
+                better_first=sides[0] if sides else None,
+                better_last=sides[-1] if sides else None,
+                why="too few sizes",
             )
+            rows.append(_located(head, draws, sides, sign))
     return rows
 
 
-def _crossover(
-    experiment: Experiment,
-    metric: str,
-    facet: Facet,
-    a: str,
-    b: str,
-    sizes: list[float],
-    seeds: list[int],
-    draws: CurveDraws,
-    verdicts: Verdicts,
-    sign: float,
-) -> CrossoverRow:
-    sides = _verdict_sides(verdicts, metric, facet, a, b, sizes)
-    shown_sides = [s for s in sides if s]
-
-    def row(**found) -> CrossoverRow:
-        base = dict(size=None, low=None, high=None, share_crossing=0.0, shown=False)
-        base.update(found)
-        first = shown_sides[0] if shown_sides else None
-        last = shown_sides[-1] if shown_sides else None
-        return CrossoverRow(
-            experiment.name,
-            metric,
-            facet,
-            a,
-            b,
-            tuple(sizes),
-            tuple(seeds),
-            better_first=found.get("better_first", first),
-            better_last=found.get("better_last", last),
-            **{k: v for k, v in base.items() if k not in ("better_first", "better_last")},
-        )
-
-    if len(sizes) < MIN_SIZES:
-        return row(why="too few sizes")
-    fit_a, mean_a, drawn_a = draws.fitted(metric, facet, a, sizes, seeds)
-    fit_b, mean_b, drawn_b = draws.fitted(metric, facet, b, sizes, seeds)
-    if fit_a is None or fit_b is None:
-        return row(why="no curve fits")
-    grid = size_grid(sizes[0], sizes[-1], GRID)
-    gap = fit_a.predict(grid) - fit_b.predict(grid)
-    drawn = gap + (drawn_a - mean_a) @ fit_a.hat(grid).T - (drawn_b - mean_b) @ fit_b.hat(grid).T
+def _located(row: CrossoverRow, draws: CurveDraws, sides: list[str], sign: float) -> CrossoverRow:
+    """``row`` with its crossing where the fitted curves show one, else why not."""
+    if len(row.sizes) < MIN_SIZES:
+        return row
+    sizes, seeds = list(row.sizes), list(row.seeds)
+    found_a = draws.on_grid(row.metric, row.facet, row.arm_a, sizes, seeds, points=GRID)
+    found_b = draws.on_grid(row.metric, row.facet, row.arm_b, sizes, seeds, points=GRID)
+    if found_a is None or found_b is None:
+        return dataclasses.replace(row, why="no curve fits")
+    grid, curve_a, drawn_a = found_a
+    _, curve_b, drawn_b = found_b
+    gap, drawn = curve_a - curve_b, drawn_a - drawn_b
     band_low, band_high = np.nanquantile(drawn, [0.025, 0.975], axis=0)
     roots = first_root(grid, drawn)
     crossing = roots[np.isfinite(roots)]
     share = float(crossing.size / drawn.shape[0])
-    by_verdicts = len(set(shown_sides)) == 2
+    by_verdicts = len(set(sides)) == 2
     by_fit = bool(np.any(band_low > 0) and np.any(band_high < 0))
     observed = float(first_root(grid, gap[None, :])[0])
     if not (by_verdicts or by_fit) or math.isnan(observed):
         why = "no verdict each way, and the fitted difference's interval holds 0 on one side"
-        return row(why=why, share_crossing=share)
+        return dataclasses.replace(row, share_crossing=share, why=why)
     low, high = np.exp(np.quantile(np.log(crossing), [0.025, 0.975]))
-    better = [a if sign * g > 0 else b for g in (gap[0], gap[-1])]
-    why = (
-        "a verdict each way"
-        if by_verdicts
-        else "the fitted difference's interval excludes 0 on both sides"
-    )
-    return row(
+    first, last = (row.arm_a if sign * g > 0 else row.arm_b for g in (gap[0], gap[-1]))
+    return dataclasses.replace(
+        row,
         shown=True,
         size=observed,
         low=float(low),
         high=float(high),
         share_crossing=share,
-        why=why,
-        better_first=better[0],
-        better_last=better[1],
+        better_first=first,
+        better_last=last,
+        why="a verdict each way"
+        if by_verdicts
+        else "the fitted difference's interval excludes 0 on both sides",
     )

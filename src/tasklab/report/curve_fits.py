@@ -57,42 +57,37 @@ class Family:
     curve: Curve
     lower: tuple[float, ...]  # bounds of the parameters (a and b are free)
     upper: tuple[float, ...]
-    rates: tuple[float, ...]  # starting values of the shape parameters (c, and d)
+    rate: float  # the shape's start (c; d starts at 0.1, mmf4's at the middle size)
 
     @property
     def n_params(self) -> int:
         return len(self.lower)
 
-    def starts(self, u: np.ndarray, y: np.ndarray) -> list[np.ndarray]:
-        """A handful of starts: the floor at the last value, the scale from the first."""
+    def start(self, u: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """The family's own start besides the grid's: the floor at the last value, the
+        scale matched at the first."""
         top, first = float(y[-1]), float(y[0])
-        found = []
-        for rate in self.rates:
-            shape = [rate] if self.n_params == 3 else [rate, 0.1]
-            at_first = self.curve(u[:1], np.asarray([0.0, 1.0, *shape]))[0]
-            scale = (first - top) / at_first if at_first else first - top
-            if self.name == "mmf4":
-                found.append(np.asarray([top, first, rate, float(u[len(u) // 2])]))
-            else:
-                found.append(np.asarray([top, scale, *shape]))
-        return found
+        if self.name == "mmf4":
+            return np.asarray([top, first, self.rate, float(u[len(u) // 2])])
+        shape = [self.rate] if self.n_params == 3 else [self.rate, 0.1]
+        at_first = self.curve(u[:1], np.asarray([0.0, 1.0, *shape]))[0]
+        scale = (first - top) / at_first if at_first else first - top
+        return np.asarray([top, scale, *shape])
 
 
 _FREE = -np.inf
 FAMILIES: tuple[Family, ...] = (
-    Family("pow3", _pow3, (_FREE, _FREE, 1e-3), (np.inf, np.inf, 4.0), (0.3, 0.7, 1.5)),
-    Family("pow4", _pow4, (_FREE, _FREE, 1e-3, 0.0), (np.inf, np.inf, 4.0, 10.0), (0.3, 1.0)),
-    Family("exp3", _exp3, (_FREE, _FREE, 1e-3), (np.inf, np.inf, 1e4), (1.0, 10.0, 100.0)),
-    Family("mmf4", _mmf4, (_FREE, _FREE, 1e-2, 1e-6), (np.inf, np.inf, 8.0, 1e3), (0.5, 1.5)),
-    Family("wbl4", _wbl4, (_FREE, _FREE, 1e-2, 1e-6), (np.inf, np.inf, 8.0, 1e3), (0.5, 1.5)),
+    Family("pow3", _pow3, (_FREE, _FREE, 1e-3), (np.inf, np.inf, 4.0), 0.3),
+    Family("pow4", _pow4, (_FREE, _FREE, 1e-3, 0.0), (np.inf, np.inf, 4.0, 10.0), 0.3),
+    Family("exp3", _exp3, (_FREE, _FREE, 1e-3), (np.inf, np.inf, 1e4), 1.0),
+    Family("mmf4", _mmf4, (_FREE, _FREE, 1e-2, 1e-6), (np.inf, np.inf, 8.0, 1e3), 0.5),
+    Family("wbl4", _wbl4, (_FREE, _FREE, 1e-2, 1e-6), (np.inf, np.inf, 8.0, 1e3), 0.5),
 )
 BY_NAME = {f.name: f for f in FAMILIES}
-LAST_POINT = "last point"
 # Evaluations per least-squares fit: a report fits every arm of every facet (600 curves on a
 # 10,000-run sweep), and past this a fit of 3-5 points only polishes digits no one reads.
 MAX_EVALUATIONS = 30
 FINAL_EVALUATIONS = 150  # the chosen family's fit on every size, once per curve
-STARTS = 2  # the grid's best point and the family's first own start
 
 
 def _fit(
@@ -134,16 +129,13 @@ _GRIDS = {name: _shape_grid(name) for name in ("pow3", "pow4", "exp3", "mmf4", "
 
 def grid_fit(family: Family, u: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """The best parameters over the family's grid of shapes, a and b solved exactly: every
-    family is linear in (a, b) once its shape is fixed (mmf4 as a·(1 − g) + b·g), so a grid
-    of thousands of shapes costs a few array operations and finds the global basin that a
-    local start may miss."""
+    family is linear in two parameters once its shape is fixed, y = A + B·g with g the curve
+    at a = 0, b = 1 (for mmf4 A is the floor a and B = b − a), so a grid of hundreds of
+    shapes costs a few array operations and finds the basin that a local start may miss."""
     shapes = _GRIDS[family.name]
-    zeros, ones = np.zeros(len(shapes)), np.ones(len(shapes))
-    params = np.column_stack([zeros, ones, shapes])
+    params = np.column_stack([np.zeros(len(shapes)), np.ones(len(shapes)), shapes])
     with np.errstate(all="ignore"):
-        basis = np.stack([family.curve(u, p) for p in params])  # (shapes, points)
-        if family.name == "mmf4":  # a + (b − a)·g with g = 1/(1 + (u/d)^c): a·(1−g) + b·g
-            basis = basis  # curve(u, [0, 1, c, d]) is g itself
+        basis = family.curve(u[None, :], params.T[:, :, None])  # (shapes, points)
         g_mean = basis.mean(axis=1, keepdims=True)
         centred = basis - g_mean
         y_centred = y - y.mean()
@@ -155,7 +147,7 @@ def grid_fit(family: Family, u: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, 
     best = int(np.argmin(sse))
     b = float(slope[best])
     a = float(y.mean() - b * g_mean[best, 0])
-    if family.name == "mmf4":  # y = a + b·g here means floor a at infinity ... b + a at 0
+    if family.name == "mmf4":  # A + B·g: the floor a = A, the start b = A + B
         return np.asarray([a, a + b, *shapes[best]]), float(sse[best])
     return np.asarray([a, b, *shapes[best]]), float(sse[best])
 
@@ -169,11 +161,8 @@ def fit(
 ) -> np.ndarray | None:
     """The least-squares parameters of ``family`` on (u, y): polished by
     ``scipy.optimize.least_squares`` from ``start`` where one is given, else from the best
-    point of the shape grid (``grid_fit``) and from the family's own starts."""
-    if start is not None:
-        starts = [start]
-    else:
-        starts = [grid_fit(family, u, y)[0], *family.starts(u, y)[: STARTS - 1]]
+    point of the shape grid (``grid_fit``) and from the family's own start."""
+    starts = [start] if start is not None else [grid_fit(family, u, y)[0], family.start(u, y)]
     best, best_cost = None, math.inf
     for guess in starts:
         params = _fit(family, u, y, guess, evaluations)

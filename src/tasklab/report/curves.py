@@ -23,13 +23,15 @@ hat matrix. Intervals are the draws' 2.5% and 97.5% points.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
 
-from tasklab.report.curve_fits import FittedCurve, choose_curve
+from tasklab.report.comparisons import seed_runs
+from tasklab.report.curve_fits import FittedCurve, choose_curve, size_grid
 from tasklab.report.grouping import Cell, Experiment, Facet
 from tasklab.report.intervals import estimate
 from tasklab.report.resampling import ExampleResampler
@@ -105,6 +107,7 @@ class CurveDraws:
         self.z = rng.standard_normal((draws, max(len(seeds), 1)))
         self.uniform = rng.uniform(size=draws)
         self._fits: dict[tuple, tuple[FittedCurve | None, np.ndarray, np.ndarray]] = {}
+        self._on_grid: dict[tuple, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     def fitted(
         self, metric: str, facet: Facet, arm: str, sizes: list[float], seeds: list[int]
@@ -117,14 +120,35 @@ class CurveDraws:
             self._fits[key] = (choose_curve(np.asarray(sizes), mean), mean, drawn)
         return self._fits[key]
 
+    def on_grid(
+        self,
+        metric: str,
+        facet: Facet,
+        arm: str,
+        sizes: list[float],
+        seeds: list[int],
+        reach: float = 1.0,
+        points: int = 200,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(grid, fitted curve, its draws (draws, grid)) from the smallest size to ``reach``
+        × the largest; None where no curve fits. Computed once per arm, however many pairs
+        and data-unit rows read it."""
+        fit, mean, drawn = self.fitted(metric, facet, arm, sizes, seeds)
+        if fit is None:
+            return None
+        key = (metric, facet, arm, tuple(sizes), tuple(seeds), reach, points)
+        if key not in self._on_grid:
+            grid = size_grid(sizes[0], sizes[-1] * reach, points)
+            curve = fit.predict(grid)
+            self._on_grid[key] = (grid, curve, curve + (drawn - mean) @ fit.hat(grid).T)
+        return self._on_grid[key]
+
     def means(
         self, metric: str, facet: Facet, arm: str, sizes: list[float], seeds: list[int]
     ) -> tuple[np.ndarray, np.ndarray]:
         """(sizes,) observed means and (draws, sizes) drawn means."""
         cells = [Cell(facet, x) for x in sizes]
-        values = np.asarray(
-            [[self.experiment.values[metric][c][arm][s] for c in cells] for s in seeds]
-        )
+        values = seed_values(self.experiment, metric, cells, arm, seeds)
         n = len(seeds)
         mean = values.mean(axis=0)
         z = self.z[:, [self.seed_index[s] for s in seeds]]
@@ -132,10 +156,7 @@ class CurveDraws:
         seed_part = (z @ (values - mean)) / n * math.sqrt(n / (n - 1)) * scale[:, None]
         test_part = np.zeros_like(seed_part)
         for j, cell in enumerate(cells):
-            dirs = self.experiment.run_dirs.get(cell, {}).get(arm, {})
-            runs = [
-                self.resampler.run_metric(dirs[s], metric) if s in dirs else None for s in seeds
-            ]
+            runs = seed_runs(self.experiment, self.resampler, metric, cell, arm, seeds)
             if all(r is not None for r in runs):
                 resampled = np.stack([r.resampled[: self.draws] for r in runs])  # type: ignore[union-attr]
                 drawn = np.nanmean(resampled, axis=0)
@@ -143,7 +164,14 @@ class CurveDraws:
         return mean, mean + seed_part + test_part
 
 
-def _curve_seeds(experiment: Experiment, metric: str, facet: Facet, arms: list[str]) -> tuple:
+def seed_values(
+    experiment: Experiment, metric: str, cells: list[Cell], arm: str, seeds: list[int]
+) -> np.ndarray:
+    """(seeds, cells) values of one arm."""
+    return np.asarray([[experiment.values[metric][c][arm][s] for c in cells] for s in seeds])
+
+
+def curve_seeds(experiment: Experiment, metric: str, facet: Facet, arms: list[str]) -> tuple:
     """Sizes where every arm has runs, and the seeds every arm has at each of them."""
     curves = experiment.curves(metric, facet)
     sizes = sorted(set.intersection(*(set(curves[a]) for a in arms)))
@@ -165,17 +193,12 @@ def _non_monotone(
     """The steps between adjacent sizes that go against the curve's direction, shown (Holm
     over the curve's steps, intervals over seeds and test examples)."""
     cells = [Cell(facet, x) for x in sizes]
-    values = np.asarray([[experiment.values[metric][c][arm][s] for c in cells] for s in seeds])
+    values = seed_values(experiment, metric, cells, arm, seeds)
     direction = np.sign(values[:, -1].mean() - values[:, 0].mean())
     found, p_values = [], []
     for j in range(len(sizes) - 1):
         steps = values[:, j + 1] - values[:, j]
-        runs = []
-        for cell in (cells[j], cells[j + 1]):
-            dirs = experiment.run_dirs.get(cell, {}).get(arm, {})
-            runs.append(
-                [resampler.run_metric(dirs[s], metric) if s in dirs else None for s in seeds]
-            )
+        runs = [seed_runs(experiment, resampler, metric, c, arm, seeds) for c in cells[j : j + 2]]
         resampled = None
         if all(r is not None for r in runs[0] + runs[1]):
             resampled = np.stack(
@@ -204,7 +227,7 @@ def fit_curves(
     for facet in experiment.facets(metric):
         curves = experiment.curves(metric, facet)
         for arm in sorted(curves):
-            sizes, seeds = _curve_seeds(experiment, metric, facet, [arm])
+            sizes, seeds = curve_seeds(experiment, metric, facet, [arm])
             fit, flag = None, ""
             if len(sizes) >= MIN_SIZES and len(seeds) >= 2:
                 fit, mean, drawn = draws.fitted(metric, facet, arm, sizes, seeds)
@@ -225,13 +248,11 @@ def fit_curves(
                 value = float(fit.predict(at)[0])
                 spread = (drawn - mean) @ fit.hat(at).T
                 low, high = np.nanquantile(value + spread[:, 0], [0.025, 0.975])
-                row = CurveRow(
-                    **{
-                        **row.__dict__,
-                        "extrapolated": value,
-                        "extrapolated_low": float(low),
-                        "extrapolated_high": float(high),
-                    }
+                row = dataclasses.replace(
+                    row,
+                    extrapolated=value,
+                    extrapolated_low=float(low),
+                    extrapolated_high=float(high),
                 )
             rows.append(row)
     return rows

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasklab.report.curve_fits import first_root, size_grid
-from tasklab.report.curves import MIN_SIZES, CurveDraws, CurveRow, _curve_seeds
+from tasklab.report.curve_fits import first_root
+from tasklab.report.curves import MIN_SIZES, CurveDraws, CurveRow, curve_seeds
 from tasklab.report.grouping import Experiment, Facet
 
 GRID = 400
@@ -75,41 +75,42 @@ def data_unit_rows(
     if reference is None:
         return []
     trusted = {(c.facet, c.arm): c.extrapolates for c in curves if c.metric == metric}
+    arms = sorted(arm for arm, b in pairs if b == reference)
     rows = []
     for facet in experiment.facets(metric):
         available = experiment.curves(metric, facet)
-        for arm, b in sorted(pairs):
-            if b != reference or arm not in available or reference not in available:
+        if reference not in available:
+            continue
+        sizes, seeds = curve_seeds(experiment, metric, facet, [reference])
+        reach = (draws.extrapolate or 1.0) if trusted.get((facet, reference)) else 1.0
+        found = draws.on_grid(metric, facet, reference, sizes, seeds, reach, GRID)
+        if found is None or len(sizes) < MIN_SIZES:
+            continue
+        fit = draws.fitted(metric, facet, reference, sizes, seeds)[0]
+        assert fit is not None  # on_grid found one
+        target = _Reference(reference, *found, sizes[-1], fit.backtest_text)
+        for arm in (a for a in arms if a in available):
+            arm_sizes, arm_seeds = curve_seeds(experiment, metric, facet, [arm, reference])
+            if len(arm_seeds) < 2:
                 continue
-            sizes, seeds = _curve_seeds(experiment, metric, facet, [reference])
-            fit, mean_b, drawn_b = draws.fitted(metric, facet, reference, sizes, seeds)
-            arm_sizes, arm_seeds = _curve_seeds(experiment, metric, facet, [arm, reference])
-            if fit is None or len(sizes) < MIN_SIZES or len(arm_seeds) < 2:
-                continue
-            reach = (draws.extrapolate or 1.0) if trusted.get((facet, reference)) else 1.0
-            grid = size_grid(sizes[0], sizes[-1] * reach, GRID)
-            curve = fit.predict(grid)
-            curve_draws = curve + (drawn_b - mean_b) @ fit.hat(grid).T
-            mean_a, drawn_a = draws.means(metric, facet, arm, arm_sizes, arm_seeds)
-            for j, size in enumerate(arm_sizes):
-                rows.append(
-                    _row(
-                        experiment,
-                        metric,
-                        facet,
-                        arm,
-                        reference,
-                        size,
-                        grid,
-                        curve,
-                        curve_draws,
-                        float(mean_a[j]),
-                        drawn_a[:, j],
-                        sizes[-1],
-                        fit,
-                    )
-                )
+            mean, drawn = draws.means(metric, facet, arm, arm_sizes, arm_seeds)
+            rows += [
+                _row(experiment.name, metric, facet, arm, size, float(mean[j]), drawn[:, j], target)
+                for j, size in enumerate(arm_sizes)
+            ]
     return rows
+
+
+@dataclass(frozen=True)
+class _Reference:
+    """The reference arm's fitted curve on the grid it is inverted on."""
+
+    arm: str
+    grid: np.ndarray
+    curve: np.ndarray
+    draws: np.ndarray  # (draws, grid)
+    largest: float  # its largest measured size
+    backtest: str
 
 
 def _invert(grid: np.ndarray, curve: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -125,44 +126,39 @@ def _invert(grid: np.ndarray, curve: np.ndarray, target: np.ndarray) -> np.ndarr
 
 
 def _row(
-    experiment,
-    metric,
-    facet,
-    arm,
-    reference,
-    size,
-    grid,
-    curve,
-    curve_draws,
-    arm_mean,
-    arm_draws,
-    largest,
-    fit,
+    experiment: str,
+    metric: str,
+    facet: Facet,
+    arm: str,
+    size: float,
+    arm_mean: float,
+    arm_draws: np.ndarray,
+    reference: _Reference,
 ) -> DataUnitRow:
-    equivalent = float(_invert(grid, curve, np.asarray([arm_mean]))[0])
-    drawn = _invert(grid, curve_draws, np.asarray(arm_draws))
+    equivalent = float(_invert(reference.grid, reference.curve, np.asarray([arm_mean]))[0])
+    drawn = _invert(reference.grid, reference.draws, np.asarray(arm_draws))
     # no interpolation between draws: an infinite draw (out of reach) sorts last, as it should
     low = np.quantile(drawn, 0.025, method="lower")
     high = np.quantile(drawn, 0.975, method="higher")
     if equivalent == 0.0:
         note = "below the smallest measured size"
     elif math.isinf(equivalent):
-        note = f"beyond the reach of the {reference} curve"
-    elif equivalent > largest:
+        note = f"beyond the reach of the {reference.arm} curve"
+    elif equivalent > reference.largest:
         note = "extrapolated beyond the data"
     else:
         note = "interpolated"
     return DataUnitRow(
-        experiment.name,
+        experiment,
         metric,
         facet,
         arm,
-        reference,
+        reference.arm,
         size,
         arm_mean,
         equivalent,
         float(low),
         float(high),
         note,
-        fit.backtest_text,
+        reference.backtest,
     )

@@ -48,7 +48,6 @@ class Experiment:
     disagreeing: list[str] = field(default_factory=list)
     # cell → arm → seed → the run's folder (its stored predictions), where known
     run_dirs: dict[Cell, dict[str, dict[int, str]]] = field(default_factory=dict)
-    size_axes: list[str] = field(default_factory=list)  # swept axes that are data sizes
     undeclared: int = 0  # records that predate size declarations (no ``size_keys``)
 
     @property
@@ -152,7 +151,6 @@ def group_experiment(
     declared = declared_sizes(records)
     chosen = choose_x_axis(axes.swept, axes.per_record, x_axis, declared)
     experiment = Experiment(name, len(records), axes.swept, axes.fixed, chosen, metrics)
-    experiment.size_axes = [k for k in axes.swept if is_size(k, declared) or k == chosen]
     experiment.undeclared = sum(1 for r in records if "size_keys" not in r)
     arms = arm_names(records)
     for record, values, arm in zip(records, axes.per_record, arms, strict=True):

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, special
 
-LEVEL = 0.95
-ALPHA = 1.0 - LEVEL
+ALPHA = 0.05
+LEVEL = 1.0 - ALPHA
 _SMALLEST_P = 1e-300
 
 

@@ -27,9 +27,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import stats
 
-from tasklab.report.intervals import Estimate
+from tasklab.report.intervals import ALPHA, Estimate
 
-ALPHA = 0.05
 POWER = 0.8
 MIN_SEEDS = 3
 MAX_SEEDS_ADVISED = 10_000
