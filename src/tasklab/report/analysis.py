@@ -4,13 +4,14 @@ Per cell and arm: mean, standard deviation, seeds and an interval over seeds and
 examples. Between arms in a cell: paired differences on matched seeds (``comparisons``), for
 every metric shown and, for a mean over tasks, for each task too. For multi-task arms: Δm
 against single-task. For transfer arms: the gain over scratch and the negative-transfer gap.
-Along the data-size axis: where two arms' learning curves cross.
+Along the declared data-size axis: fitted learning curves, where two of them cross, and what
+an arm is worth in examples of the reference (``curves``, ``crossovers``, ``data_units``).
 
 The verdicts of one report form a family: every comparison shown (arm pairs × cells ×
-metrics, per task and mean) and every Δm. Their two-level p-values are Holm-adjusted over the
-whole family before any verdict is given (``verdicts``), so a report of forty comparisons does
-not expect two false verdicts by chance. A mean-level verdict that hides a task significantly
-worse says so in words ("better on the mean, worse on digit").
+metrics, per task and mean) and every Δm. Their p-values are Holm-adjusted over the whole
+family, and the interval printed is the family's (``intervals``), so a report of forty
+comparisons does not expect two false verdicts by chance. A mean-level verdict that hides a
+task significantly worse says so in words ("better on the mean, worse on digit").
 """
 
 from __future__ import annotations

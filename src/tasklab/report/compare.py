@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--reference", metavar="ARM", help="the arm every other is compared to")
     parser.add_argument("--resamples", type=int, default=RESAMPLES, help="test-example resamples")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the resamples and draws")
     parser.add_argument(
         "--wandb",
         choices=("auto", "off", "offline", "online"),

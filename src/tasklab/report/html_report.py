@@ -18,26 +18,32 @@ from tasklab.report.plots import Plot
 from tasklab.report.tables import Table, display
 
 CONVENTIONS = """\
-Intervals are 95% bootstrap intervals (2,000+ resamples, seeded; expanded percentile) over
-seeds *and* test examples: each resample draws seeds and one set of test examples shared by
-both arms, and recomputes every run's metric from its stored predictions (ci_over:
-seeds+examples). Runs without stored predictions get intervals over seeds only, labelled as
-such, and too narrow for a small test split. Beside each difference: the seed-only interval,
-Student's t over seeds, the share of seeds in which arm a is better with its Clopper–Pearson
+An interval is mean ± sqrt(a·t² + b·z²): a is the seeds' share (their spread, Student's t with
+n − 1 degrees of freedom), b the test split's share common to every seed (the variance of the
+seed mean over 2,000+ seeded resamples of the test examples, every run's metric recomputed
+from its stored predictions; ci_over: seeds+examples). Runs without stored predictions get
+Student's t over seeds only, labelled as such, and too narrow for a small test split. The
+interval printed for a difference is Holm-adjusted over every comparison of the experiment
+(the family, its size given above; its own level is ci_level), and a verdict ("a better") is
+given exactly when it excludes 0, with at least 3 matched seeds; otherwise it reads "no
+conclusion", with the smallest difference the seeds could detect (80% power) and the seeds
+needed for the observed one. Beside each difference: its standard error split into seeds and
+the test split, the share of seeds in which arm a is better with its Clopper–Pearson
 interval, and the exact sign-flip p over seeds (with 5 seeds or fewer it cannot fall below
-0.0625). A verdict ("a better") needs at least 3 matched seeds, the two-level p below 0.05
-after Holm's correction over every comparison of the experiment (the family, its size given
-above), and the t interval on the same side of 0; otherwise it reads "no conclusion", with the
-smallest difference the seeds could detect (80% power) and the seeds needed for the observed
-one. A mean over tasks is shown with each task's verdict; "better on the mean, worse on X"
-flags a task shown worse. p_a_better is the share of resamples in which a is better. Transfer
-gain is transfer − scratch at the same target size, signed so that positive is better; the
-negative-transfer gap is its opposite (&gt; 0: pre-training hurt). Δm is the mean over tasks
-of the relative change of an arm against single-task, in %, with the sign flipped for
-lower-is-better metrics (MAE, MSE, loss, error), so positive always means better; its interval
-is over seeds only. Crossovers are where the mean curves of two arms change order,
-interpolated on the log size axis; the CI is over bootstrap resamples of whole seeds that
-cross, and the share of resamples that cross at all is given beside it."""
+0.0625). A mean over tasks is shown with each task's verdict; "better on the mean, worse on X"
+flags a task shown worse. p_a_better is the interval's one-sided confidence that a is better.
+Transfer gain is transfer − scratch at the same target size, signed so that positive is
+better; the negative-transfer gap is its opposite (&gt; 0: pre-training hurt). Δm is the mean
+over tasks of the relative change of an arm against single-task, in %, with the sign flipped
+for lower-is-better metrics (MAE, MSE, loss, error), so positive always means better; its
+interval is over seeds only. Learning curves are drawn only against a declared data size;
+each arm's is fitted by the family that best predicts its largest size from the others
+(curves: backtest error against the last-point baseline) and extrapolated only where it beats
+that baseline and is monotone. A crossover is located on the fitted curves only where the
+change of sign is shown (a verdict each way, or the fitted difference's interval excluding 0
+on both sides); otherwise it reads "no crossover shown". Data units: the reference arm's
+fitted curve inverted at another arm's mean, what that arm is worth in the reference's
+examples (transferred &lt; 0: it costs examples)."""
 
 _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5rem auto; max-width: 1200px;

@@ -13,10 +13,10 @@ own estimate's distribution, Student's t for the few seeds and the normal for th
 It is Student's t over seeds where the test split adds nothing and the normal interval of the
 test term where seeds agree. Its coverage is measured, not assumed (``calibration``,
 ``scripts/calibrate_intervals.py``, ``tests/test_interval_coverage.py``) in both regimes at
-3, 5 and 10 seeds: 94–96% on 2,000 simulated experiments per cell. Two constructions measured
-worse: a percentile bootstrap over seeds and examples covered 80–88%, and Welch–Satterthwaite
-degrees of freedom on the summed variance 94.2% at 3 seeds where seeds dominate (a seed
-spread that is small by chance inflates its degrees of freedom).
+3, 5 and 10 seeds. Two constructions measured worse: a percentile bootstrap over seeds and
+examples was too narrow at few seeds, and Welch–Satterthwaite degrees of freedom on the summed
+variance fell short of 95% at 3 seeds where seeds dominate (a seed spread that is small by
+chance inflates its degrees of freedom).
 
 Where a comparison is one of a family, the interval printed is the family's: its level is
 1 − α/c with c the comparison's Holm factor, so the interval excludes 0 exactly when the

@@ -335,8 +335,9 @@ def difference_plots(analysis: Analysis) -> list[Plot]:
             Plot(
                 f"{slug(experiment.name)}__{slug(metric)}__difference.png",
                 f"{experiment.name}: paired difference a − b in {metric}"
-                f"{' against ' + experiment.x_axis if experiment.x_axis else ''}, with its 95% "
-                f"CI (seeds and test examples where stored) and the zero line{shown}",
+                f"{' against ' + experiment.x_axis if experiment.x_axis else ''}, with the CI "
+                f"its verdict uses (Holm-adjusted; seeds and test examples where stored) and "
+                f"the zero line{shown}",
                 png,
             )
         )

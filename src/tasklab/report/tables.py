@@ -235,7 +235,7 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
 # name: (title, columns before the axis columns, columns after them)
 _LAYOUT: dict[str, tuple[str, list[str], list[str]]] = {
     "summary": (
-        "Cells: mean, sd and 95% bootstrap CI (over seeds and test examples where the runs "
+        "Cells: mean, sd and 95% CI (over seeds and test examples where the runs "
         "kept their predictions; ci_over says which)",
         ["experiment", "metric", "arm"],
         ["n_seeds", "mean", "std", "ci_low", "ci_high", "ci_over", "seeds", "lower_is_better"],
