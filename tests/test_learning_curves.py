@@ -139,3 +139,13 @@ def test_a_curve_that_falls_back_is_flagged_and_not_extrapolated(tmp_path):
     assert "1,000 → 3,162" in curves["single_task"]["non_monotone"]
     assert curves["single_task"]["extrapolated_to"] == ""
     assert "not monotone" in curves["single_task"]["summary"]
+
+
+def test_no_curves_skips_the_fits_and_changes_no_comparison(tmp_path):
+    root = _sweep(tmp_path / "sweep", {"multi_task": shared, "single_task": separate})
+    full, plain = tmp_path / "full", tmp_path / "plain"
+    assert main([str(root), "--out", str(full), "--wandb", "off"]) == 0
+    assert main([str(root), "--out", str(plain), "--wandb", "off", "--no-curves"]) == 0
+    assert len(_rows(full / "curves.csv")) == 2 and _rows(plain / "curves.csv") == []
+    assert _rows(plain / "crossovers.csv") == []
+    assert _rows(plain / "comparisons.csv") == _rows(full / "comparisons.csv")

@@ -226,9 +226,12 @@ def analyse(
     seed: int = 0,
     reference: str | None = None,
     extrapolate: float = 4.0,
+    curves: bool = True,
 ) -> Analysis:
-    """Cells, comparisons (each metric, and each task behind a mean), Δm, transfer gains and
-    crossovers of one experiment, with the family's verdicts."""
+    """Cells, comparisons (each metric, and each task behind a mean), Δm and transfer gains of
+    one experiment, with the family's verdicts; with ``curves``, along a declared size axis,
+    fitted learning curves, crossovers and data units (``extrapolate``: how far beyond the
+    largest size a trusted fit is carried)."""
     analysis = Analysis(experiment, metrics)
     builder = ComparisonBuilder(experiment, resamples, seed)
     shown = [m for m in metrics if m in experiment.values]
@@ -289,7 +292,7 @@ def analyse(
         for c in analysis.comparisons
         if c.metric in shown and c.arm_b == "scratch" and c.n > 0
     ]
-    if experiment.x_axis is not None:
+    if curves and experiment.x_axis is not None:
         _curve_analysis(analysis, builder, shown, pairs_by_metric, reference, seed, extrapolate)
     analysis.warnings += _warnings(analysis, builder)
     return analysis

@@ -59,6 +59,13 @@ def _parser() -> argparse.ArgumentParser:
         "data.n_train; naming one declares it a size, e.g. for records of older versions)",
     )
     parser.add_argument("--reference", metavar="ARM", help="the arm every other is compared to")
+    parser.add_argument(
+        "--no-curves",
+        dest="curves",
+        action="store_false",
+        help="skip fitted learning curves, crossovers and data units (the rest of the report "
+        "in about two thirds of the time)",
+    )
     parser.add_argument("--resamples", type=int, default=RESAMPLES, help="test-example resamples")
     parser.add_argument("--seed", type=int, default=0, help="seed of the resamples and draws")
     parser.add_argument(
@@ -154,7 +161,8 @@ def run_compare(args: argparse.Namespace) -> tuple[Path, list[Analysis], Records
                 f"swept axes: {', '.join(swept) or 'none'}"
             )
         analyses = [
-            analyse(e, selected, args.resamples, args.seed, args.reference) for e in experiments
+            analyse(e, selected, args.resamples, args.seed, args.reference, curves=args.curves)
+            for e in experiments
         ]
     write_outputs(out, analyses, records, args)
     return out, analyses, records

@@ -93,13 +93,23 @@ FINAL_EVALUATIONS = 150  # the chosen family's fit on every size, once per curve
 def _fit(
     family: Family, u: np.ndarray, y: np.ndarray, start: np.ndarray, evaluations: int
 ) -> np.ndarray | None:
-    lower, upper = np.asarray(family.lower), np.asarray(family.upper)
-    x0 = np.clip(start, lower + 1e-9, upper - 1e-9)
+    """Least squares over the shape parameters alone (variable projection): for each shape
+    the two linear parameters are solved exactly (``_projection``), so the optimiser moves in
+    one or two dimensions instead of three or four, with the same optimum."""
+    lower, upper = np.asarray(family.lower[2:]), np.asarray(family.upper[2:])
+    x0 = np.clip(np.asarray(start[2:], dtype=np.float64), lower + 1e-9, upper - 1e-9)
+
+    def residuals(shape: np.ndarray) -> np.ndarray:
+        g = family.curve(u, np.concatenate(([0.0, 1.0], shape)))
+        intercept, slope, _ = _projection(g, y)
+        found = intercept + slope * g - y
+        return np.where(np.isfinite(found), found, 1e6)
+
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
             found = optimize.least_squares(
-                lambda p: family.curve(u, p) - y,
+                residuals,
                 x0,
                 bounds=(lower, upper),
                 max_nfev=evaluations,
@@ -109,7 +119,24 @@ def _fit(
             )
         except (ValueError, FloatingPointError):
             return None
-    return found.x if np.all(np.isfinite(found.x)) else None
+    with np.errstate(all="ignore"):
+        g = family.curve(u, np.concatenate(([0.0, 1.0], found.x)))
+        intercept, slope, _ = _projection(g, y)
+    params = _params(family, float(intercept), float(slope), found.x)
+    return params if np.all(np.isfinite(params)) else None
+
+
+def _projection(g: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(A, B, sse) of the least-squares line y ≈ A + B·g along the last axis of ``g`` (one
+    shape or a grid of them; B = 0 where g is constant)."""
+    g_mean = g.mean(axis=-1, keepdims=True)
+    centred = g - g_mean
+    y_centred = y - y.mean()
+    var = np.sum(centred**2, axis=-1)
+    cov = centred @ y_centred
+    slope = np.where(var > 1e-300, cov / np.where(var > 1e-300, var, 1.0), 0.0)
+    sse = np.sum(y_centred**2) - slope * cov
+    return y.mean() - slope * g_mean[..., 0], slope, sse
 
 
 def _shape_grid(name: str) -> np.ndarray:
@@ -127,29 +154,57 @@ def _shape_grid(name: str) -> np.ndarray:
 _GRIDS = {name: _shape_grid(name) for name in ("pow3", "pow4", "exp3", "mmf4", "wbl4")}
 
 
+def _linear_fit(
+    family: Family, u: np.ndarray, y: np.ndarray, shapes: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """The best (params, sse) over ``shapes`` (shapes × 1 or 2), a and b solved exactly."""
+    params = np.column_stack([np.zeros(len(shapes)), np.ones(len(shapes)), shapes])
+    with np.errstate(all="ignore"):
+        basis = family.curve(u[None, :], params.T[:, :, None])  # (shapes, points)
+        intercept, slope, sse = _projection(basis, y)
+    sse = np.where(np.isfinite(sse) & np.all(np.isfinite(basis), axis=1), sse, np.inf)
+    best = int(np.argmin(sse))
+    params = _params(family, float(intercept[best]), float(slope[best]), shapes[best])
+    return params, float(sse[best])
+
+
+def _params(family: Family, intercept: float, slope: float, shape: np.ndarray) -> np.ndarray:
+    """The family's parameters from the line A + B·g: for mmf4 the floor a = A and the start
+    b = A + B, for the others a = A and b = B."""
+    b = intercept + slope if family.name == "mmf4" else slope
+    return np.asarray([intercept, b, *shape])
+
+
+def _zoom(grid: np.ndarray, best: np.ndarray, points: int) -> np.ndarray:
+    """A finer grid between the neighbours of ``best`` on each axis of ``grid``."""
+    axes = []
+    for k, value in enumerate(best):
+        values = np.unique(grid[:, k])
+        i = int(np.clip(np.searchsorted(values, value), 0, len(values) - 1))
+        axes.append(np.linspace(values[max(i - 1, 0)], values[min(i + 1, len(values) - 1)], points))
+    mesh = np.meshgrid(*axes, indexing="ij")
+    return np.stack([m.ravel() for m in mesh], axis=1)
+
+
+ZOOMS = 2  # finer grids around the best shape: each narrows it to two cells of the last
+
+
 def grid_fit(family: Family, u: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
     """The best parameters over the family's grid of shapes, a and b solved exactly: every
     family is linear in two parameters once its shape is fixed, y = A + B·g with g the curve
     at a = 0, b = 1 (for mmf4 A is the floor a and B = b − a), so a grid of hundreds of
-    shapes costs a few array operations and finds the basin that a local start may miss."""
-    shapes = _GRIDS[family.name]
-    params = np.column_stack([np.zeros(len(shapes)), np.ones(len(shapes)), shapes])
-    with np.errstate(all="ignore"):
-        basis = family.curve(u[None, :], params.T[:, :, None])  # (shapes, points)
-        g_mean = basis.mean(axis=1, keepdims=True)
-        centred = basis - g_mean
-        y_centred = y - y.mean()
-        var = np.sum(centred**2, axis=1)
-        cov = centred @ y_centred
-        slope = np.where(var > 1e-300, cov / var, 0.0)
-        sse = np.sum(y_centred**2) - np.where(var > 1e-300, cov**2 / var, 0.0)
-    sse = np.where(np.isfinite(sse) & np.all(np.isfinite(basis), axis=1), sse, np.inf)
-    best = int(np.argmin(sse))
-    b = float(slope[best])
-    a = float(y.mean() - b * g_mean[best, 0])
-    if family.name == "mmf4":  # A + B·g: the floor a = A, the start b = A + B
-        return np.asarray([a, a + b, *shapes[best]]), float(sse[best])
-    return np.asarray([a, b, *shapes[best]]), float(sse[best])
+    shapes costs a few array operations and finds the basin that a local start may miss;
+    ``ZOOMS`` finer grids around the best shape then locate it closely, so the polish that
+    follows (``fit``) starts near its optimum."""
+    grid = _GRIDS[family.name]
+    params, sse = _linear_fit(family, u, y, grid)
+    points = 9 if grid.shape[1] == 1 else 7
+    for _ in range(ZOOMS):
+        grid = _zoom(grid, params[2:], points)
+        finer, finer_sse = _linear_fit(family, u, y, grid)
+        if finer_sse <= sse:
+            params, sse = finer, finer_sse
+    return params, sse
 
 
 def fit(

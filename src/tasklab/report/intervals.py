@@ -87,10 +87,17 @@ class Estimate:
         def excess(log_p: float) -> float:
             return self._half_width_at(math.exp(log_p) / 2.0) - gap
 
-        low = math.log(_SMALLEST_P)
+        # the half width lies between se·z and se·t (z ≤ t at every level), so p lies between
+        # the normal p and Student's p of mean/se: a tight bracket for the root
+        ratio = gap / self.se
+        normal_p = max(2.0 * float(special.ndtr(-ratio)), _SMALLEST_P)
+        student_p = min(2.0 * float(special.stdtr(self.n - 1, -ratio)), 1.0)
+        low, high = math.log(normal_p), math.log(student_p)
         if excess(low) <= 0:
-            return 0.0
-        return float(math.exp(optimize.brentq(excess, low, 0.0, xtol=1e-10, rtol=1e-10)))
+            return normal_p if normal_p > _SMALLEST_P else 0.0
+        if excess(high) >= 0:
+            return student_p
+        return float(math.exp(optimize.brentq(excess, low, high, xtol=1e-10, rtol=1e-10)))
 
     def prob_positive(self) -> float:
         """The one-sided confidence that the true mean is above 0 (1 − p/2 on the side the

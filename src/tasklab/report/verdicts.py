@@ -108,19 +108,38 @@ def _detectable(seed_sd: float, test_var: float, k: int, level: float) -> float:
     return at_k.half_width(level) + at_k.half_width(2 * POWER - 1)
 
 
+@lru_cache(maxsize=1)
+def _seed_counts() -> tuple[int, ...]:
+    """The seed counts "seeds needed" is chosen from: every count to 100, then steps of 10%."""
+    counts, k = [], 2
+    while k <= MAX_SEEDS_ADVISED:
+        counts.append(k)
+        k = k + 1 if k < 100 else int(k * 1.1)
+    if counts[-1] < MAX_SEEDS_ADVISED:  # the advice stops at the largest count
+        counts.append(MAX_SEEDS_ADVISED)
+    return tuple(counts)
+
+
 def power(found: Estimate, level: float = 1 - ALPHA) -> Power:
     """Detectable difference and seeds needed for ``found`` (a difference over seeds) at the
-    interval's own ``level`` (the family-adjusted one where it is one of a family)."""
+    interval's own ``level`` (the family-adjusted one where it is one of a family). The
+    detectable difference falls as seeds are added, so the first count that detects the
+    observed one is found by bisection."""
     n, seed_sd = found.n, found.seed_sd
     if n < 2 or not math.isfinite(seed_sd):
         return Power(math.nan, None, math.nan)
     test_var, diff = found.test_var, abs(found.mean)
     needed = None
     if diff > 0 and _detectable(seed_sd, test_var, MAX_SEEDS_ADVISED, level) <= diff:
-        k = 2
-        while k <= MAX_SEEDS_ADVISED and _detectable(seed_sd, test_var, k, level) > diff:
-            k = k + 1 if k < 100 else int(k * 1.1)
-        needed = min(k, MAX_SEEDS_ADVISED)
+        counts = _seed_counts()
+        low, high = 0, len(counts) - 1  # counts[high] detects it (or is the last count)
+        while low < high:
+            middle = (low + high) // 2
+            if _detectable(seed_sd, test_var, counts[middle], level) <= diff:
+                high = middle
+            else:
+                low = middle + 1
+        needed = min(counts[low], MAX_SEEDS_ADVISED)
     return Power(_detectable(seed_sd, test_var, n, level), needed, math.sqrt(test_var))
 
 
