@@ -87,6 +87,10 @@ def test_a_known_crossing_and_a_known_extrapolation_are_covered(tmp_path):
     assert float(row["ci_low"]) <= TRUE_CROSSING <= float(row["ci_high"])
     assert float(row["crossover"]) == pytest.approx(TRUE_CROSSING, rel=0.35)
     assert "single_task better below, multi_task better above" in row["summary"]
+    # the answer names the crossing and the fits behind it, with their backtest errors
+    answer = (out / "summary.md").read_text().split("## How to read")[0]
+    crossing = next(line for line in answer.splitlines() if "crosses at" in line)
+    assert crossing.count("backtest error") == 2
     curves = {r["arm"]: r for r in _rows(out / "curves.csv")}
     for arm, truth in (("multi_task", shared), ("single_task", separate)):
         curve = curves[arm]
@@ -115,6 +119,9 @@ def test_pretraining_worth_a_known_number_of_examples(tmp_path):
     out = tmp_path / "out"
     assert main([str(root), "--out", str(out), "--wandb", "off"]) == 0
     rows = {float(r["size"]): r for r in _rows(out / "data_units.csv")}
+    answer = (out / "summary.md").read_text().split("## How to read")[0]
+    assert "In examples of scratch on test/mean/auroc (its curve: " in answer
+    assert rows[1000.0]["summary"] in answer
     assert set(rows) == set(map(float, SIZES))
     for size in (316.0, 1000.0):  # 4n inside the measured range: interpolated
         row = rows[size]
