@@ -156,3 +156,15 @@ def test_no_curves_skips_the_fits_and_changes_no_comparison(tmp_path):
     assert len(_rows(full / "curves.csv")) == 2 and _rows(plain / "curves.csv") == []
     assert _rows(plain / "crossovers.csv") == []
     assert _rows(plain / "comparisons.csv") == _rows(full / "comparisons.csv")
+
+
+def test_a_fit_that_would_leave_the_metrics_range_is_not_extrapolated(tmp_path):
+    def straight(n):  # AUROC rising linearly in log size: past 10,000 it would pass 1
+        return 0.5 + 0.11 * np.log10(np.asarray(n, float))
+
+    root = _sweep(tmp_path / "sweep", {"single_task": straight, "multi_task": shared}, noise=0.002)
+    out = tmp_path / "out"
+    assert main([str(root), "--out", str(out), "--wandb", "off"]) == 0
+    curve = {r["arm"]: r for r in _rows(out / "curves.csv")}["single_task"]
+    assert "leaves the metric's range" in curve["summary"]
+    assert curve["extrapolated_to"] == "" and curve["extrapolated"] == "nan"

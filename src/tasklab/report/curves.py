@@ -39,6 +39,14 @@ from tasklab.report.verdicts import ALPHA, holm
 
 DRAWS = 200
 MIN_SIZES = 3
+# the values a metric can take: a fit that leaves them beyond the data is not extrapolated
+METRIC_RANGES = {
+    "auroc": (0.0, 1.0),
+    "accuracy": (0.0, 1.0),
+    "f1": (0.0, 1.0),
+    "mae": (0.0, math.inf),
+    "mse": (0.0, math.inf),
+}
 
 
 @dataclass(frozen=True)
@@ -54,13 +62,19 @@ class CurveRow:
     fit: FittedCurve | None
     non_monotone: str  # "" or which step goes against the curve, significantly
     extrapolate_to: float | None  # a size beyond the data where the fit is trusted to go
+    leaves_range: bool = False  # the fit leaves the metric's possible values beyond the data
     extrapolated: float = math.nan
     extrapolated_low: float = math.nan
     extrapolated_high: float = math.nan
 
     @property
     def extrapolates(self) -> bool:
-        return self.fit is not None and self.fit.beats_baseline and not self.non_monotone
+        return (
+            self.fit is not None
+            and self.fit.beats_baseline
+            and not self.non_monotone
+            and not self.leaves_range
+        )
 
     @property
     def summary(self) -> str:
@@ -69,6 +83,8 @@ class CurveRow:
         text = self.fit.backtest_text
         if self.non_monotone:
             return f"{text}; not monotone ({self.non_monotone}): not extrapolated"
+        if self.leaves_range:
+            return f"{text}; leaves the metric's range beyond the data: not extrapolated"
         if not self.extrapolates:
             return f"{text}: not extrapolated"
         if self.extrapolate_to and math.isfinite(self.extrapolated):
@@ -216,6 +232,14 @@ def _non_monotone(
     return "; ".join(against)
 
 
+def _leaves_range(fit: FittedCurve, metric: str, reach: float) -> bool:
+    """Whether the fitted curve takes a value the metric cannot have between the largest
+    measured size and ``reach`` (an AUROC above 1, say)."""
+    low, high = METRIC_RANGES.get(metric.rsplit("/", 1)[-1].lower(), (-math.inf, math.inf))
+    beyond = fit.predict(size_grid(fit.sizes[-1], reach, 50))
+    return bool(np.any(beyond < low) or np.any(beyond > high))
+
+
 def fit_curves(
     experiment: Experiment,
     metric: str,
@@ -232,6 +256,7 @@ def fit_curves(
             if len(sizes) >= MIN_SIZES and len(seeds) >= 2:
                 fit, mean, drawn = draws.fitted(metric, facet, arm, sizes, seeds)
                 flag = _non_monotone(experiment, resampler, metric, facet, arm, sizes, seeds)
+            reach = extrapolate * sizes[-1] if extrapolate > 0 and sizes else None
             row = CurveRow(
                 experiment.name,
                 metric,
@@ -241,7 +266,8 @@ def fit_curves(
                 len(seeds),
                 fit,
                 flag,
-                extrapolate * sizes[-1] if extrapolate > 0 and sizes else None,
+                reach,
+                fit is not None and reach is not None and _leaves_range(fit, metric, reach),
             )
             if fit is not None and row.extrapolates and row.extrapolate_to:
                 at = np.asarray([row.extrapolate_to])
