@@ -7,6 +7,8 @@ values 1 and 16, a categorical setting log-interpolated as if it were a size.
 from __future__ import annotations
 
 import csv
+import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,3 +103,28 @@ def test_a_size_axis_with_a_non_positive_value_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "data.n_train" in err and "'0'" in err and "positive number" in err
+
+
+def test_a_non_finite_metric_is_left_out_with_one_line_naming_the_run(tmp_path, capsys):
+    _sweep(tmp_path / "sweep", "data.n_train", ["100", "1000", "10000"])
+    broken = tmp_path / "sweep" / "1" / "result.json"  # multi_task, seed 1, 100 examples
+    record = json.loads(broken.read_text())
+    record["metrics"]["test/mean/auroc"] = math.nan
+    broken.write_text(json.dumps(record))
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "sweep"), "--out", str(out), "--wandb", "off"]) == 0
+    warned = [w for w in (out / "summary.md").read_text().splitlines() if "not a finite" in w]
+    assert len(warned) == 1 and str(broken.parent) in warned[0]
+    cells = {(r["arm"], float(r["data.n_train"])): r for r in _rows(out / "summary.csv")}
+    assert cells[("multi_task", 100.0)]["n_seeds"] == "3"  # the other three seeds stay
+    assert math.isfinite(float(cells[("multi_task", 100.0)]["mean"]))
+    (pair,) = [r for r in _rows(out / "comparisons.csv") if float(r["data.n_train"]) == 100.0]
+    assert pair["n_seeds"] == "3" and math.isfinite(float(pair["diff"]))
+
+
+def test_one_size_gets_no_curve_and_says_why(tmp_path):
+    _sweep(tmp_path / "sweep", "data.n_train", ["1000"], size_keys=["data.n_train"])
+    # one size is no swept axis at all: no curve, no crossover, and nothing breaks
+    out = tmp_path / "out"
+    assert main([str(tmp_path / "sweep"), "--out", str(out), "--wandb", "off"]) == 0
+    assert _rows(out / "curves.csv") == [] and _rows(out / "crossovers.csv") == []

@@ -377,4 +377,8 @@ def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
         f"replicated runs disagree (the last one read is used): {text}"
         for text in experiment.disagreeing
     ]
+    warnings += [
+        f"left out, not a finite number (a diverged or broken run; rerun or remove it): {text}"
+        for text in experiment.non_finite
+    ]
     return warnings

@@ -46,6 +46,8 @@ class Experiment:
     # metric → cell → arm → seed → value
     values: dict[str, dict[Cell, dict[str, SeedValues]]] = field(default_factory=dict)
     disagreeing: list[str] = field(default_factory=list)
+    # run: metric=value for values that are not finite numbers (NaN, inf), left out
+    non_finite: list[str] = field(default_factory=list)
     # cell → arm → seed → the run's folder (its stored predictions), where known
     run_dirs: dict[Cell, dict[str, dict[int, str]]] = field(default_factory=dict)
     undeclared: int = 0  # records that predate size declarations (no ``size_keys``)
@@ -162,6 +164,10 @@ def group_experiment(
         for metric in metrics:
             value = record["metrics"].get(metric)
             if value is None:
+                continue
+            if not isinstance(value, (int, float)) or not math.isfinite(value):
+                where = record.get(RUN_DIR) or f"{name} {arm} seed={seed}"
+                experiment.non_finite.append(f"{where}: {metric}={value}")
                 continue
             seeds = experiment.values.setdefault(metric, {}).setdefault(cell, {})
             seeds = seeds.setdefault(arm, {})

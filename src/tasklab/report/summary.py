@@ -129,7 +129,11 @@ def summary_lines(records: Records, metric: str, resamples: int = RESAMPLES) -> 
             for w in analysis.warnings
             if "seeds only" in w or w.startswith("no comparable pairs")
         ]
-        lines += [f"warning: {w}" for w in analysis.warnings if w.startswith("replicated runs")]
+        lines += [
+            f"warning: {w}"
+            for w in analysis.warnings
+            if w.startswith(("replicated runs", "left out, not a finite number"))
+        ]
     if not lines:
         lines.append(f"metric: {metric}: no record reports it")
     for path, reason in records.problems:
