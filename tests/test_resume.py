@@ -267,3 +267,49 @@ def test_checkpoints_outlive_a_result_that_could_not_be_written(make_cfg, tmp_pa
     with pytest.raises(OSError, match="No space left"):
         train(make_cfg(*run), output_dir=tmp_path)
     assert (tmp_path / CHECKPOINT_DIR / "all" / "last.ckpt").is_file()  # the training is kept
+
+
+# A run killed after its ok record is written: while it deletes its checkpoints, or as it
+# removes its marker.
+_KILLED_AFTER_RECORD = """
+import os, shutil, signal, sys
+from pathlib import Path
+import tasklab.runner as runner
+from tasklab.train import main
+
+def killed(run_dir, *args, **kwargs):
+    shutil.rmtree(Path(run_dir) / "checkpoints" / "all", ignore_errors=True)  # a part of it
+    os.kill(os.getpid(), signal.SIGKILL)
+
+setattr(runner, sys.argv[1], killed)
+sys.argv = ["tasklab-train", *sys.argv[2:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("step", ["remove_checkpoints", "clear_running"])
+def test_a_kill_after_the_record_leaves_a_finished_run_that_a_relaunch_tidies(
+    tmp_path, make_cfg, step
+):
+    from tasklab.runs.markers import RUNNING_FILE
+    from tasklab.runs.status import run_state
+
+    run = [*TINY, "logger=none", "trainer.max_steps=4", "trainer.checkpoint_every_n_steps=2"]
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILLED_AFTER_RECORD, step, *run, f"hydra.run.dir={tmp_path}"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "WANDB_MODE": "disabled"},
+        timeout=300,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+    record = json.loads((tmp_path / "result.json").read_text())
+    assert record["status"] == "ok" and (tmp_path / RUNNING_FILE).exists()
+    if step == "remove_checkpoints":
+        assert (tmp_path / CHECKPOINT_DIR / "config_key").exists()  # the cleanup was cut short
+    assert run_state(tmp_path).state == "done"  # not "interrupted" forever
+
+    again = train(make_cfg(*run), output_dir=tmp_path)  # the relaunch skips it and tidies
+    assert again.metrics == record["metrics"]
+    assert not (tmp_path / RUNNING_FILE).exists()
+    assert not (tmp_path / CHECKPOINT_DIR).exists()

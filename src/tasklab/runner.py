@@ -38,6 +38,7 @@ from tasklab.runs.markers import (
     RunInProgressError,
     claim_running,
     clear_running,
+    clear_stale_marker,
     finished_ok,
 )
 from tasklab.runs.threads import job_threads
@@ -175,6 +176,13 @@ def _close(
     clear_running(output_dir)
 
 
+def _finish_cleanup(cfg: DictConfig, output_dir: Path) -> None:
+    """What a run killed after writing its ok record left undone: its checkpoints and its
+    marker (which would otherwise say "interrupted" beside a finished record forever)."""
+    if clear_stale_marker(output_dir) and not cfg.trainer.keep_checkpoints:
+        remove_checkpoints(output_dir)
+
+
 def _error_text(error: BaseException) -> str:
     name = type(error).__name__
     return f"{name}: {error}" if str(error) else name
@@ -197,6 +205,7 @@ def train(
     done = finished_ok(output_dir, key)
     if done is not None:
         print(f"tasklab-train: {output_dir} already holds this run (status ok); skipped")
+        _finish_cleanup(cfg, output_dir)
         fields = set(RunResult.__dataclass_fields__)
         return RunResult(**{k: v for k, v in done.items() if k in fields})
     group = stacked_group(cfg, output_dir)

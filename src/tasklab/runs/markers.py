@@ -92,6 +92,22 @@ def clear_running(run_dir: Path) -> None:
     (Path(run_dir) / RUNNING_FILE).unlink(missing_ok=True)
 
 
+def clear_stale_marker(run_dir: Path) -> bool:
+    """Remove a marker whose process is gone (on this host), under the folder's lock: a run
+    killed after its record was written, while it deleted its checkpoints, leaves one beside
+    an ok record. True when the folder holds no live marker afterwards."""
+    marker_path = Path(run_dir) / RUNNING_FILE
+    if not marker_path.exists():
+        return True
+    with FileLock(str(Path(run_dir) / LOCK_FILE)):
+        marker = read_json(marker_path)
+        foreign = marker is not None and marker.get("pid") != os.getpid()
+        if foreign and process_alive(marker) is not False:
+            return False  # alive here, or on another host: not ours to judge
+        clear_running(run_dir)
+    return True
+
+
 def process_alive(marker: dict[str, Any]) -> bool | None:
     """Whether the marker's process still runs; None when it ran on another host."""
     if marker.get("host") != socket.gethostname():

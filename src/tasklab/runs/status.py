@@ -35,6 +35,9 @@ def run_state(run_dir: Path) -> RunState:
     overrides = list(record.get("overrides") or [])
     if marker is not None:
         alive = process_alive(marker)
+        if alive is False and record.get("status") == "ok":
+            # killed while cleaning up after its record: finished (a relaunch removes the marker)
+            return RunState(run_dir.name, "done", overrides, "a stale marker is left")
         if alive is False:
             return RunState(run_dir.name, "interrupted", overrides, "its process is gone")
         where = f"pid {marker.get('pid')} on {marker.get('host')}"
