@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -104,7 +105,8 @@ def _launch(run_dir, tmpdir):
     )
 
 
-def test_a_sigkilled_run_resumes_to_the_same_metrics_bit_for_bit(tmp_path, make_cfg):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_run_resumes_to_the_same_metrics_bit_for_bit(tmp_path, make_cfg, stop):
     killed_dir = tmp_path / "killed"
     ckpt = killed_dir / CHECKPOINT_DIR / "all" / "last.ckpt"
     tmpdir = other_filesystem_tmpdir(tmp_path)
@@ -112,10 +114,18 @@ def test_a_sigkilled_run_resumes_to_the_same_metrics_bit_for_bit(tmp_path, make_
     deadline = time.monotonic() + 240
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.communicate(timeout=60)
-    assert proc.returncode == -signal.SIGKILL
-    assert not (killed_dir / "result.json").exists()  # killed mid-training, before its record
+    proc.send_signal(stop)
+    out, _ = proc.communicate(timeout=60)
+    if stop == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+        assert not (killed_dir / "result.json").exists()  # killed mid-training, before its record
+    else:  # pre-emption (SIGTERM) or Ctrl-C: recorded as interrupted, exit 128 + signal
+        assert proc.returncode == 128 + stop, out[-3000:]
+        record = json.loads((killed_dir / "result.json").read_text())
+        name = signal.Signals(stop).name
+        assert record["status"] == "interrupted" and record["error"] == f"interrupted by {name}"
+        assert f"tasklab-train: interrupted by {name} (exit {128 + stop})" in out
+        assert not (killed_dir / "running.json").exists()
     step = torch.load(ckpt, weights_only=True)["global_step"]
     assert 30 <= step < 150
 
@@ -313,3 +323,87 @@ def test_a_kill_after_the_record_leaves_a_finished_run_that_a_relaunch_tidies(
     assert again.metrics == record["metrics"]
     assert not (tmp_path / RUNNING_FILE).exists()
     assert not (tmp_path / CHECKPOINT_DIR).exists()
+
+
+@pytest.mark.parametrize("launcher", ["basic", "joblib"])
+def test_a_preempted_sweep_says_what_stopped_exits_143_and_a_relaunch_finishes_it(
+    tmp_path, launcher
+):
+    sweep = tmp_path / "sweep"
+    command = [
+        sys.executable,
+        "-m",
+        "tasklab.train",
+        "-m",
+        *RESUME_RUN[:-1],
+        "trainer.threads=1",
+        "seed=1,2,3",
+        f"hydra.sweep.dir={sweep}",
+    ]
+    if launcher == "joblib":
+        command += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        done = list(sweep.glob("*/result.json"))
+        started = list(sweep.glob(f"*/{CHECKPOINT_DIR}/all/last.ckpt"))
+        if (launcher == "joblib" or done) and started:
+            break
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, out[-3000:]
+    (line,) = [x for x in out.splitlines() if x.startswith("tasklab-train: interrupted by")]
+    print(line)
+    assert f"sweep {sweep}:" in line
+    assert re.search(r"\d+ done, 0 failed, [12] interrupted, \d+ left", line), line
+    statuses = [json.loads(p.read_text())["status"] for p in sweep.glob("*/result.json")]
+    assert "failed" not in statuses
+
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    statuses = [json.loads(p.read_text())["status"] for p in sweep.glob("*/result.json")]
+    assert statuses == ["ok"] * 3
+    assert not list(sweep.glob("*/running.json"))
+
+
+def test_a_sigtermed_submitit_job_is_recorded_and_resumes_bit_for_bit(tmp_path, make_cfg):
+    """SLURM's pre-emption through submitit's launcher, with submitit's local executor."""
+    sweep = tmp_path / "sweep"
+    command = [
+        sys.executable,
+        "-m",
+        "tasklab.train",
+        "-m",
+        *RESUME_RUN,
+        "hydra/launcher=submitit_local",
+        f"hydra.sweep.dir={sweep}",
+    ]
+    env = {**os.environ, "WANDB_MODE": "disabled"}
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+    )
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if list(sweep.glob(f"*/{CHECKPOINT_DIR}/all/last.ckpt")):
+            break
+        time.sleep(0.01)
+    (marker,) = sweep.glob("*/running.json")
+    os.kill(json.loads(marker.read_text())["pid"], signal.SIGTERM)  # the job, as SLURM would
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, out[-3000:]
+    assert "tasklab-train: interrupted by SIGTERM (exit 143)" in out
+    record = json.loads((marker.parent / "result.json").read_text())
+    assert record["status"] == "interrupted"
+
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    resumed = json.loads((marker.parent / "result.json").read_text())
+    assert resumed["status"] == "ok" and resumed["fits"][0]["steps"] == 150
+    logs = "".join(p.read_text() for p in sweep.glob(".submitit/*/*_log.*"))
+    assert logs.count("Restored all states from the checkpoint") == 1  # the relaunched job
+    unbroken = train(make_cfg(*RESUME_RUN), output_dir=tmp_path / "unbroken")
+    assert resumed["metrics"] == unbroken.metrics

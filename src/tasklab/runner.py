@@ -34,6 +34,7 @@ from tasklab.results import (
 )
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
 from tasklab.runs.ids import config_key, register_run_id_resolver
+from tasklab.runs.interrupts import RunInterrupted, interruptible, is_interruption
 from tasklab.runs.markers import (
     RunInProgressError,
     claim_running,
@@ -184,6 +185,8 @@ def _finish_cleanup(cfg: DictConfig, output_dir: Path) -> None:
 
 
 def _error_text(error: BaseException) -> str:
+    if isinstance(error, RunInterrupted):
+        return str(error)
     name = type(error).__name__
     return f"{name}: {error}" if str(error) else name
 
@@ -191,7 +194,8 @@ def _error_text(error: BaseException) -> str:
 def train(
     cfg: DictConfig, output_dir: Path | None = None, overrides: list[str] | None = None
 ) -> RunResult:
-    """Run ``cfg.regime`` and write ``result.json`` (status ok, or failed with the error).
+    """Run ``cfg.regime`` and write ``result.json``: status ok, failed with the error, or
+    interrupted (SIGTERM, SIGINT: ``RunInterrupted`` is raised on after the record is written).
 
     A folder that already holds an ok record of this very config is not run again (a
     re-launched sweep skips its finished runs); a failed, killed or changed run is. Under
@@ -201,6 +205,11 @@ def train(
     hydra_dir, hydra_overrides = _hydra_context()
     output_dir = Path(output_dir or hydra_dir or Path.cwd())
     overrides = overrides if overrides is not None else hydra_overrides
+    with interruptible():
+        return _train(cfg, output_dir, overrides)
+
+
+def _train(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> RunResult:
     key = config_key(cfg)
     done = finished_ok(output_dir, key)
     if done is not None:
@@ -239,6 +248,8 @@ def _train_one(cfg: DictConfig, output_dir: Path, overrides: list[str], key: str
         _record_fits(result, ctx, fits, writer)
     except BaseException as error:  # an interrupt is recorded too, not left as error: null
         result.error = _error_text(error)
+        if is_interruption(error):
+            result.status = "interrupted"
         raise
     finally:
         if writer:
@@ -305,6 +316,8 @@ def _train_stacked(members: list[Member]) -> RunResult | None:
         for result in results:
             if result.status != "ok" and result.error is None:
                 result.error = _error_text(error)
+                if is_interruption(error):
+                    result.status = "interrupted"
         raise
     finally:
         for member, result in zip(members, results, strict=True):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -23,8 +25,14 @@ from tasklab.data.file_arrays import DataFileError
 from tasklab.module import NonFiniteLossError
 from tasklab.results import write_text_atomic
 from tasklab.runner import in_multirun, train
-from tasklab.runs.markers import RunInProgressError
-from tasklab.runs.progress import end_of_run_line
+from tasklab.runs.interrupts import (
+    RunInterrupted,
+    child_processes,
+    interruptible,
+    reported_interruption,
+)
+from tasklab.runs.markers import RunInProgressError, runs_held_by
+from tasklab.runs.progress import current_sweep_dir, end_of_run_line, sweep_progress
 
 TRACEBACK_FILE = "traceback.txt"
 
@@ -85,19 +93,60 @@ def check_search_paths(argv: list[str]) -> None:
                 )
 
 
+def _interrupted_line(error: RunInterrupted) -> str:
+    """What a pre-empted or Ctrl-C'd command says: what stopped, what a relaunch does."""
+    sweep_dir = current_sweep_dir()
+    where = (
+        f"sweep {sweep_dir}: {sweep_progress(sweep_dir, estimate=False)}; "
+        if sweep_dir is not None
+        else ""
+    )
+    return (
+        f"tasklab-train: {error} (exit {error.exit_code}); {where}launch the same command again "
+        "to resume: finished runs are skipped, interrupted ones continue from their last "
+        "checkpoint"
+    )
+
+
+def _stop_workers(signum: int, wait_s: float = 30.0) -> None:
+    """A launcher's workers (joblib's processes, submitit's local jobs) get the signal too,
+    so their runs record themselves as interrupted; wait (a while) until they have."""
+    workers = child_processes()
+    for pid in workers:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signum)
+    sweep_dir = current_sweep_dir()
+    if not workers or sweep_dir is None:
+        return
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and runs_held_by(sweep_dir, workers):
+        time.sleep(0.05)
+
+
 def main() -> None:
     previous = os.environ.get("HYDRA_FULL_ERROR")
     os.environ["HYDRA_FULL_ERROR"] = "1"  # raise composition errors here, to word them once
     try:
-        check_search_paths(sys.argv[1:])
-        register_configs()  # imports the user's components too (TASKLAB_COMPONENTS)
-        use_compose_once_sweeper()
-        _hydra_main()
+        with interruptible(before_raise=_stop_workers):
+            check_search_paths(sys.argv[1:])
+            register_configs()  # imports the user's components too (TASKLAB_COMPONENTS)
+            use_compose_once_sweeper()
+            _hydra_main()
+    except RunInterrupted as error:
+        print(_interrupted_line(error), file=sys.stderr, flush=True)
+        sys.exit(error.exit_code)
     except (HydraException, OmegaConfBaseException, OSError, ConfigError) as error:
         if previous == "1":  # the user asked for Hydra's full report
             raise
         print(f"tasklab-train: error: {one_line(error)}", file=sys.stderr)
         sys.exit(2)
+    except Exception as error:
+        # a job of submitit's launcher that was interrupted, reported by the launcher
+        interrupted = reported_interruption(error)
+        if interrupted is None:
+            raise
+        print(_interrupted_line(interrupted), file=sys.stderr, flush=True)
+        sys.exit(interrupted.exit_code)
     finally:
         if previous is None:
             os.environ.pop("HYDRA_FULL_ERROR", None)

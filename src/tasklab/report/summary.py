@@ -27,6 +27,7 @@ from tasklab.report.grouping import SizeAxisError, group_records, is_task_of
 from tasklab.report.records import Records, find_axes, load_records
 from tasklab.report.resampling import RESAMPLES
 from tasklab.results import RESULT_FILE
+from tasklab.runs.progress import note_sweep_dir
 from tasklab.runs.sweep_plan import sweep_plan
 
 
@@ -186,6 +187,9 @@ class PrintSummaryOnMultirunEnd(Callback):
     """Hydra callback: after a sweep, print its summary table; exit non-zero if any of its
     runs failed (each failure is recorded, and did not stop the others)."""
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        note_sweep_dir(Path(config.hydra.sweep.dir))  # for the line an interrupted sweep prints
+
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
         sweep_dir = Path(config.hydra.sweep.dir)
         if not sweep_dir.exists():
@@ -201,7 +205,11 @@ class PrintSummaryOnMultirunEnd(Callback):
         if records.ok:
             print("\n".join(summary_lines(records, headline_metric(records))))
             print(f"full report (intervals, fitted curves, HTML): tasklab-compare {sweep_dir}")
-        failed = [path for path, reason in records.problems if reason.startswith("failed")]
+        failed = [
+            path
+            for path, reason in records.problems
+            if reason.startswith(("failed", "interrupted"))
+        ]
         if failed:
             print(
                 f"tasklab-train: {len(failed)} run(s) failed; `tasklab-status {sweep_dir}` "

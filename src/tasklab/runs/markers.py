@@ -78,6 +78,17 @@ def claim_running(run_dir: Path) -> None:
         mark_running(run_dir)
 
 
+def runs_held_by(sweep_dir: Path, pids: list[int]) -> list[Path]:
+    """The run folders of ``sweep_dir`` whose marker names one of ``pids`` on this host."""
+    host, wanted = socket.gethostname(), set(pids)
+    held = []
+    for path in Path(sweep_dir).glob(f"*/{RUNNING_FILE}"):
+        marker = read_json(path)
+        if marker is not None and marker.get("host") == host and marker.get("pid") in wanted:
+            held.append(path.parent)
+    return held
+
+
 def process_start(pid: int) -> int | None:
     """When process ``pid`` started (clock ticks since boot, from /proc); None where unknown.
     A process id is reused once its process ends: the start time tells them apart."""

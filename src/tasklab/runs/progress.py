@@ -14,6 +14,17 @@ from tasklab.runs.sweep_plan import sweep_plan
 
 HEADLINE_PREFIX = "test/mean/"
 
+_SWEEP_DIR: list[Path] = []  # the sweep this process launched or runs a job of
+
+
+def note_sweep_dir(sweep_dir: Path) -> None:
+    """Remember the sweep this process is part of (for the line an interrupted sweep prints)."""
+    _SWEEP_DIR[:] = [Path(sweep_dir)]
+
+
+def current_sweep_dir() -> Path | None:
+    return _SWEEP_DIR[0] if _SWEEP_DIR else None
+
 
 def headline(metrics: dict[str, float], most: int = 3) -> str:
     """The run's test means over its tasks (auroc, accuracy, …), the numbers a reader wants."""
@@ -39,7 +50,9 @@ def progress_bar(finished: int, total: int, width: int = 20) -> str:
     return f"[{'#' * filled}{'-' * (width - filled)}] {finished}/{total}"
 
 
-def sweep_progress(sweep_dir: Path, now: float | None = None, bar: bool = False) -> str:
+def sweep_progress(
+    sweep_dir: Path, now: float | None = None, bar: bool = False, estimate: bool = True
+) -> str:
     """``5 done, 1 failed, 2 left, about 3 min left`` from the sweep's records and plan; the
     time left extrapolates the runs finished since this launch of the sweep began. With
     ``bar`` (a terminal is attached) a progress bar leads the line."""
@@ -55,15 +68,17 @@ def sweep_progress(sweep_dir: Path, now: float | None = None, bar: bool = False)
         if record is not None:
             records.append((record, path.stat().st_mtime))
     done = sum(1 for r, _ in records if r.get("status") == "ok")
-    failed = sum(1 for r, _ in records if r.get("status") != "ok")
+    interrupted = sum(1 for r, _ in records if r.get("status") == "interrupted")
+    failed = len(records) - done - interrupted
+    stopped = f", {interrupted} interrupted" if interrupted else ""
     if plan is None:  # a search sweeper draws its jobs as it goes
-        return f"{done} done, {failed} failed"
-    left = max(len(plan) - done - failed, 0)
-    text = f"{done} done, {failed} failed, {left} left"
+        return f"{done} done, {failed} failed{stopped}"
+    left = max(len(plan) - len(records), 0)
+    text = f"{done} done, {failed} failed{stopped}, {left} left"
     if bar:
-        text = f"{progress_bar(done + failed, done + failed + left)} {text}"
+        text = f"{progress_bar(len(records), len(records) + left)} {text}"
     launched = Path(sweep_dir) / "multirun.yaml"
-    if left and launched.exists():
+    if estimate and left and launched.exists():
         began = launched.stat().st_mtime
         finished_now = sum(1 for _, mtime in records if mtime >= began)
         if finished_now:
