@@ -13,11 +13,12 @@ from omegaconf import OmegaConf
 from tasklab.config_checks import ConfigError
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.file_arrays import DataFileError
-from tasklab.data.file_source import files_fingerprint, load_splits
+from tasklab.data.file_source import load_splits
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import build_world
 from tasklab.data.world import TEST_STREAM, VAL_STREAM, train_stream
 from tasklab.runner import train
+from tasklab.runs.fingerprints import file_fingerprint
 from tasklab.train import main as train_main
 
 from .conftest import TINY
@@ -168,10 +169,9 @@ def test_a_pickled_input_is_refused_when_mapping_too(tmp_path):
 
 
 def test_the_fingerprint_follows_the_contents(one_file):
-    files = _data_cfg(train=str(one_file)).files
-    before = files_fingerprint(files)
+    before = file_fingerprint(one_file)
     np.savez(one_file, **_arrays(500, seed=9))
-    assert files_fingerprint(files)["train"] != before["train"]
+    assert file_fingerprint(one_file) != before
 
 
 def test_a_streamed_file_split_counts_only_the_labels_the_file_has(one_file):

@@ -22,6 +22,9 @@ from tasklab.registry import REGIMES, WEIGHTINGS, WORLDS
 from tasklab.settings import setting
 from tasklab.weightings import WeightingSettings
 
+# the files trainer.resume_from reads in a run folder (runs/checkpoints.py's layout)
+RESUMED_CHECKPOINTS = "checkpoints/*/last.ckpt"
+
 SCHEDULES: tuple[str, ...] = ("constant", "cosine")
 ACCELERATORS: tuple[str, ...] = ("auto", "cpu", "gpu", "cuda", "mps")
 # Lightning's precision names (and their short aliases)
@@ -123,7 +126,7 @@ class TrainerConfig:
     keep_checkpoints: bool = setting(False, identity=False)
     # another run's folder whose kept checkpoints (keep_checkpoints=true) this run's fits start
     # from, e.g. to train a finished run further with a larger max_steps
-    resume_from: str | None = None
+    resume_from: str | None = setting(None, reads=RESUMED_CHECKPOINTS)
     # one run over several processes, GPUs or nodes (trainer=ddp): a Lightning strategy
     strategy: str = "auto"
     num_nodes: int = setting(1, above=0)

@@ -52,6 +52,8 @@ class RunResult:
     config: dict[str, Any] = field(default_factory=dict)
     # a hash of the composed config: a re-launched sweep skips an ok run only when it matches
     config_key: str = ""
+    # the files the run read (settings declared ``reads=``): path and content fingerprint
+    inputs: dict[str, dict[str, str]] = field(default_factory=dict)
     versions: dict[str, str | None] = field(default_factory=dict)
     git: dict[str, Any] = field(default_factory=dict)
     # a hash of tasklab's own source files as installed: which code made the record, in a

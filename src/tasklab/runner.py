@@ -33,7 +33,7 @@ from tasklab.results import (
     write_result,
 )
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
-from tasklab.runs.ids import config_key, register_run_id_resolver
+from tasklab.runs.ids import config_key, register_run_id_resolver, run_inputs
 from tasklab.runs.interrupts import RunInterrupted, interruptible, is_interruption
 from tasklab.runs.markers import (
     RunInProgressError,
@@ -111,6 +111,7 @@ def _new_record(cfg: DictConfig, overrides: list[str], key: str) -> RunResult:
         overrides=overrides,
         config=OmegaConf.to_container(cfg, resolve=True),  # type: ignore[arg-type]
         config_key=key,
+        inputs=run_inputs(cfg),
         versions=package_versions(),
         git=git_state(),
         source_digest=source_digest(),

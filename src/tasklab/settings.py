@@ -6,7 +6,8 @@ rest — the range or allowed values ``check_settings`` enforces, whether the se
 arm different (``arm``), whether it belongs to a run's identity at all (``identity``:
 a progress bar or a log interval changes nothing a run learns), and whether it is a data
 size (``size``: a count of examples, pairs or source examples that a learning curve may be
-drawn against; every other swept setting is a category, never a curve's axis).
+drawn against; every other swept setting is a category, never a curve's axis), and whether
+it names a file the run reads (``reads``: its content joins the run's identity).
 
     @dataclass
     class DwaSettings(WeightingSettings):
@@ -45,6 +46,7 @@ def setting(
     arm: bool = False,
     identity: bool = True,
     size: bool = False,
+    reads: bool | str = False,
     doc: str = "",
 ) -> Any:
     """A dataclass field with its checks: ``low``/``high`` inclusive bounds, ``above`` an
@@ -52,7 +54,9 @@ def setting(
     one arm of a comparison differ from another; ``identity=False`` one that never changes
     what a run learns (display, logging, where files go); ``size`` a data size, a count of
     examples (learning curves, crossovers and data-unit answers are drawn against it; a
-    dict-valued size holds one count per key, as per-task budgets do)."""
+    dict-valued size holds one count per key, as per-task budgets do); ``reads`` a path the
+    run reads (a data file; for a folder, a glob of the files read under it): its content's
+    fingerprint joins the run's identity, so a changed file re-runs the runs that read it."""
     metadata = {
         "low": low,
         "high": high,
@@ -61,6 +65,7 @@ def setting(
         "arm": arm,
         "identity": identity,
         "size": size,
+        "reads": reads,
         "doc": doc,
     }
     if factory is not None:

@@ -8,11 +8,8 @@ regression that the user meant as classes is seen before any training.
 
 from __future__ import annotations
 
-import hashlib
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -48,9 +45,9 @@ class FilesSettings:
     (binary, multiclass, regression) and class count; the rest is inferred.
     """
 
-    train: str = ""
-    val: str = ""
-    test: str = ""
+    train: str = setting("", reads=True)
+    val: str = setting("", reads=True)
+    test: str = setting("", reads=True)
     val_fraction: float = setting(0.1, low=0, high=0.9)
     test_fraction: float = setting(0.2, low=0, high=0.9)
     split_seed: int = setting(0, low=0)
@@ -249,28 +246,6 @@ def build_file_world(
     if train.intermediates and len(targets) == 1:
         return StagedFileWorld(tables, specs, tuple(train.intermediates), targets[0], stratify)
     return FileWorld(tables, specs, stratify)
-
-
-@lru_cache(maxsize=64)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    del size, mtime_ns  # part of the cache key only: a rewritten file is hashed anew
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def files_fingerprint(files: FilesSettings) -> dict[str, str]:
-    """A content hash of each file named, for cache keys: a cached stage trained on a file
-    must not be reused once the file's contents change under the same name."""
-    out = {}
-    for part in SPLITS:
-        path = getattr(files, part)
-        if path and os.path.isfile(path):
-            stat = os.stat(path)
-            out[part] = _file_digest(os.path.abspath(path), stat.st_size, stat.st_mtime_ns)
-    return out
 
 
 WORLDS.register("files", settings=FilesSettings, build=build_file_world)(FileWorld)

@@ -40,6 +40,7 @@ from tasklab.predictions import RunPredictions, of_tasks, prefixed
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, trunk_shape
 from tasklab.regimes.stage_keys import fit_fields
 from tasklab.registry import REGIMES
+from tasklab.runs.ids import read_inputs
 from tasklab.settings import setting
 from tasklab.stage_cache import CachedTrunk, State, load_or_build
 
@@ -318,6 +319,26 @@ def _check_joint(cfg: DictConfig) -> None:
 
 
 # one_trunk: a trunk is handed from one fit to the next (what model.architecture must allow)
+def source_inputs(cfg: DictConfig) -> dict[str, dict[str, str]]:
+    """The files a second source file (``regime.source_data.files``) brings to the run."""
+    if not cfg.regime.source_data:
+        return {}
+    source = read_inputs(source_data_config(cfg), "regime.source_data.")
+    own = read_inputs(cfg.data, "data.")
+    # the target's own files are the run's inputs already; only what source_data replaces
+    return {
+        key: entry
+        for key, entry in source.items()
+        if own.get(key.replace("regime.source_data.", "data.", 1)) != entry
+    }
+
+
 REGIMES.register(
-    "transfer", settings=TransferSettings, check=check, arm=arm, arm_keys=arm_keys, one_trunk=True
+    "transfer",
+    settings=TransferSettings,
+    check=check,
+    arm=arm,
+    arm_keys=arm_keys,
+    one_trunk=True,
+    reads=source_inputs,
 )(run)

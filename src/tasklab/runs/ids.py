@@ -8,7 +8,9 @@ and can skip it.
 stage *is* are the settings whose value differs from the default declared in its schema,
 leaving out those declared ``identity=False`` (progress bar, log intervals, loggers, where
 files go), plus ``TRAINING_VERSION``; a ``name`` (which regime, which weighting) is always
-kept. So a new setting added with a default leaves finished
+kept; a path declared ``reads=`` (a data file) counts with a fingerprint of its content
+(``runs/fingerprints.py``), so editing the file re-runs the runs that read it. So a new
+setting added with a default leaves finished
 runs and cached stages valid, and any changed value re-runs them. ``TRAINING_VERSION`` is
 raised whenever a change to tasklab makes an unchanged config train differently (a fixed bug
 in a loss, a new default) — that, not a hash of the source, is what retires old results.
@@ -24,6 +26,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from tasklab.names import is_safe_name, unsafe_name_message
+from tasklab.runs.fingerprints import path_fingerprint
 from tasklab.settings import ConfigError
 
 TRAINING_VERSION = 3  # raise it when an unchanged config would now train differently
@@ -137,7 +140,31 @@ def identity(node: DictConfig) -> dict[str, Any]:
         # component's own), so it is always part of the identity
         if spec is not None and key != "name" and plain == _plain(_default(spec)):
             continue
-        out[str(key)] = plain
+        reads = spec.metadata.get("reads") if spec is not None else False
+        out[str(key)] = _read_input(plain, reads) if reads and plain else plain
+    return out
+
+
+def _read_input(path: Any, reads: bool | str) -> dict[str, str]:
+    pattern = reads if isinstance(reads, str) else ""
+    entry = {"path": str(path), "content": path_fingerprint(str(path), pattern)}
+    return entry | ({"pattern": pattern} if pattern else {})
+
+
+def read_inputs(node: DictConfig, prefix: str = "") -> dict[str, dict[str, str]]:
+    """Every path the config's settings declare as read (``reads=``) with its content's
+    fingerprint, by dotted key: what a record keeps and ``tasklab-reproduce`` checks."""
+    schema = OmegaConf.get_type(node)
+    specs = (
+        {f.name: f for f in dataclasses.fields(schema)} if dataclasses.is_dataclass(schema) else {}
+    )
+    out: dict[str, dict[str, str]] = {}
+    for key in node:
+        value, spec = node[key], specs.get(str(key))
+        if isinstance(value, DictConfig):
+            out.update(read_inputs(value, f"{prefix}{key}."))
+        elif spec is not None and spec.metadata.get("reads") and value:
+            out[f"{prefix}{key}"] = _read_input(value, spec.metadata["reads"])
     return out
 
 
@@ -147,6 +174,24 @@ def identity_key(fields: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
+def run_inputs(cfg: DictConfig) -> dict[str, dict[str, str]]:
+    """The files a run reads: its settings declared ``reads=``, and those its regime names
+    (``reads`` in its registration: a transfer's second source file)."""
+    from tasklab.registry import REGIMES
+
+    inputs = read_inputs(cfg)
+    regime = cfg.get("regime")
+    if regime is not None and regime.get("name") in REGIMES.names():
+        extra = REGIMES.get(regime.name).info.get("reads")
+        if extra is not None:
+            inputs.update(extra(cfg))
+    return inputs
+
+
 def config_key(cfg: DictConfig) -> str:
     """A run's identity as a hash: equal exactly when two runs train alike (see above)."""
-    return identity_key(identity(cfg))
+    fields = identity(cfg)
+    inputs = run_inputs(cfg)
+    if inputs:  # the typed paths carry their fingerprints already; a regime's own join here
+        fields["inputs"] = {key: entry["content"] for key, entry in sorted(inputs.items())}
+    return identity_key(fields)

@@ -21,6 +21,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from tasklab.results import RESULT_FILE, git_state, package_versions, source_digest
+from tasklab.runs.fingerprints import MISSING, path_fingerprint
 from tasklab.runs.markers import read_json
 
 # A run trained stacked with other seeds (``tasklab.stacking``) and re-run on its own differs
@@ -44,6 +45,20 @@ def provenance_notes(record: dict[str, Any]) -> list[str]:
     then_source, now_source = record.get("source_digest"), source_digest()
     if then_source and then_source != now_source:
         notes.append(f"note: tasklab's source was {then_source} when recorded, is {now_source} now")
+    return notes
+
+
+def input_notes(record: dict[str, Any]) -> list[str]:
+    """A line for each file the run read whose content differs now (or is gone)."""
+    notes = []
+    for key, then in (record.get("inputs") or {}).items():
+        current = path_fingerprint(str(then.get("path")), str(then.get("pattern") or ""))
+        if current != then.get("content"):
+            state = "is gone" if current == MISSING else "has changed since"
+            notes.append(
+                f"note: {key}={then.get('path')} {state} the recorded run read it "
+                f"({then.get('content')}, now {current}): the numbers may differ for that reason"
+            )
     return notes
 
 
@@ -104,7 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     if record.get("threads"):
         cfg.trainer.threads = cfg.trainer.threads or record["threads"]
     out = args.out or Path("reproduce") / str(record.get("name")) / args.run_dir.resolve().name
-    for note in provenance_notes(record):
+    for note in provenance_notes(record) + input_notes(record):
         print(note)
     tolerance = args.tolerance
     if tolerance is None:
