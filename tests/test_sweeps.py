@@ -72,7 +72,7 @@ def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(
     assert not list(sweep.glob(f"*/{RUNNING_FILE}"))
 
     lines = _status(sweep, capsys)
-    assert lines[0] == f"{sweep}: 3 done, 1 failed, 0 running, 0 interrupted, 0 missing"
+    assert lines[0] == f"{sweep}: 3 done, 1 failed, 0 running, 0 interrupted, 0 damaged, 0 missing"
     assert lines[1].split()[:2] == ["failed", failed] and "optim.lr=1e+30" in lines[1]
 
     # the comparison report lists the failure beside the ok runs
@@ -85,7 +85,7 @@ def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(
     gone_overrides = records[done_gone]["overrides"]
     shutil.rmtree(sweep / done_gone)
     lines = _status(sweep, capsys)
-    assert lines[0] == f"{sweep}: 2 done, 1 failed, 0 running, 0 interrupted, 1 missing"
+    assert lines[0] == f"{sweep}: 2 done, 1 failed, 0 running, 0 interrupted, 0 damaged, 1 missing"
     assert any(
         line.split()[:2] == ["missing", done_gone] and " ".join(gone_overrides) in line
         for line in lines

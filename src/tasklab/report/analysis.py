@@ -349,7 +349,7 @@ def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
         )
     seeds_only = [c for c in analysis.comparisons if c.interval == SEEDS_ONLY and c.n >= 2]
     if seeds_only:
-        why = sorted(set(builder.resampler.unavailable.values())) or [
+        why = _unavailable_reasons(builder.resampler.unavailable) or [
             "no predictions stored for these metrics (a stage cached by an earlier version, "
             "say), or arms scored on different test rows"
         ]
@@ -382,3 +382,15 @@ def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
         for text in experiment.non_finite
     ]
     return warnings
+
+
+def _unavailable_reasons(unavailable: dict[str, str]) -> list[str]:
+    """Why runs have no predictions to resample, each reason with how many runs and one by
+    name, so that a reader can find them."""
+    runs: dict[str, list[str]] = {}
+    for run_dir, reason in unavailable.items():
+        runs.setdefault(reason, []).append(run_dir)
+    return [
+        f"{reason} in {len(dirs)} run(s), e.g. {sorted(dirs)[0]}"
+        for reason, dirs in sorted(runs.items())
+    ]

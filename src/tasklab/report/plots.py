@@ -114,8 +114,8 @@ def _draw_curves(
         xs = [p.cell.x for p in points]
         means = [p.mean for p in points]
         colour = colours[arm]
-        lows = [p.mean - p.low if math.isfinite(p.low) else 0.0 for p in points]
-        highs = [p.high - p.mean if math.isfinite(p.high) else 0.0 for p in points]
+        lows = [_reach(p.mean, p.low) for p in points]
+        highs = [_reach(p.high, p.mean) for p in points]
         ax.errorbar(
             xs,
             means,
@@ -150,12 +150,19 @@ def _draw_curves(
     ax.yaxis.set_major_locator(MaxNLocator(5))
 
 
+def _reach(upper: float, lower: float) -> float:
+    """An error bar's length from ``lower`` up to ``upper``: never negative (matplotlib
+    refuses), 0 where a bound is not finite."""
+    if not (math.isfinite(upper) and math.isfinite(lower)):
+        return 0.0
+    return max(upper - lower, 0.0)
+
+
 def _draw_points(ax, stats: list[CellStat], seeds: SeedLookup) -> None:
     """No size axis: each arm's mean with its interval, and every seed's value beside it."""
     arms = [s.arm for s in stats]
     for i, stat in enumerate(stats):
-        low = stat.mean - stat.low if math.isfinite(stat.low) else 0.0
-        high = stat.high - stat.mean if math.isfinite(stat.high) else 0.0
+        low, high = _reach(stat.mean, stat.low), _reach(stat.high, stat.mean)
         ax.errorbar([i], [stat.mean], yerr=[[low], [high]], marker="o", capsize=3)
         values = seeds(stat)
         ax.scatter([i + 0.18] * len(values), values, s=10, color="grey", alpha=0.7, zorder=3)
@@ -314,8 +321,8 @@ def difference_plots(analysis: Analysis) -> list[Plot]:
                     ax.plot(xs, diffs, marker="o", markersize=4, color=colour, label=pair)
                     ax.fill_between(xs, lows, highs, color=colour, alpha=0.18, linewidth=0)
                 else:
-                    errors = [[d - lo for d, lo in zip(diffs, lows, strict=True)]]
-                    errors.append([hi - d for d, hi in zip(diffs, highs, strict=True)])
+                    errors = [[_reach(d, lo) for d, lo in zip(diffs, lows, strict=True)]]
+                    errors.append([_reach(hi, d) for d, hi in zip(diffs, highs, strict=True)])
                     ax.errorbar(xs, diffs, yerr=errors, marker="o", capsize=4, color=colour)
             if experiment.x_axis:
                 ax.set_xscale("log")

@@ -1,8 +1,9 @@
 """Reading run records and finding what varies between them.
 
-A sweep directory may hold finished records, failed ones, files cut short by a crash, and job
-folders whose run never wrote a record at all. Every one of them is either used or listed
-with its reason; none stops a report.
+A sweep directory may hold finished records, failed ones, files cut short by a crash, records
+whose stored predictions are not theirs (``prediction_checks``), and job folders whose run
+never wrote a record at all. Every one of them is either used or listed with its reason;
+none stops a report.
 
 Axes are found from the records, not hard-coded: a key that some record overrides and whose
 resolved value differs between records is an axis, unless it defines the arm (``arm_axes``)
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tasklab.report.prediction_checks import prediction_problem
 from tasklab.results import RESULT_FILE
 
 _NOT_AXES = ("seed", "regime", "experiment")
@@ -71,7 +73,7 @@ def load_records(roots: list[Path]) -> Records:
             except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
                 records.problems.append((path, f"unreadable: {error}"))
                 continue
-            problem = _problem_with(record)
+            problem = _problem_with(record) or prediction_problem(record, path.parent)
             if problem:
                 records.problems.append((path, problem))
             else:

@@ -180,6 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tasklab-summary: error: {error}", file=sys.stderr)
         return 2
     print("\n".join(lines))
+    if not records.ok:
+        print(
+            "tasklab-summary: error: no usable record (every one is listed above with why)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

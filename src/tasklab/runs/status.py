@@ -18,7 +18,7 @@ from tasklab.results import RESULT_FILE
 from tasklab.runs.markers import RUNNING_FILE, process_alive, read_json
 from tasklab.runs.sweep_plan import MULTIRUN_FILE, sweep_plan
 
-STATES = ("done", "failed", "running", "interrupted", "missing")
+STATES = ("done", "failed", "running", "interrupted", "damaged", "missing")
 
 
 @dataclass
@@ -30,8 +30,11 @@ class RunState:
 
 
 def run_state(run_dir: Path) -> RunState:
-    record = read_json(run_dir / RESULT_FILE) or {}
+    record = read_json(run_dir / RESULT_FILE)
     marker = read_json(run_dir / RUNNING_FILE)
+    if record is None and (run_dir / RESULT_FILE).exists() and marker is None:
+        return RunState(run_dir.name, "damaged", [], f"{RESULT_FILE} is not readable JSON")
+    record = record or {}
     overrides = list(record.get("overrides") or [])
     if marker is not None:
         alive = process_alive(marker)
@@ -45,6 +48,8 @@ def run_state(run_dir: Path) -> RunState:
     status = record.get("status")
     if status == "ok":
         return RunState(run_dir.name, "done", overrides)
+    if status == "interrupted":  # a signal stopped it; a relaunch resumes it
+        return RunState(run_dir.name, "interrupted", overrides, str(record.get("error")))
     if status is not None:
         return RunState(run_dir.name, "failed", overrides, str(record.get("error")))
     return RunState(run_dir.name, "interrupted", overrides, f"no {RESULT_FILE}")
@@ -99,9 +104,19 @@ def main(argv: list[str] | None = None) -> int:
         if not root.is_dir():
             print(f"tasklab-status: error: {root} is not a directory", file=sys.stderr)
             return 2
+    damaged = 0
     for root in args.dirs:
         for sweep_dir in sweep_dirs(root):
-            print("\n".join(report_lines(sweep_dir, sweep_states(sweep_dir))))
+            states = sweep_states(sweep_dir)
+            damaged += sum(s.state == "damaged" for s in states)
+            print("\n".join(report_lines(sweep_dir, states)))
+    if damaged:
+        print(
+            f"tasklab-status: error: {damaged} record(s) damaged (not readable); launching "
+            "the sweep again re-runs them",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 
