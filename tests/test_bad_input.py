@@ -65,6 +65,9 @@ def inputs(tmp_path_factory) -> dict[str, Path]:
     (paths["conf"] / "experiment" / "misspelt.yaml").write_text(
         "# @package _global_\ndata:\n  n_trian: 5\n"
     )
+    (paths["conf"] / "experiment" / "unclosed.yaml").write_text(
+        "# @package _global_\ndata:\n  tasks: [car, pedestrian\nseed: 3\n"
+    )
     paths["sweep"] = root / "sweep"
     return paths
 
@@ -188,6 +191,11 @@ CASES = [
     # errors inside a user's experiment file keep the file, the key and the value
     (["--config-dir={conf}", "experiment=typed"], "experiment/typed.yaml: data.n_train: Value", 2),
     (["--config-dir={conf}", "experiment=misspelt"], "misspelt.yaml: data.n_trian: Key", 2),
+    (
+        ["--config-dir={conf}", "experiment=unclosed"],
+        "experiment/unclosed.yaml:4:5: YAML syntax error: while parsing a flow sequence",
+        2,
+    ),
     # tasks and per-task budgets
     (["data.tasks=[]"], "data.tasks is empty; name at least one task", 2),
     (["data.tasks=[car,car]"], "data.tasks=['car', 'car'] repeats a task", 2),
@@ -340,3 +348,56 @@ def test_a_full_disk_names_the_file_it_could_not_write(tmp_path, run_cli, monkey
     line = run.stderr.strip().splitlines()[-1]
     assert line.startswith("tasklab-train: error: cannot write ") and "no space left" in line
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+# A user's component module (TASKLAB_COMPONENTS) that is broken, and the line it gets.
+BROKEN_COMPONENTS = {
+    "raises": ("import math\n\nRATE = 1 / 0\n", "raised while being imported: {path}:3: "),
+    "taken": (
+        "from tasklab.registry import REGIMES\n\n"
+        "@REGIMES.register('multi_task')\ndef mine(ctx):\n    return []\n",
+        "regime 'multi_task' is registered twice: by tasklab.regimes.multi_task and by taken",
+    ),
+    "slashed": (
+        "from tasklab.registry import WEIGHTINGS\n\n"
+        "@WEIGHTINGS.register('my/weighting')\nclass Mine:\n    pass\n",
+        "loss weighting name='my/weighting' cannot name files",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_COMPONENTS))
+def test_a_broken_component_module_is_one_line_naming_it(tmp_path, run_cli, monkeypatch, kind):
+    import tasklab.registry
+
+    source, expected = BROKEN_COMPONENTS[kind]
+    module = tmp_path / f"{kind}.py"
+    module.write_text(source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("TASKLAB_COMPONENTS", kind)
+    monkeypatch.setattr(tasklab.registry, "_loaded", False)  # import the components again
+    monkeypatch.delitem(sys.modules, kind, raising=False)
+    run = run_cli(main, *SMALL_RUN, f"hydra.run.dir={tmp_path / 'run'}")
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1, run.stderr[-2000:]
+    assert lines[0].startswith(f"tasklab-train: error: TASKLAB_COMPONENTS module {kind!r}")
+    assert expected.format(path=module) in lines[0]
+
+
+def test_resuming_from_a_run_of_another_width_names_the_mismatched_shapes(tmp_path, run_cli):
+    other = tmp_path / "wide"
+    kept = run_cli(
+        main,
+        *SMALL_RUN,
+        "model.width=8",
+        "trainer.max_steps=2",
+        "trainer.checkpoint_every_n_steps=1",
+        "trainer.keep_checkpoints=true",
+        f"hydra.run.dir={other}",
+    )
+    assert kept.returncode == 0, kept.stderr[-2000:]
+    run = run_cli(main, *SMALL_RUN, f"trainer.resume_from={other}", f"hydra.run.dir={tmp_path}/r")
+    lines = run.stderr.strip().splitlines()
+    assert run.returncode == 2 and len(lines) == 1, run.stderr[-2000:]
+    assert "trainer.resume_from: " in lines[0] and "does not fit this network (" in lines[0]
+    assert "in the checkpoint, (4," in lines[0]  # a width-4 layer where the run had width 8

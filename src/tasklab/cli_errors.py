@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import re
 
+import yaml
 from hydra.errors import MissingConfigException
 from omegaconf.errors import (
     ConfigAttributeError,
@@ -37,10 +38,30 @@ def _own_error(error: BaseException) -> ConfigError | None:
     return None
 
 
+def _yaml_error(error: BaseException) -> yaml.MarkedYAMLError | None:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, yaml.MarkedYAMLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+def yaml_line(error: yaml.MarkedYAMLError) -> str:
+    """``file:line:column: what`` of a YAML syntax error (lines and columns from 1)."""
+    mark = error.problem_mark or error.context_mark
+    where = f"{mark.name}:{mark.line + 1}:{mark.column + 1}: " if mark is not None else ""
+    what = "; ".join(str(p) for p in (error.context, error.problem) if p)
+    return f"{where}YAML syntax error: {what}"
+
+
 def one_line(error: BaseException) -> str:
     own = _own_error(error)
     if own is not None:
         return _first_line(own)
+    syntax = _yaml_error(error)
+    if syntax is not None:
+        return yaml_line(syntax)
     message, cause = _first_line(error), error.__cause__
     if isinstance(error, MissingConfigException):
         options = ", ".join(o for o in (error.options or []) if not o.endswith("_schema"))

@@ -16,6 +16,7 @@ import importlib
 import os
 import pkgutil
 import sys
+import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -111,20 +112,45 @@ def load_components() -> None:
         for module in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{package_name}.{module.name}")
     for point in entry_points(group=ENTRY_POINT_GROUP):
-        point.load()
+        try:
+            point.load()
+        except Exception as error:
+            raise ConfigError(
+                f"the tasklab component package {point.value!r} (entry point {point.name!r}) "
+                f"failed to load: {_where(error)}{type(error).__name__}: {error}"
+            ) from error
     import_user_modules([n.strip() for n in os.environ.get(ENV_VAR, "").split(",") if n.strip()])
+
+
+def _where(error: BaseException) -> str:
+    """``file:line: `` of the innermost frame of ``error`` outside Python's import machinery
+    (the user's line that raised), or nothing."""
+    frames = [
+        f
+        for f in traceback.extract_tb(error.__traceback__)
+        if "importlib" not in f.filename and f.filename != __file__
+    ]
+    return f"{frames[-1].filename}:{frames[-1].lineno}: " if frames else ""
 
 
 def import_user_modules(names: list[str]) -> None:
     """Import the modules ``TASKLAB_COMPONENTS`` names, from the folder the command runs in
-    (or ``PYTHONPATH``); one line if one cannot be imported."""
+    (or ``PYTHONPATH``); one line naming the module if one cannot be imported or raises
+    while it registers its components (a name taken, a name with "/")."""
     if names and os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     for name in names:
         try:
             importlib.import_module(name)
-        except ImportError as error:
+        except ModuleNotFoundError as error:
             raise ConfigError(
                 f"{ENV_VAR} names {name!r}, which cannot be imported ({error}); give module "
                 "names importable from the folder the command runs in"
+            ) from error
+        except (DuplicateComponentError, ConfigError, ValueError) as error:
+            raise ConfigError(f"{ENV_VAR} module {name!r}: {error}") from error
+        except Exception as error:
+            raise ConfigError(
+                f"{ENV_VAR} module {name!r} raised while being imported: "
+                f"{_where(error)}{type(error).__name__}: {error}"
             ) from error

@@ -15,6 +15,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.errors import HydraException
 from omegaconf import DictConfig
 from omegaconf.errors import OmegaConfBaseException
+from yaml import YAMLError
 
 from hydra_plugins.tasklab_sweeper.compose_once import use_compose_once_sweeper
 from tasklab.cli_errors import one_line
@@ -135,7 +136,7 @@ def main() -> None:
     except RunInterrupted as error:
         print(_interrupted_line(error), file=sys.stderr, flush=True)
         sys.exit(error.exit_code)
-    except (HydraException, OmegaConfBaseException, OSError, ConfigError) as error:
+    except (HydraException, OmegaConfBaseException, OSError, ConfigError, YAMLError) as error:
         if previous == "1":  # the user asked for Hydra's full report
             raise
         print(f"tasklab-train: error: {one_line(error)}", file=sys.stderr)

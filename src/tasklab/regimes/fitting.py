@@ -26,7 +26,7 @@ from tasklab.models.multihead import MultiHeadNet, count_parameters
 from tasklab.module import TaskLabModule
 from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
 from tasklab.runs.checkpoints import resume_checkpoint
-from tasklab.settings import as_settings
+from tasklab.settings import ConfigError, as_settings
 from tasklab.weightings import LossWeighting, build_weighting, weighting_settings
 
 
@@ -205,6 +205,8 @@ def fit_tasks(
                 resume = resume_checkpoint(ctx.output_dir, fit_name)
                 if resume is None and cfg.trainer.resume_from:
                     resume = resume_checkpoint(Path(cfg.trainer.resume_from), fit_name, own=False)
+                    if resume is not None:
+                        check_fits(resume, module)
                 trainer.fit(module, datamodule=datamodule, ckpt_path=resume, weights_only=True)
             if module.validated_at_step != trainer.global_step:
                 trainer.validate(module, datamodule=datamodule, verbose=False)
@@ -231,6 +233,34 @@ def fit_tasks(
         affinity=module.affinity.means(),
         net=net,
         predictions=module.predictions,
+    )
+
+
+def check_fits(checkpoint: Path, module: torch.nn.Module) -> None:
+    """A checkpoint from ``trainer.resume_from`` has this network's parameters, or one line
+    names the keys that differ (another width, depth or task list) before training starts."""
+    stored = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    own = module.state_dict()
+    shapes = [
+        f"{k} {tuple(stored[k].shape)} in the checkpoint, {tuple(v.shape)} here"
+        for k, v in own.items()
+        if isinstance(v, torch.Tensor)
+        and isinstance(stored.get(k), torch.Tensor)
+        and tuple(stored[k].shape) != tuple(v.shape)
+    ]
+    missing = sorted(set(own) - set(stored))
+    extra = sorted(set(stored) - set(own))
+    if not (shapes or missing or extra):
+        return
+    parts = [*shapes[:3]]
+    if missing:
+        parts.append(f"missing from the checkpoint: {', '.join(missing[:3])}")
+    if extra:
+        parts.append(f"not in this network: {', '.join(extra[:3])}")
+    more = len(shapes) + len(missing) + len(extra) - len(parts)
+    raise ConfigError(
+        f"trainer.resume_from: {checkpoint} does not fit this network ({'; '.join(parts)}"
+        f"{f'; {more} more' if more > 0 else ''}); resume with the model and tasks that run used"
     )
 
 
