@@ -321,7 +321,7 @@ def _check_joint(cfg: DictConfig) -> None:
 # one_trunk: a trunk is handed from one fit to the next (what model.architecture must allow)
 def source_inputs(cfg: DictConfig) -> dict[str, dict[str, str]]:
     """The files a second source file (``regime.source_data.files``) brings to the run."""
-    if not cfg.regime.source_data:
+    if not cfg.regime.get("source_data"):  # absent where the regime was not chosen whole
         return {}
     source = read_inputs(source_data_config(cfg), "regime.source_data.")
     own = read_inputs(cfg.data, "data.")
