@@ -9,7 +9,9 @@ field and the fix. A user who sets ``HYDRA_FULL_ERROR=1`` gets Hydra's full repo
 from __future__ import annotations
 
 import errno
+import os
 import re
+from pathlib import Path
 
 import yaml
 from hydra.errors import MissingConfigException
@@ -20,6 +22,7 @@ from omegaconf.errors import (
     ValidationError,
 )
 
+from tasklab.results import DiskFullError
 from tasklab.settings import ConfigError
 
 
@@ -53,6 +56,26 @@ def yaml_line(error: yaml.MarkedYAMLError) -> str:
     where = f"{mark.name}:{mark.line + 1}:{mark.column + 1}: " if mark is not None else ""
     what = "; ".join(str(p) for p in (error.context, error.problem) if p)
     return f"{where}YAML syntax error: {what}"
+
+
+def _path_in_traceback(error: BaseException) -> str | None:
+    """The folder a failed write was writing into, from the frames it was raised through
+    (innermost first): a local named like a path or an output folder."""
+    frames = []
+    tb = error.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in reversed(frames):
+        local = frame.f_locals
+        for name in ("output_dir", "dirname", "folder", "path", "filename", "file"):
+            value = local.get(name)
+            if isinstance(value, (str, os.PathLike)) and str(value):
+                path = Path(value)
+                return str(
+                    path if path.is_dir() or name in ("output_dir", "folder") else path.parent
+                )
+    return None
 
 
 def one_line(error: BaseException) -> str:
@@ -99,6 +122,15 @@ def one_line(error: BaseException) -> str:
         return (
             f"{message}: quote it for a string ('a,b'), write [a,b] for a list, or add -m to "
             "sweep over it"
+        )
+    if isinstance(error, DiskFullError):
+        return str(error)
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC and not error.filename:
+        where = _path_in_traceback(error)  # Hydra's own writes (.hydra/*.yaml) name no file
+        folder = f"the device of {where}" if where else "its device"
+        return (
+            f"no space left on {folder}; free space there or write elsewhere (hydra.run.dir, "
+            "hydra.sweep.dir, regime.cache_dir)"
         )
     if isinstance(error, OSError) and error.filename and error.errno == errno.ENOSPC:
         return (

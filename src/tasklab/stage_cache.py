@@ -31,7 +31,8 @@ import torch
 from filelock import FileLock
 
 from tasklab.predictions import PREDICTIONS_FILE, RunPredictions, load_predictions, save_predictions
-from tasklab.results import write_json_atomic
+from tasklab.results import DiskFullError, disk_full, write_json_atomic
+from tasklab.runs.checkpoints import tensor_bytes
 
 TRUNK_FILE, CONFIG_FILE = "trunk.pt", "config.json"
 State = dict[str, torch.Tensor]
@@ -123,7 +124,9 @@ def load_or_build(
                 },
             )
             os.rename(staging, entry)
-        except BaseException:
+        except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
+            if disk_full(error) and not isinstance(error, DiskFullError):
+                raise DiskFullError(staging / TRUNK_FILE, tensor_bytes(state)) from error
             raise
     return CachedTrunk(state, record, key, entry, False, predictions)

@@ -24,7 +24,7 @@ from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError
 from tasklab.data.file_arrays import DataFileError
 from tasklab.module import NonFiniteLossError
-from tasklab.results import write_text_atomic
+from tasklab.results import DiskFullError, disk_full, write_text_atomic
 from tasklab.runner import in_multirun, train
 from tasklab.runs.interrupts import (
     RunInterrupted,
@@ -52,6 +52,14 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             return math.nan
         sys.exit(2 if isinstance(error, (ConfigError, DataFileError)) else 1)
     except Exception as error:
+        if disk_full(error):  # one line naming the folder, alone or in a sweep
+            print(
+                f"tasklab-train: error: {one_line(_disk_full_cause(error) or error)}",
+                file=sys.stderr,
+            )
+            if in_multirun():
+                return math.nan
+            sys.exit(1)
         if not in_multirun():
             raise
         output_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -76,6 +84,15 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     )
     # the value a hyperparameter search optimises (hparams_search=...); NaN when absent
     return result.metrics.get(cfg.objective, math.nan)
+
+
+def _disk_full_cause(error: BaseException) -> BaseException | None:
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, DiskFullError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def check_search_paths(argv: list[str]) -> None:
@@ -140,7 +157,7 @@ def main() -> None:
         if previous == "1":  # the user asked for Hydra's full report
             raise
         print(f"tasklab-train: error: {one_line(error)}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(1 if disk_full(error) else 2)  # a full disk is not the input's fault
     except Exception as error:
         # a job of submitit's launcher that was interrupted, reported by the launcher
         interrupted = reported_interruption(error)

@@ -26,7 +26,13 @@ from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.plugins.io import AsyncCheckpointIO
 
-from tasklab.results import remove_temporaries, write_atomic, write_text_atomic
+from tasklab.results import (
+    DiskFullError,
+    disk_full,
+    remove_temporaries,
+    write_atomic,
+    write_text_atomic,
+)
 
 CHECKPOINT_DIR = "checkpoints"
 LAST = "last"
@@ -45,7 +51,22 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     ) -> None:
         if storage_options is not None:
             raise TypeError("AtomicCheckpointIO takes no storage_options")
-        write_atomic(Path(path), lambda handle: torch.save(checkpoint, handle))
+        write_atomic(
+            Path(path),
+            lambda handle: torch.save(checkpoint, handle),
+            size_hint=tensor_bytes(checkpoint),
+        )
+
+
+def tensor_bytes(state: Any) -> int:
+    """About what a checkpoint takes on disk: its tensors' bytes (the rest is small)."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, dict):
+        return sum(tensor_bytes(v) for v in state.values())
+    if isinstance(state, (list, tuple)):
+        return sum(tensor_bytes(v) for v in state)
+    return 0
 
 
 class BackgroundCheckpointIO(AsyncCheckpointIO):
@@ -61,6 +82,10 @@ class BackgroundCheckpointIO(AsyncCheckpointIO):
         except Exception as write_error:
             if failing_with is None:
                 raise
+            if write_error is failing_with or (
+                isinstance(write_error, DiskFullError) and disk_full(failing_with)
+            ):
+                return  # the error the fit fails with already: said once, where it is raised
             print(
                 "tasklab-train: warning: a checkpoint write also failed "
                 f"({type(write_error).__name__}: {write_error})",
