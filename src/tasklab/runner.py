@@ -146,6 +146,7 @@ def _record_fits(result: RunResult, ctx: RunContext, fits: list[FitOutcome], wri
         "n_train": {t: b.n_train for t, b in budgets.items()},
         "label_rate": {t: b.label_rate for t, b in budgets.items()},
         "n_labelled": labelled,
+        **({"warnings": list(ctx.world.warnings)} if getattr(ctx.world, "warnings", None) else {}),
     }
     result.fits = [
         {

@@ -7,10 +7,12 @@ that turns the loss into NaN a thousand steps in, is far harder to trace back to
 
 .npz: ``x`` (N × features, N × length, N × C × L or N × C × H × W), one ``y_<task>`` per task
 and ``z_<name>`` per intermediate target, each of length N; NaN marks a missing label, and so
-does −1 in a class label (a task declared binary or multiclass, or an integer array).
+does −1 in a class label (a task declared binary or multiclass, an integer array, or whole
+numbers whose only negative value is −1), unless the task is declared a regression.
 .csv: a header row; ``features`` name the input columns (default: every column that is neither
-a task nor an intermediate), ``tasks`` and ``intermediates`` the label columns; an empty cell
-is a missing label.
+a task nor an intermediate), ``tasks`` and ``intermediates`` the label columns; an empty cell,
+"?" or NaN is a missing label, and so is −1 in a whole-number column whose only negative value
+it is (the CSV form of an integer array), unless the task is declared a regression.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import os
 import struct
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,9 @@ class ArrayTable:
     intermediates: dict[str, np.ndarray]
     # a split of one file: its rows of ``x``, which stays whole (a mapped file is not read)
     x_rows: np.ndarray | None = None
+    # per label: how many −1 cells were read as missing (the line that describes the task
+    # says so)
+    missing_marks: dict[str, int] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.x.shape[0] if self.x_rows is None else len(self.x_rows))
@@ -50,6 +55,17 @@ class ArrayTable:
 
 def _fail(path: Path, what: str, problem: str) -> DataFileError:
     return DataFileError(f"{path}: {what} {problem}")
+
+
+def coded_missing(values: np.ndarray) -> bool:
+    """Whether −1 in a column of numbers read from text marks a missing label, as it does in
+    an integer array: every known value is a whole number and −1 is the only negative one
+    (0/1 with −1, classes 0..k with −1). A column with other negatives is a quantity."""
+    known = values[~np.isnan(values)]
+    if not known.size or not (known == np.round(known)).all():
+        return False
+    negative = np.unique(known[known < 0])
+    return negative.size == 1 and negative[0] == MISSING_CLASS
 
 
 def _labels(path: Path, name: str, values: np.ndarray, classes: bool) -> np.ndarray:
@@ -158,8 +174,11 @@ def load_npz(
     class_tasks: Sequence[str] = (),
     input_shape: Sequence[int] | None = None,
     mmap_min_bytes: int | None = None,
+    regression_tasks: Sequence[str] = (),
 ) -> ArrayTable:
-    """``class_tasks``: tasks declared binary or multiclass, whose −1 means missing. An
+    """``class_tasks``: tasks declared binary or multiclass, whose −1 means missing, as it
+    does in an integer array and in a float array of whole numbers whose only negative value
+    it is; never in a task of ``regression_tasks`` (declared a regression). An
     uncompressed ``x`` of at least ``mmap_min_bytes`` is memory-mapped, not read: rows are
     then read from disk as batches index them (float32 or uint8 files map as they are)."""
     path = Path(path)
@@ -200,19 +219,25 @@ def load_npz(
             f"{path}: arrays {unknown} are neither x, y_<task> nor z_<name>; rename or drop them"
         )
     _check_lengths(path, len(x), {f"array '{n}'": a for n, a in arrays.items()})
-    targets = {
-        n[2:]: _labels(path, f"array '{n}'", a, n[2:] in class_tasks)
-        for n, a in arrays.items()
-        if n.startswith("y_")
-    }
-    intermediates = {
-        n[2:]: _labels(path, f"array '{n}'", a, n[2:] in class_tasks)
-        for n, a in arrays.items()
-        if n.startswith("z_")
-    }
+    labels, marks = {}, {}
+    for n, a in arrays.items():
+        if not n.startswith(("y_", "z_")):
+            continue
+        name = n[2:]
+        numeric = np.issubdtype(a.dtype, np.number) and a.ndim == 1
+        classes = name in class_tasks or (
+            numeric
+            and name not in regression_tasks
+            and (np.issubdtype(a.dtype, np.integer) or coded_missing(a.astype(np.float64)))
+        )
+        if classes and numeric and (a == MISSING_CLASS).any():
+            marks[name] = int((a == MISSING_CLASS).sum())
+        labels[n] = _labels(path, f"array '{n}'", a, classes)
+    targets = {n[2:]: v for n, v in labels.items() if n.startswith("y_")}
+    intermediates = {n[2:]: v for n, v in labels.items() if n.startswith("z_")}
     if not targets:
         raise DataFileError(f"{path}: has no y_<task> array; save at least one task's labels")
-    return ArrayTable(str(path), _stored_x(x), targets, intermediates)
+    return ArrayTable(str(path), _stored_x(x), targets, intermediates, missing_marks=marks)
 
 
 def _column(path: Path, rows: list[list[str]], index: int, name: str) -> np.ndarray:
@@ -238,8 +263,12 @@ def load_csv(
     features: Sequence[str] | None = None,
     class_tasks: Sequence[str] = (),
     input_shape: Sequence[int] | None = None,
+    regression_tasks: Sequence[str] = (),
 ) -> ArrayTable:
-    """Feature columns become x (N × features); empty or "?" label cells are missing."""
+    """Feature columns become x (N × features); empty or "?" label cells are missing, and so
+    is −1 in a column of whole numbers whose only negative value it is (``coded_missing``)
+    or of a task declared binary or multiclass (``class_tasks``), never in one declared a
+    regression (``regression_tasks``)."""
     path = Path(path)
     _check_readable(path)
     # utf-8-sig: Excel's "CSV UTF-8" starts with a byte-order mark, which is not a column name
@@ -279,17 +308,21 @@ def load_csv(
     position = {name: i for i, name in enumerate(header)}
     x = np.stack([_column(path, rows, position[f], f) for f in features], axis=1)
     _check_x(path, f"feature columns {list(features)}", x, input_shape)
+    labels, marks = {}, {}
+    for name in labelled:
+        values = _column(path, rows, position[name], name)
+        # as in an integer array, −1 in a whole-number column means missing, unless the
+        # task is declared a regression (data.files.kinds)
+        classes = name in class_tasks or (name not in regression_tasks and coded_missing(values))
+        if classes and (values == MISSING_CLASS).any():
+            marks[name] = int((values == MISSING_CLASS).sum())
+        labels[name] = _labels(path, f"column '{name}'", values, classes)
     return ArrayTable(
         str(path),
         x.astype(np.float32),
-        {
-            t: _labels(path, f"column '{t}'", _column(path, rows, position[t], t), t in class_tasks)
-            for t in tasks
-        },
-        {
-            z: _labels(path, f"column '{z}'", _column(path, rows, position[z], z), z in class_tasks)
-            for z in intermediates
-        },
+        {t: labels[t] for t in tasks},
+        {z: labels[z] for z in intermediates},
+        missing_marks=marks,
     )
 
 

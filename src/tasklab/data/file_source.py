@@ -8,6 +8,7 @@ regression that the user meant as classes is seen before any training.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -75,7 +76,13 @@ def _load(path: str, files: FilesSettings, class_tasks: Sequence[str]) -> ArrayT
         raise DataFileError(f"{path}: is a folder; give the .npz or .csv file inside it")
     suffix = Path(path).suffix.lower()
     if suffix == ".npz":
-        return load_npz(path, class_tasks, shape, mmap_min_bytes=int(files.mmap_min_mb * 2**20))
+        return load_npz(
+            path,
+            class_tasks,
+            shape,
+            mmap_min_bytes=int(files.mmap_min_mb * 2**20),
+            regression_tasks=[t for t, kind in files.kinds.items() if kind == "regression"],
+        )
     if suffix == ".csv":
         if not files.tasks:
             raise DataFileError(
@@ -88,6 +95,7 @@ def _load(path: str, files: FilesSettings, class_tasks: Sequence[str]) -> ArrayT
             list(files.features) or None,
             class_tasks,
             shape,
+            regression_tasks=[t for t, kind in files.kinds.items() if kind == "regression"],
         )
     raise DataFileError(f"{path}: unknown format {suffix!r}; use .npz or .csv")
 
@@ -99,6 +107,7 @@ def _subset(table: ArrayTable, rows: np.ndarray, part: str) -> ArrayTable:
         {name: labels[rows] for name, labels in table.targets.items()},
         {name: values[rows] for name, values in table.intermediates.items()},
         x_rows=rows,
+        missing_marks=table.missing_marks,  # counted over the whole file
     )
 
 
@@ -225,12 +234,19 @@ def build_file_world(
             raise DataFileError(
                 f"{train.source}: {unsafe_name_message(kind, name)} (rename the array or column)"
             )
-    specs, lines = {}, []
+    specs, lines, warnings = {}, [], []
     for name, labels in {**train.targets, **train.intermediates}.items():
         spec, how = _task_spec(name, tables, files)
         specs[name] = spec
         line = describe(spec, how, int((~np.isnan(labels)).sum()), len(train))
+        marks = sum(t.missing_marks.get(name, 0) for t in _distinct_files(tables))
+        if marks:
+            line += f"; -1 read as missing in {marks:,} rows"
         lines.append(line + ("; intermediate z" if name in train.intermediates else ""))
+        if how == "inferred":
+            warnings += _kind_warnings(spec, _columns(tables, name))
+        if spec.kind != "regression" and name in train.targets:
+            warnings += _unseen_class_warnings(name, tables)
     stratify = files.stratify or None
     class_tasks = sorted(n for n in train.targets if specs[n].kind != "regression")
     if stratify is not None and stratify not in class_tasks:
@@ -242,10 +258,70 @@ def build_file_world(
         sizes = ", ".join(f"{part} {len(tables[part]):,}" for part in SPLITS)
         print(f"data.files: {files.train}: rows {sizes}; input {tuple(train.x.shape[1:])}")
         print("\n".join(lines))
+        for warning in warnings:
+            print(f"tasklab-train: warning: data.files: {warning}", file=sys.stderr)
     targets = list(tasks) or list(train.targets)
     if train.intermediates and len(targets) == 1:
-        return StagedFileWorld(tables, specs, tuple(train.intermediates), targets[0], stratify)
-    return FileWorld(tables, specs, stratify)
+        world = StagedFileWorld(tables, specs, tuple(train.intermediates), targets[0], stratify)
+    else:
+        world = FileWorld(tables, specs, stratify)
+    world.warnings = [f"data.files: {w}" for w in warnings]  # kept in each run's record
+    return world
+
+
+def _distinct_files(tables: dict[str, ArrayTable]) -> list[ArrayTable]:
+    """One table per file read (splits carved from one file share its counts)."""
+    seen: dict[str, ArrayTable] = {}
+    for table in tables.values():
+        seen.setdefault(table.source.split(" (")[0], table)
+    return list(seen.values())
+
+
+FEW_DISTINCT = 20  # whole-number labels this few read as regression deserve a second look
+
+
+def _kind_warnings(spec: TaskSpec, columns: dict[str, np.ndarray]) -> list[str]:
+    """An inferred kind that may be wrong: whole numbers with few distinct values taken for a
+    regression (classes coded 1..5, or with a negative code other than -1)."""
+    known = np.concatenate([c[~np.isnan(c)] for c in columns.values()])
+    distinct = np.unique(known)
+    whole = bool((known == np.round(known)).all())
+    if spec.kind == "regression" and whole and distinct.size <= FEW_DISTINCT:
+        shown = ", ".join(f"{v:g}" for v in distinct[:8])
+        return [
+            f"task '{spec.name}' is inferred as regression, but its labels are "
+            f"{distinct.size} whole numbers ({shown}{', …' if distinct.size > 8 else ''}); "
+            f"if they are classes, declare data.files.kinds.{spec.name}=multiclass (and mark "
+            "a missing label blank, ? or -1)"
+        ]
+    if spec.kind == "multiclass" and distinct.size and distinct[0] > 0:
+        return [
+            f"task '{spec.name}' is inferred as {spec.num_classes} classes "
+            f"0..{spec.num_classes - 1}, but no label is below {distinct[0]:g} (classes "
+            f"numbered from 1?); classes 0..{distinct[0] - 1:g} have no example"
+        ]
+    return []
+
+
+def _unseen_class_warnings(name: str, tables: dict[str, ArrayTable]) -> list[str]:
+    """Classes of the test (or validation) rows that no training row has: the network can
+    never predict them, so its accuracy on those rows is 0 whatever it learns."""
+    train = tables["train"].targets[name]
+    seen = set(np.unique(train[~np.isnan(train)]).tolist())
+    out = []
+    for part in ("val", "test"):
+        labels = tables[part].targets[name]
+        known = labels[~np.isnan(labels)]
+        unseen = np.isin(known, list(seen), invert=True)
+        if unseen.any():
+            classes = sorted(set(known[unseen].tolist()))
+            shown = ", ".join(f"{c:g}" for c in classes[:8]) + (", …" if len(classes) > 8 else "")
+            out.append(
+                f"task '{name}': {int(unseen.sum()):,} of {known.size:,} {part} rows hold classes "
+                f"({shown}) that no training row has; the network cannot predict them (more rows "
+                "per class, or data.files.stratify, keeps every class in training)"
+            )
+    return out
 
 
 WORLDS.register("files", settings=FilesSettings, build=build_file_world)(FileWorld)

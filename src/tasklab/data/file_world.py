@@ -34,6 +34,8 @@ class FileWorld:
         stratify: str | None = None,
     ) -> None:
         self._specs = dict(task_specs)
+        # what a reader of the results should know about the data (classes never trained on)
+        self.warnings: list[str] = []
         self.names = tuple(task_specs)
         self.intermediate_names = tuple(splits["train"].intermediates)
         # splits of one file share its x (one tensor, mapped or in memory) through x_rows
