@@ -12,6 +12,7 @@ import errno
 import os
 import re
 from pathlib import Path
+from typing import TypeVar
 
 import yaml
 from hydra.errors import MissingConfigException
@@ -31,20 +32,15 @@ def _first_line(error: BaseException | None) -> str:
     return text.splitlines()[0].strip() if text else type(error).__name__
 
 
-def _own_error(error: BaseException) -> ConfigError | None:
-    """tasklab's own ConfigError anywhere in the chain (raised inside a resolver, say)."""
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, ConfigError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
+E = TypeVar("E", bound=BaseException)
 
 
-def _yaml_error(error: BaseException) -> yaml.MarkedYAMLError | None:
+def in_chain(error: BaseException, kind: type[E]) -> E | None:
+    """The first error of ``kind`` in ``error``'s chain (itself, what it was raised from or
+    while handling): tasklab's own ConfigError raised inside a resolver, say."""
     seen: BaseException | None = error
     while seen is not None:
-        if isinstance(seen, yaml.MarkedYAMLError):
+        if isinstance(seen, kind):
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
@@ -79,10 +75,10 @@ def _path_in_traceback(error: BaseException) -> str | None:
 
 
 def one_line(error: BaseException) -> str:
-    own = _own_error(error)
+    own = in_chain(error, ConfigError)
     if own is not None:
         return _first_line(own)
-    syntax = _yaml_error(error)
+    syntax = in_chain(error, yaml.MarkedYAMLError)
     if syntax is not None:
         return yaml_line(syntax)
     message, cause = _first_line(error), error.__cause__

@@ -18,7 +18,7 @@ from omegaconf.errors import OmegaConfBaseException
 from yaml import YAMLError
 
 from hydra_plugins.tasklab_sweeper.compose_once import use_compose_once_sweeper
-from tasklab.cli_errors import one_line
+from tasklab.cli_errors import in_chain, one_line
 from tasklab.conf import CONFIG_PATH
 from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError
@@ -54,7 +54,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     except Exception as error:
         if disk_full(error):  # one line naming the folder, alone or in a sweep
             print(
-                f"tasklab-train: error: {one_line(_disk_full_cause(error) or error)}",
+                f"tasklab-train: error: {one_line(in_chain(error, DiskFullError) or error)}",
                 file=sys.stderr,
             )
             if in_multirun():
@@ -84,15 +84,6 @@ def _hydra_main(cfg: DictConfig) -> float | None:
     )
     # the value a hyperparameter search optimises (hparams_search=...); NaN when absent
     return result.metrics.get(cfg.objective, math.nan)
-
-
-def _disk_full_cause(error: BaseException) -> BaseException | None:
-    seen: BaseException | None = error
-    while seen is not None:
-        if isinstance(seen, DiskFullError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
 
 
 def check_search_paths(argv: list[str]) -> None:
