@@ -26,11 +26,14 @@ def small_disk(tmp_path):
     def _mount(kib: int):
         where = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
         where.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(where)],
-            capture_output=True,
-        )
-        if done.returncode != 0:
+        try:
+            done = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={kib}k", "tmpfs", str(where)],
+                capture_output=True,
+            )
+        except OSError:  # no mount command
+            done = None
+        if done is None or done.returncode != 0:
             pytest.skip("cannot mount a small tmpfs here (needs root)")
         mounted.append(where)
         return where
