@@ -325,10 +325,15 @@ def test_a_kill_after_the_record_leaves_a_finished_run_that_a_relaunch_tidies(
     assert not (tmp_path / CHECKPOINT_DIR).exists()
 
 
-@pytest.mark.parametrize("launcher", ["basic", "joblib"])
-def test_a_preempted_sweep_says_what_stopped_exits_143_and_a_relaunch_finishes_it(
-    tmp_path, launcher
+@pytest.mark.parametrize(
+    ("launcher", "stop"),
+    [("basic", "term"), ("joblib", "term"), ("joblib", "ctrl-c")],
+)
+def test_a_stopped_sweep_says_what_stopped_exits_128_plus_signal_and_a_relaunch_finishes_it(
+    tmp_path, launcher, stop
 ):
+    """SIGTERM to the launching process (a scheduler), or SIGINT to the whole process group
+    (Ctrl-C at a terminal reaches the workers too)."""
     sweep = tmp_path / "sweep"
     command = [
         sys.executable,
@@ -344,7 +349,12 @@ def test_a_preempted_sweep_says_what_stopped_exits_143_and_a_relaunch_finishes_i
         command += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
     env = {**os.environ, "WANDB_MODE": "disabled"}
     proc = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,  # its own process group, as a terminal's job has
     )
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
@@ -353,11 +363,15 @@ def test_a_preempted_sweep_says_what_stopped_exits_143_and_a_relaunch_finishes_i
         if (launcher == "joblib" or done) and started:
             break
         time.sleep(0.01)
-    proc.send_signal(signal.SIGTERM)
+    signum = signal.SIGTERM if stop == "term" else signal.SIGINT
+    if stop == "term":
+        proc.send_signal(signum)
+    else:
+        os.killpg(proc.pid, signum)
     out, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 128 + signal.SIGTERM, out[-3000:]
+    assert proc.returncode == 128 + signum, out[-3000:]
+    assert "Traceback" not in out
     (line,) = [x for x in out.splitlines() if x.startswith("tasklab-train: interrupted by")]
-    print(line)
     assert f"sweep {sweep}:" in line
     assert re.search(r"\d+ done, 0 failed, [12] interrupted, \d+ left", line), line
     statuses = [json.loads(p.read_text())["status"] for p in sweep.glob("*/result.json")]

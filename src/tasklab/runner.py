@@ -34,7 +34,12 @@ from tasklab.results import (
 )
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
 from tasklab.runs.ids import config_key, register_run_id_resolver, run_inputs
-from tasklab.runs.interrupts import RunInterrupted, interruptible, is_interruption
+from tasklab.runs.interrupts import (
+    RunInterrupted,
+    interruptible,
+    is_interruption,
+    quiet_worker_exit,
+)
 from tasklab.runs.markers import (
     RunInProgressError,
     claim_running,
@@ -47,6 +52,7 @@ from tasklab.stacking.fit import StackingRefused
 from tasklab.stacking.group import Member, stacked_group
 
 register_run_id_resolver()  # launcher workers import this module and resolve run ids
+quiet_worker_exit()  # and end without a traceback when stopped between runs
 
 
 def _hydra_context() -> tuple[Path | None, list[str]]:

@@ -110,3 +110,23 @@ def reported_interruption(error: BaseException) -> RunInterrupted | None:
     if not found or found[-1] not in signal.Signals.__members__:
         return None
     return RunInterrupted(signal.Signals[found[-1]])
+
+
+def _exit_quietly(signum: int, frame: FrameType | None) -> None:
+    del frame
+    raise SystemExit(128 + signum)
+
+
+def quiet_worker_exit() -> None:
+    """In a launcher's worker process (joblib's, started by multiprocessing), Ctrl-C or a
+    passed-on SIGTERM that arrives between runs ends the worker with 128 + the signal
+    instead of a KeyboardInterrupt traceback; during a run ``interruptible`` is in force."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is None:
+        return
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for handled in HANDLED:
+        if signal.getsignal(handled) in (signal.default_int_handler, signal.SIG_DFL):
+            signal.signal(handled, _exit_quietly)
