@@ -325,6 +325,11 @@ def test_a_kill_after_the_record_leaves_a_finished_run_that_a_relaunch_tidies(
     assert not (tmp_path / CHECKPOINT_DIR).exists()
 
 
+def _sweep_command(sweep: Path, *overrides: str) -> list[str]:
+    """``tasklab-train -m`` with ``overrides`` into ``sweep``, as a new interpreter."""
+    return [sys.executable, "-m", "tasklab.train", "-m", *overrides, f"hydra.sweep.dir={sweep}"]
+
+
 @pytest.mark.parametrize(
     ("launcher", "stop"),
     [("basic", "term"), ("joblib", "term"), ("joblib", "ctrl-c")],
@@ -335,16 +340,7 @@ def test_a_stopped_sweep_says_what_stopped_exits_128_plus_signal_and_a_relaunch_
     """SIGTERM to the launching process (a scheduler), or SIGINT to the whole process group
     (Ctrl-C at a terminal reaches the workers too)."""
     sweep = tmp_path / "sweep"
-    command = [
-        sys.executable,
-        "-m",
-        "tasklab.train",
-        "-m",
-        *RESUME_RUN[:-1],
-        "trainer.threads=1",
-        "seed=1,2,3",
-        f"hydra.sweep.dir={sweep}",
-    ]
+    command = _sweep_command(sweep, *RESUME_RUN[:-1], "trainer.threads=1", "seed=1,2,3")
     if launcher == "joblib":
         command += ["hydra/launcher=joblib", "hydra.launcher.n_jobs=2"]
     env = {**os.environ, "WANDB_MODE": "disabled"}
@@ -387,15 +383,7 @@ def test_a_stopped_sweep_says_what_stopped_exits_128_plus_signal_and_a_relaunch_
 def test_a_sigtermed_submitit_job_is_recorded_and_resumes_bit_for_bit(tmp_path, make_cfg):
     """SLURM's pre-emption through submitit's launcher, with submitit's local executor."""
     sweep = tmp_path / "sweep"
-    command = [
-        sys.executable,
-        "-m",
-        "tasklab.train",
-        "-m",
-        *RESUME_RUN,
-        "hydra/launcher=submitit_local",
-        f"hydra.sweep.dir={sweep}",
-    ]
+    command = _sweep_command(sweep, *RESUME_RUN, "hydra/launcher=submitit_local")
     env = {**os.environ, "WANDB_MODE": "disabled"}
     proc = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env

@@ -81,6 +81,9 @@ def one_line(error: BaseException) -> str:
     syntax = in_chain(error, yaml.MarkedYAMLError)
     if syntax is not None:
         return yaml_line(syntax)
+    full = in_chain(error, DiskFullError)
+    if full is not None:
+        return str(full)
     message, cause = _first_line(error), error.__cause__
     if isinstance(error, MissingConfigException):
         options = ", ".join(o for o in (error.options or []) if not o.endswith("_schema"))
@@ -119,8 +122,6 @@ def one_line(error: BaseException) -> str:
             f"{message}: quote it for a string ('a,b'), write [a,b] for a list, or add -m to "
             "sweep over it"
         )
-    if isinstance(error, DiskFullError):
-        return str(error)
     if isinstance(error, OSError) and error.errno == errno.ENOSPC and not error.filename:
         where = _path_in_traceback(error)  # Hydra's own writes (.hydra/*.yaml) name no file
         folder = f"the device of {where}" if where else "its device"

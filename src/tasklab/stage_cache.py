@@ -127,6 +127,6 @@ def load_or_build(
         except BaseException as error:
             shutil.rmtree(staging, ignore_errors=True)
             if disk_full(error) and not isinstance(error, DiskFullError):
-                raise DiskFullError(staging / TRUNK_FILE, tensor_bytes(state)) from error
+                raise DiskFullError(entry.parent / TRUNK_FILE, tensor_bytes(state)) from error
             raise
     return CachedTrunk(state, record, key, entry, False, predictions)

@@ -18,13 +18,13 @@ from omegaconf.errors import OmegaConfBaseException
 from yaml import YAMLError
 
 from hydra_plugins.tasklab_sweeper.compose_once import use_compose_once_sweeper
-from tasklab.cli_errors import in_chain, one_line
+from tasklab.cli_errors import one_line
 from tasklab.conf import CONFIG_PATH
 from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError
 from tasklab.data.file_arrays import DataFileError
 from tasklab.module import NonFiniteLossError
-from tasklab.results import DiskFullError, disk_full, write_text_atomic
+from tasklab.results import disk_full, write_text_atomic
 from tasklab.runner import in_multirun, train
 from tasklab.runs.interrupts import (
     RunInterrupted,
@@ -53,10 +53,7 @@ def _hydra_main(cfg: DictConfig) -> float | None:
         sys.exit(2 if isinstance(error, (ConfigError, DataFileError)) else 1)
     except Exception as error:
         if disk_full(error):  # one line naming the folder, alone or in a sweep
-            print(
-                f"tasklab-train: error: {one_line(in_chain(error, DiskFullError) or error)}",
-                file=sys.stderr,
-            )
+            print(f"tasklab-train: error: {one_line(error)}", file=sys.stderr)
             if in_multirun():
                 return math.nan
             sys.exit(1)

@@ -45,9 +45,9 @@ class ArrayTable:
     intermediates: dict[str, np.ndarray]
     # a split of one file: its rows of ``x``, which stays whole (a mapped file is not read)
     x_rows: np.ndarray | None = None
-    # per label: how many −1 cells were read as missing (the line that describes the task
-    # says so)
-    missing_marks: dict[str, int] = field(default_factory=dict)
+    # per label: the rows whose −1 was read as missing (the line that describes the task
+    # counts them); sliced with the labels when a split is carved from a file
+    missing_marks: dict[str, np.ndarray] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.x.shape[0] if self.x_rows is None else len(self.x_rows))
@@ -230,8 +230,8 @@ def load_npz(
             and name not in regression_tasks
             and (np.issubdtype(a.dtype, np.integer) or coded_missing(a.astype(np.float64)))
         )
-        if classes and numeric and (a == MISSING_CLASS).any():
-            marks[name] = int((a == MISSING_CLASS).sum())
+        if classes and numeric:
+            marks[name] = a == MISSING_CLASS
         labels[n] = _labels(path, f"array '{n}'", a, classes)
     targets = {n[2:]: v for n, v in labels.items() if n.startswith("y_")}
     intermediates = {n[2:]: v for n, v in labels.items() if n.startswith("z_")}
@@ -314,8 +314,8 @@ def load_csv(
         # as in an integer array, −1 in a whole-number column means missing, unless the
         # task is declared a regression (data.files.kinds)
         classes = name in class_tasks or (name not in regression_tasks and coded_missing(values))
-        if classes and (values == MISSING_CLASS).any():
-            marks[name] = int((values == MISSING_CLASS).sum())
+        if classes:
+            marks[name] = values == MISSING_CLASS
         labels[name] = _labels(path, f"column '{name}'", values, classes)
     return ArrayTable(
         str(path),

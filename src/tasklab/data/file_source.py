@@ -75,13 +75,14 @@ def _load(path: str, files: FilesSettings, class_tasks: Sequence[str]) -> ArrayT
     if Path(path).is_dir():
         raise DataFileError(f"{path}: is a folder; give the .npz or .csv file inside it")
     suffix = Path(path).suffix.lower()
+    regression = [t for t, kind in files.kinds.items() if kind == "regression"]
     if suffix == ".npz":
         return load_npz(
             path,
             class_tasks,
             shape,
             mmap_min_bytes=int(files.mmap_min_mb * 2**20),
-            regression_tasks=[t for t, kind in files.kinds.items() if kind == "regression"],
+            regression_tasks=regression,
         )
     if suffix == ".csv":
         if not files.tasks:
@@ -95,7 +96,7 @@ def _load(path: str, files: FilesSettings, class_tasks: Sequence[str]) -> ArrayT
             list(files.features) or None,
             class_tasks,
             shape,
-            regression_tasks=[t for t, kind in files.kinds.items() if kind == "regression"],
+            regression_tasks=regression,
         )
     raise DataFileError(f"{path}: unknown format {suffix!r}; use .npz or .csv")
 
@@ -107,7 +108,7 @@ def _subset(table: ArrayTable, rows: np.ndarray, part: str) -> ArrayTable:
         {name: labels[rows] for name, labels in table.targets.items()},
         {name: values[rows] for name, values in table.intermediates.items()},
         x_rows=rows,
-        missing_marks=table.missing_marks,  # counted over the whole file
+        missing_marks={name: marks[rows] for name, marks in table.missing_marks.items()},
     )
 
 
@@ -239,7 +240,9 @@ def build_file_world(
         spec, how = _task_spec(name, tables, files)
         specs[name] = spec
         line = describe(spec, how, int((~np.isnan(labels)).sum()), len(train))
-        marks = sum(t.missing_marks.get(name, 0) for t in _distinct_files(tables))
+        marks = sum(
+            int(t.missing_marks[name].sum()) for t in tables.values() if name in t.missing_marks
+        )
         if marks:
             line += f"; -1 read as missing in {marks:,} rows"
         lines.append(line + ("; intermediate z" if name in train.intermediates else ""))
@@ -267,14 +270,6 @@ def build_file_world(
         world = FileWorld(tables, specs, stratify)
     world.warnings = [f"data.files: {w}" for w in warnings]  # kept in each run's record
     return world
-
-
-def _distinct_files(tables: dict[str, ArrayTable]) -> list[ArrayTable]:
-    """One table per file read (splits carved from one file share its counts)."""
-    seen: dict[str, ArrayTable] = {}
-    for table in tables.values():
-        seen.setdefault(table.source.split(" (")[0], table)
-    return list(seen.values())
 
 
 FEW_DISTINCT = 20  # whole-number labels this few read as regression deserve a second look

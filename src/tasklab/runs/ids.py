@@ -174,24 +174,27 @@ def identity_key(fields: dict[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def run_inputs(cfg: DictConfig) -> dict[str, dict[str, str]]:
-    """The files a run reads: its settings declared ``reads=``, and those its regime names
-    (``reads`` in its registration: a transfer's second source file)."""
+def regime_inputs(cfg: DictConfig) -> dict[str, dict[str, str]]:
+    """The files a run's regime reads beyond its typed settings (``reads`` in its
+    registration: a transfer's second source file, given as an untyped data config)."""
     from tasklab.registry import REGIMES
 
-    inputs = read_inputs(cfg)
     regime = cfg.get("regime")
-    if regime is not None and regime.get("name") in REGIMES.names():
-        extra = REGIMES.get(regime.name).info.get("reads")
-        if extra is not None:
-            inputs.update(extra(cfg))
-    return inputs
+    if regime is None or regime.get("name") not in REGIMES.names():
+        return {}
+    extra = REGIMES.get(regime.name).info.get("reads")
+    return extra(cfg) if extra is not None else {}
+
+
+def run_inputs(cfg: DictConfig) -> dict[str, dict[str, str]]:
+    """Every file a run reads, with its fingerprint: what its record keeps."""
+    return read_inputs(cfg) | regime_inputs(cfg)
 
 
 def config_key(cfg: DictConfig) -> str:
     """A run's identity as a hash: equal exactly when two runs train alike (see above)."""
-    fields = identity(cfg)
-    inputs = run_inputs(cfg)
-    if inputs:  # the typed paths carry their fingerprints already; a regime's own join here
-        fields["inputs"] = {key: entry["content"] for key, entry in sorted(inputs.items())}
+    fields = identity(cfg)  # the typed paths carry their fingerprints
+    extra = regime_inputs(cfg)
+    if extra:
+        fields["inputs"] = {key: entry["content"] for key, entry in sorted(extra.items())}
     return identity_key(fields)
