@@ -369,7 +369,12 @@ def test_a_stopped_sweep_says_what_stopped_exits_128_plus_signal_and_a_relaunch_
     assert "Traceback" not in out
     (line,) = [x for x in out.splitlines() if x.startswith("tasklab-train: interrupted by")]
     assert f"sweep {sweep}:" in line
-    assert re.search(r"\d+ done, 0 failed, [12] interrupted, \d+ left", line), line
+    # Ctrl-C reaches every worker at once: one between runs exits without a run to record, so
+    # on a busy machine none may be caught mid-run; SIGTERM to the launcher always catches one
+    counted = r"\d+ done, 0 failed, [12] interrupted, \d+ left"
+    if stop == "ctrl-c":
+        counted = r"\d+ done, 0 failed(, [12] interrupted)?, \d+ left"
+    assert re.search(counted, line), line
     statuses = [json.loads(p.read_text())["status"] for p in sweep.glob("*/result.json")]
     assert "failed" not in statuses
 
