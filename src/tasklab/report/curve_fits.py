@@ -28,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
+from tasklab.report.parallel import parallel_map
+
 Curve = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (u, params) -> y
 
 
@@ -88,6 +90,7 @@ BY_NAME = {f.name: f for f in FAMILIES}
 # 10,000-run sweep), and past this a fit of 3-5 points only polishes digits no one reads.
 MAX_EVALUATIONS = 30
 FINAL_EVALUATIONS = 150  # the chosen family's fit on every size, once per curve
+_STEP = math.sqrt(np.finfo(np.float64).eps)
 
 
 def _fit(
@@ -100,17 +103,32 @@ def _fit(
     x0 = np.clip(np.asarray(start[2:], dtype=np.float64), lower + 1e-9, upper - 1e-9)
 
     y_centred = y - y.mean()
-    unit = np.array([0.0, 1.0])
+    zeros, ones = np.zeros(1 + x0.size), np.ones(1 + x0.size)
+
+    def batch(shapes: np.ndarray) -> np.ndarray:
+        """Residuals at each row of ``shapes``, the two linear parameters projected out:
+        residual = slope * (g - mean g) - (y - mean y), for all rows in one array pass."""
+        params = np.column_stack((zeros[: len(shapes)], ones[: len(shapes)], shapes))
+        g = family.curve(u[None, :], params.T[:, :, None])
+        centred = g - g.mean(axis=1, keepdims=True)
+        var = np.einsum("ij,ij->i", centred, centred)
+        safe = var > 1e-300
+        slope = np.where(safe, centred @ y_centred / np.where(safe, var, 1.0), 0.0)
+        found = slope[:, None] * centred - y_centred
+        return np.where(np.isfinite(found), found, 1e6)
 
     def residuals(shape: np.ndarray) -> np.ndarray:
-        # _projection's line for one shape, in the fewest array operations (this runs for
-        # every evaluation of every fit): residual = slope * (g - mean g) - (y - mean y)
-        centred = family.curve(u, np.concatenate((unit, shape)))
-        centred = centred - centred.mean()
-        var = float(centred @ centred)
-        slope = float(centred @ y_centred) / var if var > 1e-300 else 0.0
-        found = slope * centred - y_centred
-        return found if np.isfinite(found).all() else np.where(np.isfinite(found), found, 1e6)
+        return batch(shape[None, :])[0]
+
+    def jacobian(shape: np.ndarray) -> np.ndarray:
+        """Forward differences with scipy's own step (sqrt(eps)·max(1, |x|), turned back
+        at an upper bound), evaluated in one pass: scipy's numerical Jacobian calls the
+        residuals once per parameter, and a fit of a few points is mostly that overhead."""
+        step = _STEP * np.maximum(1.0, np.abs(shape))
+        step = np.where(shape + step > upper, -step, step)
+        shifted = shape[None, :] + np.diag(step)
+        rows = batch(np.vstack((shape[None, :], shifted)))
+        return ((rows[1:] - rows[0]) / step[:, None]).T
 
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
@@ -118,6 +136,7 @@ def _fit(
             found = optimize.least_squares(
                 residuals,
                 x0,
+                jac=jacobian,
                 bounds=(lower, upper),
                 max_nfev=evaluations,
                 ftol=1e-7,
@@ -324,6 +343,16 @@ def choose_curve(sizes: np.ndarray, means: np.ndarray) -> FittedCurve | None:
                 baseline,
             )
     return None
+
+
+def _choose(item: tuple[np.ndarray, np.ndarray]) -> FittedCurve | None:
+    return choose_curve(*item)
+
+
+def choose_curves(items: list[tuple[np.ndarray, np.ndarray]]) -> list[FittedCurve | None]:
+    """``choose_curve`` of each (sizes, means), spread over the usable cores (``parallel``):
+    a large sweep has hundreds of curves, and each costs six least-squares fits."""
+    return parallel_map(_choose, items)
 
 
 def first_root(grid: np.ndarray, values: np.ndarray) -> np.ndarray:

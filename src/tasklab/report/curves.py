@@ -31,7 +31,7 @@ import numpy as np
 from scipy import stats
 
 from tasklab.report.comparisons import seed_runs
-from tasklab.report.curve_fits import FittedCurve, choose_curve, size_grid
+from tasklab.report.curve_fits import FittedCurve, choose_curve, choose_curves, size_grid
 from tasklab.report.grouping import Cell, Experiment, Facet
 from tasklab.report.intervals import estimate
 from tasklab.report.resampling import ExampleResampler
@@ -135,6 +135,20 @@ class CurveDraws:
             mean, drawn = self.means(metric, facet, arm, sizes, seeds)
             self._fits[key] = (choose_curve(np.asarray(sizes), mean), mean, drawn)
         return self._fits[key]
+
+    def fit_all(
+        self, metric: str, requests: list[tuple[Facet, str, list[float], list[int]]]
+    ) -> None:
+        """``fitted`` for every (facet, arm, sizes, seeds) of ``requests`` at once, the fits
+        spread over the usable cores; later calls of ``fitted`` find them computed."""
+        missing = {}
+        for facet, arm, sizes, seeds in requests:
+            key = (metric, facet, arm, tuple(sizes), tuple(seeds))
+            if key not in self._fits and key not in missing:
+                missing[key] = self.means(metric, facet, arm, sizes, seeds)
+        chosen = choose_curves([(np.asarray(k[3]), mean) for k, (mean, _) in missing.items()])
+        for (key, (mean, drawn)), fit in zip(missing.items(), chosen, strict=True):
+            self._fits[key] = (fit, mean, drawn)
 
     def on_grid(
         self,
@@ -248,6 +262,13 @@ def fit_curves(
     extrapolate: float,
 ) -> list[CurveRow]:
     rows = []
+    wanted = []
+    for facet in experiment.facets(metric):
+        for arm in sorted(experiment.curves(metric, facet)):
+            sizes, seeds = curve_seeds(experiment, metric, facet, [arm])
+            if len(sizes) >= MIN_SIZES and len(seeds) >= 2:
+                wanted.append((facet, arm, sizes, seeds))
+    draws.fit_all(metric, wanted)  # every fit of the metric at once, over the cores
     for facet in experiment.facets(metric):
         curves = experiment.curves(metric, facet)
         for arm in sorted(curves):
