@@ -355,7 +355,13 @@ def test_a_stopped_sweep_says_what_stopped_exits_128_plus_signal_and_a_relaunch_
     deadline = time.monotonic() + 300
     while proc.poll() is None and time.monotonic() < deadline:
         done = list(sweep.glob("*/result.json"))
-        started = list(sweep.glob(f"*/{CHECKPOINT_DIR}/all/last.ckpt"))
+        # a run mid-training: a checkpoint and no record yet (a finished run's checkpoint
+        # lives on for a moment after its record, while it cleans up)
+        started = [
+            p
+            for p in sweep.glob(f"*/{CHECKPOINT_DIR}/all/last.ckpt")
+            if not (p.parents[2] / "result.json").exists()
+        ]
         if (launcher == "joblib" or done) and started:
             break
         time.sleep(0.01)
