@@ -168,3 +168,31 @@ def test_a_fit_that_would_leave_the_metrics_range_is_not_extrapolated(tmp_path):
     curve = {r["arm"]: r for r in _rows(out / "curves.csv")}["single_task"]
     assert "leaves the metric's range" in curve["summary"]
     assert curve["extrapolated_to"] == "" and curve["extrapolated"] == "nan"
+
+
+def test_better_above_is_the_side_just_above_the_crossing_even_where_it_turns_back():
+    """A fitted difference that crosses and comes back before the largest size: "better
+    above" names the arm ahead right after the crossing, and the turn back is said."""
+    from tasklab.report.crossovers import CrossoverRow, _located
+
+    class Draws:  # each arm's fitted curve on the grid, and draws that barely move it
+        def on_grid(self, metric, facet, arm, sizes, seeds, points):
+            grid = np.geomspace(100, 100000, points)
+            logs = np.log10(grid)
+            curve = 0.8 + (0.04 - 0.06 * (logs - 3.5) ** 2 / 2.25 if arm == "a" else 0.0)
+            drawn = curve + np.linspace(-1e-4, 1e-4, 50)[:, None]
+            return grid, curve, drawn
+
+    head = CrossoverRow(
+        "known", "test/mean/auroc", (), "a", "b", (100.0, 1000.0, 10000.0, 100000.0),
+        (0, 1, 2), shown=False, size=None, low=None, high=None, share_crossing=0.0,
+        better_first=None, better_last=None, why="",
+    )  # fmt: skip
+    row = _located(head, Draws(), ["b", "a", "b"], 1.0)
+    assert row.shown
+    assert row.better_first == "b" and row.better_last == "a"
+    assert row.size == pytest.approx(10 ** (3.5 - 1.5 * math.sqrt(2 / 3)), rel=0.02)
+    assert row.turns_back == pytest.approx(10 ** (3.5 + 1.5 * math.sqrt(2 / 3)), rel=0.02)
+    assert "b better below, a better above (the fitted difference changes sign again" in (
+        row.summary
+    )

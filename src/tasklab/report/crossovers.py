@@ -42,6 +42,7 @@ class CrossoverRow:
     better_first: str | None
     better_last: str | None
     why: str  # what shows the change of sign, or why none is shown
+    turns_back: float | None = None  # a later change of sign of the fitted difference
 
     @property
     def summary(self) -> str:
@@ -65,10 +66,15 @@ class CrossoverRow:
             if self.low is not None and self.high is not None
             else "n/a"
         )
+        back = (
+            f" (the fitted difference changes sign again near {self.turns_back:,.0f})"
+            if self.turns_back is not None
+            else ""
+        )
         return (
             f"crosses at {self.size:,.0f} (95% CI {span}, {self.share_crossing:.0%} of draws "
             f"cross; {self.why}): {self.better_first} better below, {self.better_last} "
-            "better above"
+            f"better above{back}"
         )
 
 
@@ -149,7 +155,16 @@ def _located(row: CrossoverRow, draws: CurveDraws, sides: list[str], sign: float
         why = "no verdict each way, and the fitted difference's interval holds 0 on one side"
         return dataclasses.replace(row, share_crossing=share, why=why)
     low, high = np.exp(np.quantile(np.log(crossing), [0.025, 0.975]))
-    first, last = (row.arm_a if sign * g > 0 else row.arm_b for g in (gap[0], gap[-1]))
+    # the sides just below and just above the first change of sign: a fitted difference
+    # may turn back before the largest size, and "better above" is about this crossing
+    changes = np.flatnonzero(np.sign(gap[:-1]) * np.sign(gap[1:]) < 0)
+    above = gap[changes[0] + 1] if changes.size else gap[-1]
+    first, last = (row.arm_a if sign * g > 0 else row.arm_b for g in (gap[0], above))
+    turns_back = (
+        float(first_root(grid[changes[1] :], gap[None, changes[1] :])[0])
+        if changes.size > 1
+        else None
+    )
     return dataclasses.replace(
         row,
         shown=True,
@@ -159,6 +174,7 @@ def _located(row: CrossoverRow, draws: CurveDraws, sides: list[str], sign: float
         share_crossing=share,
         better_first=first,
         better_last=last,
+        turns_back=turns_back,
         why="a verdict each way"
         if by_verdicts
         else "the fitted difference's interval excludes 0 on both sides",
