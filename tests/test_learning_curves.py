@@ -5,6 +5,7 @@ two sizes give no crossover location."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import math
 from pathlib import Path
 
@@ -196,3 +197,64 @@ def test_better_above_is_the_side_just_above_the_crossing_even_where_it_turns_ba
     assert "b better below, a better above (the fitted difference changes sign again" in (
         row.summary
     )
+
+
+def test_better_throughout_only_where_every_size_has_a_verdict():
+    from tasklab.report.crossovers import CrossoverRow
+
+    row = CrossoverRow(
+        "known", "test/mean/auroc", (), "a", "b", (100.0, 1000.0, 10000.0), (0, 1, 2),
+        shown=False, size=None, low=None, high=None, share_crossing=0.2, better_first="a",
+        better_last="a", why="no verdict each way", verdict_sizes=2,
+    )  # fmt: skip
+    assert row.summary.endswith("; a better at the 2 of 3 sizes with a verdict")
+    every = dataclasses.replace(row, verdict_sizes=3)
+    assert every.summary.endswith("; a better throughout")
+
+
+def test_lack_of_fit_rejects_a_family_that_misses_the_measured_means():
+    from tasklab.report.curve_fits import FittedCurve
+    from tasklab.report.curves import lack_of_fit
+
+    sizes = (100.0, 316.0, 1000.0, 3162.0, 10000.0)
+    truth = FittedCurve("pow3", (0.9, -0.1, 0.5), 10000.0, sizes, 0.01, 0.02)
+    rng = np.random.default_rng(5)
+    drawn = truth.predict(np.asarray(sizes)) + rng.normal(0, 0.002, (400, len(sizes)))
+    on_the_curve = truth.predict(np.asarray(sizes))
+    assert lack_of_fit(truth, on_the_curve, drawn) > 0.5
+    step = on_the_curve + np.asarray([0.0, 0.0, 0.02, 0.0, 0.0])  # a bump no pow3 follows
+    assert lack_of_fit(truth, step, drawn) < 1e-6
+    exact = FittedCurve("pow4", (0.9, -0.1, 0.5, 0.1), 10000.0, sizes[:4], 0.01, 0.02)
+    assert math.isnan(lack_of_fit(exact, on_the_curve[:4], drawn[:, :4]))  # no freedom left
+
+
+def test_a_crossing_shown_by_the_fits_alone_needs_fits_that_follow_the_data():
+    from tasklab.report.crossovers import CrossoverRow, _located
+    from tasklab.report.curve_fits import FittedCurve
+
+    sizes = (100.0, 316.0, 1000.0, 3162.0, 10000.0)
+    fit = FittedCurve("pow3", (0.9, -0.1, 0.5), 10000.0, sizes, 0.01, 0.02)
+    rng = np.random.default_rng(5)
+    drawn = fit.predict(np.asarray(sizes)) + rng.normal(0, 0.002, (400, len(sizes)))
+
+    class Draws:
+        def __init__(self, bump: float) -> None:
+            self.means = fit.predict(np.asarray(sizes)) + np.asarray([0, 0, bump, 0, 0])
+
+        def on_grid(self, metric, facet, arm, sizes, seeds, points):
+            grid = np.geomspace(100, 10000, points)
+            curve = 0.8 + (0.02 * (np.log10(grid) - 3) if arm == "a" else 0.0)
+            return grid, curve, curve + np.linspace(-1e-4, 1e-4, 50)[:, None]
+
+        def fitted(self, metric, facet, arm, sizes, seeds):
+            return fit, self.means, drawn
+
+    head = CrossoverRow(
+        "known", "test/mean/auroc", (), "a", "b", sizes, (0, 1, 2), shown=False, size=None,
+        low=None, high=None, share_crossing=0.0, better_first=None, better_last=None, why="",
+    )  # fmt: skip
+    following = _located(head, Draws(0.0), [], 1.0)
+    assert following.shown and following.size == pytest.approx(1000, rel=0.02)
+    missing = _located(head, Draws(0.02), [], 1.0)
+    assert not missing.shown and missing.size is None
+    assert "a's pow3 misses its measured means (lack of fit p = " in missing.summary

@@ -16,10 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from tasklab.report.curve_fits import first_root
-from tasklab.report.curves import MIN_SIZES, CurveDraws, curve_seeds
+from tasklab.report.curves import MIN_SIZES, CurveDraws, curve_seeds, lack_of_fit
 from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Experiment, Facet
 from tasklab.report.records import natural_key
+from tasklab.report.verdicts import ALPHA
 
 GRID = 200
 Verdicts = dict[tuple[str, Facet, str, str, float], str]  # (metric, facet, a, b, size) -> text
@@ -43,6 +44,7 @@ class CrossoverRow:
     better_last: str | None
     why: str  # what shows the change of sign, or why none is shown
     turns_back: float | None = None  # a later change of sign of the fitted difference
+    verdict_sizes: int = 0  # the measured sizes whose comparison has a verdict
 
     @property
     def summary(self) -> str:
@@ -52,11 +54,14 @@ class CrossoverRow:
                 f"{MIN_SIZES} or more"
             )
         if not self.shown:
-            lead = (
-                f"; {self.better_first} better throughout"
-                if self.better_first and self.better_first == self.better_last
-                else ""
-            )
+            lead = ""
+            if self.better_first and self.better_first == self.better_last:
+                lead = (
+                    f"; {self.better_first} better throughout"
+                    if self.verdict_sizes == len(self.sizes)
+                    else f"; {self.better_first} better at the {self.verdict_sizes} of "
+                    f"{len(self.sizes)} sizes with a verdict"
+                )
             return (
                 f"no crossover shown ({self.why}; {self.share_crossing:.0%} of draws cross "
                 f"in the measured range){lead}"
@@ -76,6 +81,20 @@ class CrossoverRow:
             f"cross; {self.why}): {self.better_first} better below, {self.better_last} "
             f"better above{back}"
         )
+
+
+def _misfits(row: CrossoverRow, draws: CurveDraws, sizes: list, seeds: list) -> list[str]:
+    """The arms whose fitted family misses their measured means (``lack_of_fit``): a crossing
+    shown by the fits alone needs fits that follow the data."""
+    found = []
+    for arm in (row.arm_a, row.arm_b):
+        fit, mean, drawn = draws.fitted(row.metric, row.facet, arm, sizes, seeds)
+        p = lack_of_fit(fit, mean, drawn) if fit is not None else math.nan
+        if p < ALPHA:
+            found.append(
+                f"{arm}'s {fit.family} misses its measured means (lack of fit p = {p:.2g})"
+            )  # type: ignore[union-attr]
+    return found
 
 
 def _verdict_sides(
@@ -125,6 +144,7 @@ def crossover_rows(
                 better_first=sides[0] if sides else None,
                 better_last=sides[-1] if sides else None,
                 why="too few sizes",
+                verdict_sizes=len(sides),
             )
             rows.append(_located(head, draws, sides, sign))
     return rows
@@ -153,6 +173,13 @@ def _located(row: CrossoverRow, draws: CurveDraws, sides: list[str], sign: float
     observed = float(first_root(grid, gap[None, :])[0])
     if not (by_verdicts or by_fit) or math.isnan(observed):
         why = "no verdict each way, and the fitted difference's interval holds 0 on one side"
+        return dataclasses.replace(row, share_crossing=share, why=why)
+    misfit = [] if by_verdicts else _misfits(row, draws, sizes, seeds)
+    if misfit:
+        why = (
+            "no verdict each way; the fitted difference's interval excludes 0 on both sides, "
+            f"but {'; '.join(misfit)}"
+        )
         return dataclasses.replace(row, share_crossing=share, why=why)
     low, high = np.exp(np.quantile(np.log(crossing), [0.025, 0.975]))
     # the sides just below and just above the first change of sign: a fitted difference

@@ -194,6 +194,21 @@ class CurveDraws:
         return mean, mean + seed_part + test_part
 
 
+def lack_of_fit(fit: FittedCurve, mean: np.ndarray, drawn: np.ndarray) -> float:
+    """p-value of the fit's misfit at the measured sizes: Σ ((mean − fit) / se)² against χ²
+    with (sizes − parameters) degrees of freedom, se from the draws of the means; NaN where
+    the fit has no freedom left (it passes through every point). A fitted family that cannot
+    follow the data (a smooth curve through a step) draws differences the data never show."""
+    free = len(fit.sizes) - len(fit.params)
+    if free < 1:
+        return math.nan
+    se = np.std(drawn, axis=0, ddof=1)
+    residual = mean - fit.predict(np.asarray(fit.sizes))
+    with np.errstate(all="ignore"):
+        statistic = float(np.sum((residual / np.where(se > 0, se, np.nan)) ** 2))
+    return float(stats.chi2.sf(statistic, free)) if math.isfinite(statistic) else math.nan
+
+
 def seed_values(
     experiment: Experiment, metric: str, cells: list[Cell], arm: str, seeds: list[int]
 ) -> np.ndarray:
