@@ -318,7 +318,9 @@ def _curve_analysis(
         pairs = pairs_by_metric.get(metric, set())
         curves = fit_curves(experiment, metric, builder.resampler, draws, extrapolate)
         analysis.curves += curves
-        analysis.crossovers += crossover_rows(experiment, metric, pairs, draws, verdicts)
+        analysis.crossovers += crossover_rows(
+            experiment, metric, pairs, draws, verdicts, analysis.family_size
+        )
         arms = sorted({a for c in experiment.values[metric].values() for a in c})
         found = reference if reference in arms else reference_arm(arms)
         analysis.data_units += data_unit_rows(experiment, metric, pairs, found, draws, curves)

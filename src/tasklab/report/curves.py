@@ -13,8 +13,9 @@ hat matrix. Intervals are the draws' 2.5% and 97.5% points.
   against its overall direction (paired over seeds and test examples, Holm over its steps);
   a flagged curve is not extrapolated and is not used for data units.
 - A crossover (``crossovers``) is only *shown* where the difference is shown to change
-  sign: a verdict each way at the measured sizes, or a fitted difference whose interval
-  excludes 0 on both sides somewhere in the measured range. Otherwise the report says "no
+  sign: a verdict each way at the measured sizes, or a fitted difference whose simultaneous
+  interval, at the verdicts' family level, excludes 0 on both sides somewhere in the
+  measured range (from fits that follow their means). Otherwise the report says "no
   crossover shown", never a location, and never from fewer than 3 sizes.
 - Data units (``data_units``; Hernandez et al. 2021): the reference arm's fitted curve
   inverted at another arm's measured mean, D_E, so that D_E − D is what the arm is worth in
