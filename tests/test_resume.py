@@ -420,3 +420,25 @@ def test_a_sigtermed_submitit_job_is_recorded_and_resumes_bit_for_bit(tmp_path, 
     assert logs.count("Restored all states from the checkpoint") == 1  # the relaunched job
     unbroken = train(make_cfg(*RESUME_RUN), output_dir=tmp_path / "unbroken")
     assert resumed["metrics"] == unbroken.metrics
+
+
+def test_a_second_signal_during_the_unwinding_raises_nothing(tmp_path):
+    """Ctrl-C reaches a joblib worker twice (from the terminal and from its launcher), and
+    Lightning's teardown puts the handler back after the first: the second must not raise
+    inside the code that records the first (it left a record "failed" with no error)."""
+    from tasklab.runs.interrupts import RunInterrupted, interruptible
+
+    recorded = []
+    with pytest.raises(RunInterrupted), interruptible():
+        handler = signal.getsignal(signal.SIGINT)
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)  # the signal is handled before this returns
+        except RunInterrupted:
+            signal.signal(signal.SIGINT, handler)  # what Lightning's teardown does
+            os.kill(os.getpid(), signal.SIGINT)  # the launcher's copy of the signal
+            time.sleep(0.2)
+            recorded.append("interrupted")
+            raise
+    assert recorded == ["interrupted"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

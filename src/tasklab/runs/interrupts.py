@@ -69,9 +69,17 @@ def child_processes(pid: int | None = None) -> list[int]:
 
 
 def _handler(before_raise: Callable[[int], None] | None):
+    raised = False
+
     def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
+        """Raise once per block. A second signal (Ctrl-C reaches a worker both from the
+        terminal and from its launcher) must not cut the record's writing short, and
+        ignoring signals is not enough: Lightning's teardown puts this handler back."""
+        nonlocal raised
         del frame
-        # a second signal while records are written is not allowed to cut a write short
+        if raised:
+            return
+        raised = True
         for handled in HANDLED:
             signal.signal(handled, signal.SIG_IGN)
         if before_raise is not None:
