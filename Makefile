@@ -2,7 +2,7 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test test-all lint bench clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -16,7 +16,12 @@ demo: setup
 	WANDB_SILENT=true $(BIN)/tasklab-train -m experiment=vectors_mtl_shared_features \
 		trainer.progress_bar=false
 
+# The developer's loop (about 2 minutes): everything but the tests marked slow or browser.
 test: setup
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+# The whole suite, as CI runs it (.ci/run).
+test-all: setup
 	$(BIN)/python -m pytest
 
 lint: setup

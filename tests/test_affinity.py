@@ -62,6 +62,7 @@ def test_the_report_shows_each_step_relative_to_the_tasks_own():
     assert values == [[1.0, pytest.approx(0.25)], [pytest.approx(-1 / 3), 1.0]]
 
 
+@pytest.mark.slow
 def test_measuring_affinity_changes_no_result_and_is_kept_in_the_record(make_cfg, tmp_path):
     base = [*TINY, "logger.wandb=false", "trainer.max_steps=6", "data.tasks=[car,stop_sign]"]
     plain = train(make_cfg(*base), output_dir=tmp_path / "plain")

@@ -262,6 +262,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("overrides", "expected", "status"), CASES, ids=lambda c: str(c)[:40])
 def test_bad_input_fails_in_one_line(
     inputs, tmp_path, capsys, monkeypatch, overrides, expected, status

@@ -202,6 +202,7 @@ def test_a_sweep_of_failures_still_gets_its_report(tmp_path, capsys):
     assert "Skipped records" in (tmp_path / "compare" / "report.html").read_text()
 
 
+@pytest.mark.slow
 def test_wandb_gets_the_same_tables_and_plots_offline(tmp_path):
     root = mtl_sweep(tmp_path / "sweep", logger_wandb=True)  # the runs logged to W&B
     out = tmp_path / "out"
@@ -299,6 +300,7 @@ def test_without_a_verdict_the_answer_says_so(tmp_path):
     assert "with fewer than 3 matched seeds" in answer
 
 
+@pytest.mark.slow
 def test_training_curves_come_from_the_runs_csv_logs(make_cfg, tmp_path):
     from tasklab.report.training_curves import run_loss_curve
     from tasklab.runner import train

@@ -67,6 +67,7 @@ def _group_choices(path: Path) -> list[str]:
     return choices
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", EXPERIMENT_FILES, ids=lambda p: p.stem)
 def test_an_experiment_sets_only_what_its_groups_do_not_already_give(path):
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

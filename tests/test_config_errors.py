@@ -14,6 +14,7 @@ from tasklab.train import main as train_main
 from .conftest import TINY
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("override", "expected"),
     [

@@ -65,6 +65,7 @@ def _by_seed(sweep, regime: str) -> dict[int, object]:
     return runs
 
 
+@pytest.mark.slow
 def test_another_seeds_predictions_set_the_run_aside_by_name(sweep, capsys):
     runs = _by_seed(sweep, "multi_task")
     shutil.copy(runs[1] / PREDICTIONS_FILE, runs[0] / PREDICTIONS_FILE)
@@ -106,6 +107,7 @@ def test_a_sweep_of_unreadable_records_fails_every_command(sweep, capsys):
     assert "6 damaged" in out
 
 
+@pytest.mark.slow
 def test_a_relaunch_reruns_a_damaged_record(sweep, run_cli):
     run = _by_seed(sweep, "multi_task")[0]
     (run / RESULT_FILE).write_text("{")

@@ -48,6 +48,7 @@ def test_the_shards_of_a_batch_are_a_partition_of_it(shuffle):
         assert torch.equal(batch[0::2], a) and torch.equal(batch[1::2], b)
 
 
+@pytest.mark.slow
 def test_ddp_over_two_cpu_processes_matches_one_process(tmp_path, make_cfg):
     run_dir = tmp_path / "ddp"
     proc = subprocess.run(

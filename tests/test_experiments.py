@@ -79,6 +79,7 @@ def test_experiments_are_found():
     assert published <= set(EXPERIMENTS), EXPERIMENTS
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", EXPERIMENTS)
 def test_each_experiment_is_tested_in_its_own_regime(make_cfg, name):
     # guards swept_regimes: a parsing slip would otherwise test another regime silently
@@ -91,6 +92,7 @@ def regime_overrides(regime: str) -> list[str]:
     return [f"regime={name}", *([f"regime.arm={arm}"] if arm else [])]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "regime"), CASES)
 def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
     kind = regime.split(":")[0]
@@ -168,6 +170,7 @@ def swept_weightings(name: str) -> list[str]:
 WEIGHTING_CASES = [(name, w) for name in EXPERIMENTS for w in swept_weightings(name)]
 
 
+@pytest.mark.slow
 def test_the_weighting_experiment_sweeps_every_weighting(make_cfg):
     # guards the parametrisation below: a parsing slip would leave it with no case at all
     options = swept_weightings("driving_mtl_weighting")
@@ -175,6 +178,7 @@ def test_the_weighting_experiment_sweeps_every_weighting(make_cfg):
     assert names == set(WEIGHTINGS.names())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "weighting"), WEIGHTING_CASES)
 def test_each_swept_weighting_runs_at_tiny_budget(make_cfg, tmp_path, name, weighting):
     cfg = make_cfg(f"experiment={name}", f"mtl/weighting={weighting}", *TINY, "logger.wandb=false")

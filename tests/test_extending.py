@@ -33,6 +33,7 @@ def _train(tmp_path: Path, *args: str):
     )
 
 
+@pytest.mark.slow
 def test_a_users_world_weighting_and_experiment_run_without_editing_tasklab(tmp_path):
     run = _train(
         tmp_path,
@@ -55,6 +56,7 @@ def test_a_users_world_weighting_and_experiment_run_without_editing_tasklab(tmp_
     assert 0.5 < record["metrics"]["test/upper/auroc"] <= 1.0  # learnable in 20 steps
 
 
+@pytest.mark.slow
 def test_a_users_setting_is_checked_by_its_declaration(tmp_path):
     run = _train(
         tmp_path,

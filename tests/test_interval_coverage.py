@@ -9,6 +9,7 @@ from tasklab.report.calibration import REGIMES, measure_coverage
 EXPERIMENTS = 1000
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seeds", [3, 5, 10])
 @pytest.mark.parametrize("regime", REGIMES, ids=lambda r: r.name.replace(" ", "_"))
 def test_difference_and_arm_intervals_cover_at_95_percent(regime, seeds):

@@ -46,6 +46,7 @@ def joblib_records(tmp_path_factory) -> dict[str, dict]:
     return _records(sweep)
 
 
+@pytest.mark.slow
 def test_joblib_runs_a_sweep_with_a_share_of_the_cores_per_job(joblib_records):
     assert len(joblib_records) == 2
     assert all(r["status"] == "ok" for r in joblib_records.values())
@@ -55,6 +56,7 @@ def test_joblib_runs_a_sweep_with_a_share_of_the_cores_per_job(joblib_records):
     assert {r["threads"] for r in joblib_records.values()} == {max(1, usable_cores() // 2)}
 
 
+@pytest.mark.slow
 def test_submitit_local_runs_the_same_sweep_to_the_same_numbers(tmp_path, joblib_records):
     sweep = tmp_path / "submitit"
     threads = max(1, usable_cores() // 2)  # as many as each joblib job had
@@ -76,6 +78,7 @@ def test_submitit_local_runs_the_same_sweep_to_the_same_numbers(tmp_path, joblib
         assert record["metrics"] == joblib_records[name]["metrics"]
 
 
+@pytest.mark.slow
 def test_the_optuna_sweeper_runs_4_trials_and_a_relaunch_skips_them(tmp_path, run_cli):
     sweep = tmp_path / "optuna"
     # the search chooses model.width, so the run's own width is left to it

@@ -9,11 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tasklab.results import source_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_wheel_install_runs_from_another_folder(tmp_path: Path) -> None:
     wheels, target, work = tmp_path / "wheels", tmp_path / "site", tmp_path / "elsewhere"
     work.mkdir()

@@ -274,6 +274,7 @@ def test_hybrid_learns_z_from_the_z_labelled_inputs(make_cfg, tmp_path):
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [

@@ -8,12 +8,15 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from .conftest import SMALL_RUN
 
 # the small run's budget, with its default logging (W&B offline, CSV) left on
 WITH_LOGS = [o for o in SMALL_RUN if o != "logger=none"]
 
 
+@pytest.mark.slow
 def test_a_run_with_default_logging_prints_its_line_and_nothing_else(tmp_path):
     run = subprocess.run(
         [

@@ -130,6 +130,7 @@ def _browser(tmp_path: Path, monkeypatch, width: int, height: int) -> Iterator[o
         driver.quit()
 
 
+@pytest.mark.browser
 @_NO_BROWSER
 def test_report_renders_in_headless_chromium(report, tmp_path, monkeypatch):
     from selenium.webdriver.common.by import By
@@ -175,6 +176,7 @@ def test_report_renders_in_headless_chromium(report, tmp_path, monkeypatch):
         assert os.path.getsize(report) > 10_000
 
 
+@pytest.mark.browser
 @_NO_BROWSER
 def test_a_laptops_first_screen_shows_the_answer(report, tmp_path, monkeypatch):
     """A screenshot of what a 1280 x 800 window shows before any scrolling: the answer's

@@ -105,6 +105,7 @@ def _launch(run_dir, tmpdir):
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM, signal.SIGINT])
 def test_a_stopped_run_resumes_to_the_same_metrics_bit_for_bit(tmp_path, make_cfg, stop):
     killed_dir = tmp_path / "killed"
@@ -171,6 +172,7 @@ def test_a_background_checkpoint_is_the_state_at_its_step(tmp_path):
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary left
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "weighting", ["equal", "famo", "rlw", "graddrop", "pcgrad", "dwa"]
 )  # each with state of its own: learned logits, a step count behind its random draws, …
@@ -216,6 +218,7 @@ io.save_checkpoint({"state_dict": {"w": torch.zeros(3)}, "slow": SlowToPickle()}
 """
 
 
+@pytest.mark.slow
 def test_a_kill_during_a_checkpoint_write_leaves_the_previous_one_on_any_filesystem(tmp_path):
     path = tmp_path / "run" / CHECKPOINT_DIR / "all" / "last.ckpt"
     tmpdir = other_filesystem_tmpdir(tmp_path)
@@ -244,6 +247,7 @@ def _key_of(make_cfg, *overrides):
     return config_key(make_cfg(*overrides))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["empty", "truncated", "garbage"])
 def test_a_damaged_checkpoint_is_set_aside_and_the_run_restarts_from_step_0(
     make_cfg, tmp_path, capsys, damage
@@ -297,6 +301,7 @@ main()
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("step", ["remove_checkpoints", "clear_running"])
 def test_a_kill_after_the_record_leaves_a_finished_run_that_a_relaunch_tidies(
     tmp_path, make_cfg, step
@@ -330,6 +335,7 @@ def _sweep_command(sweep: Path, *overrides: str) -> list[str]:
     return [sys.executable, "-m", "tasklab.train", "-m", *overrides, f"hydra.sweep.dir={sweep}"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("launcher", "stop"),
     [("basic", "term"), ("joblib", "term"), ("joblib", "ctrl-c")],
@@ -391,6 +397,7 @@ def test_a_stopped_sweep_says_what_stopped_exits_128_plus_signal_and_a_relaunch_
     assert not list(sweep.glob("*/running.json"))
 
 
+@pytest.mark.slow
 def test_a_sigtermed_submitit_job_is_recorded_and_resumes_bit_for_bit(tmp_path, make_cfg):
     """SLURM's pre-emption through submitit's launcher, with submitit's local executor."""
     sweep = tmp_path / "sweep"

@@ -98,6 +98,7 @@ def _assert_same_fit(stacked: FitOutcome, single: FitOutcome) -> None:
             assert np.allclose(other.output, predictions.output, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "tasks"),
     [
@@ -162,6 +163,7 @@ def test_padded_members_really_had_training_sets_of_different_sizes(make_cfg, tm
     assert len(sizes) > 1
 
 
+@pytest.mark.slow
 def test_batch_statistics_with_training_sets_of_different_sizes(make_cfg, tmp_path):
     """BatchNorm members whose short last batches fall at different steps run in groups of
     equal batch size, each on its real rows: every member ends as its single fit."""
@@ -215,6 +217,7 @@ def _records(sweep):
     return {p.parent.name: json.loads(p.read_text()) for p in sweep.glob(f"*/{RESULT_FILE}")}
 
 
+@pytest.mark.slow
 def test_a_sweep_stacks_each_configs_seeds_and_writes_one_record_per_seed(tmp_path, run_cli):
     common = [*SMALL_RUN, "trainer.max_steps=6", "regime=single_task,multi_task"]
     sequential = run_cli(
@@ -267,6 +270,7 @@ def test_a_config_that_cannot_be_stacked_trains_each_seed_alone(tmp_path, run_cl
     assert not any("stacked" in f for r in records.values() for f in r["fits"])
 
 
+@pytest.mark.slow
 def test_a_killed_stacked_sweep_resumes_as_exactly_as_an_unbroken_one(tmp_path, run_cli):
     run = [o for o in RESUME_RUN if not o.startswith("seed=")]
     stacked = [*run, "seed=3,4", "trainer.seeds_per_fit=2"]
@@ -333,6 +337,7 @@ def test_the_direct_forward_of_an_mlp_is_the_vmapped_one(make_cfg, tmp_path, sha
             assert torch.allclose(mapped[name][k], own[name], atol=1e-6)
 
 
+@pytest.mark.slow
 def test_by_default_mlp_seeds_are_stacked_and_cnn_seeds_are_not(tmp_path, run_cli):
     mlp = run_cli(
         train_main,

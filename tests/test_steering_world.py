@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from tasklab.data.steering import GEOMETRY, SteeringWorld, planned_steering
@@ -33,6 +34,7 @@ def test_the_planner_follows_the_lane_and_passes_the_obstacle_on_its_free_side()
     torch.testing.assert_close(planned_steering(mirrored), -planned_steering(near))
 
 
+@pytest.mark.slow
 def test_z_is_drawn_uniformly_in_the_declared_ranges():
     world = SteeringWorld()
     labels = world.render(TEST_STREAM, torch.arange(20_000))[1]

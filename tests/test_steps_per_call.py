@@ -54,6 +54,7 @@ def _rows(run_dir):
         return list(csv.DictReader(handle))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weighting", ["equal", "dwa", "rlw"])  # state of their own per step
 def test_grouped_steps_train_log_and_validate_as_single_steps(make_cfg, tmp_path, weighting):
     base = [

@@ -11,6 +11,7 @@ from tasklab.report.compare import main as compare_main
 from tasklab.train import main as train_main
 
 
+@pytest.mark.slow
 def test_multirun_prints_the_comparison_table(tmp_path, run_cli):
     sweep_dir = tmp_path / "sweep"
     proc = run_cli(

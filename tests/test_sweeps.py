@@ -51,6 +51,7 @@ def _status(sweep_dir, capsys) -> list[str]:
     return capsys.readouterr().out.splitlines()
 
 
+@pytest.mark.slow
 def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(
     tmp_path, capsys, run_cli
 ):
@@ -201,6 +202,7 @@ def test_a_stage_cache_key_keeps_a_new_defaulted_setting_out_and_a_changed_one_i
     assert identity(grown) == {"width": 8, "new_setting": 0.25}
 
 
+@pytest.mark.slow
 def test_every_registered_regime_and_weighting_is_a_run_of_its_own(make_cfg):
     """Settings at their defaults are left out of a run's identity, but never *which*
     component runs: each weighting's and regime's defaults are its own."""
@@ -234,6 +236,7 @@ def test_temporaries_of_a_killed_write_are_gone_once_the_folder_runs_again(make_
     assert not list(tmp_path.glob(".*.tmp"))
 
 
+@pytest.mark.slow
 def test_changing_a_display_setting_on_a_finished_sweep_skips_every_run(tmp_path, run_cli):
     sweep = tmp_path / "sweep"
     first = run_cli(train_main, "-m", *SMALL, "seed=0,1", f"hydra.sweep.dir={sweep}")

@@ -144,6 +144,7 @@ def test_cache_hits_on_an_identical_stage1(make_cfg, tmp_path):
     ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "change",
     [
@@ -324,6 +325,7 @@ def test_joint_mode_trains_source_and_target_together_with_both_stages_labels(ma
     assert "source/test/car/auroc" not in scratch.metrics
 
 
+@pytest.mark.slow
 def test_joint_target_share_fills_each_batch_with_target_rows(make_cfg):
     cfg = make_cfg(*TINY, "data.n_train=512", "data.tasks=[pedestrian,car]")
     world = build_world(cfg.data)

@@ -29,6 +29,7 @@ def test_the_passes_are_spread_over_the_fit_the_last_at_its_end():
     assert validation_interval(300, 0) == 301  # none inside the fit: once, after it
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "overrides",
     [

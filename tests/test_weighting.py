@@ -196,6 +196,7 @@ def test_learned_weights_train_at_their_own_rate():
     assert rates[id(net.heads["a"].weight)] == pytest.approx(1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "name",
     [

@@ -29,6 +29,7 @@ def scores(tmp_path_factory):
     return results
 
 
+@pytest.mark.slow
 def test_cnn_clearly_beats_linear(scores):
     cnn, linear = scores["cnn"]["test/mean/auroc"], scores["linear"]["test/mean/auroc"]
     assert cnn > 0.85, cnn
