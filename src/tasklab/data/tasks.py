@@ -8,7 +8,6 @@ from typing import Literal
 TaskKind = Literal["binary", "multiclass", "regression"]
 
 HEADLINE_METRIC: dict[str, str] = {"binary": "auroc", "multiclass": "accuracy", "regression": "mae"}
-LOWER_IS_BETTER: frozenset[str] = frozenset({"mae", "mse", "loss"})
 
 
 @dataclass(frozen=True)

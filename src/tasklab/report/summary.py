@@ -24,21 +24,11 @@ from tasklab.report.compare import DEFAULT_METRICS, CompareError, grouped_metric
 from tasklab.report.comparisons import BOTH, CellStat, Comparison
 from tasklab.report.formatting import p_text
 from tasklab.report.grouping import SizeAxisError, group_records, is_task_of
-from tasklab.report.records import Records, find_axes, load_records
+from tasklab.report.records import Records, load_records
 from tasklab.report.resampling import RESAMPLES
 from tasklab.results import RESULT_FILE
 from tasklab.runs.progress import note_sweep_dir
 from tasklab.runs.sweep_plan import sweep_plan
-
-
-def swept_axes(
-    records: list[dict[str, Any]],
-) -> tuple[list[str], dict[str, str], list[tuple[str, ...]]]:
-    """Override keys whose values differ between records (the cell axes; keys that define arms
-    are not axes), the constant rest, and each record's cell (``key=value`` per axis)."""
-    axes = find_axes(records)
-    cells = [tuple(f"{k}={values[k] or '-'}" for k in axes.swept) for values in axes.per_record]
-    return axes.swept, axes.fixed, cells
 
 
 def _signed(value: float) -> str:
