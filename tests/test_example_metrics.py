@@ -6,13 +6,13 @@ import torch
 
 from tasklab.data.tasks import TaskSpec
 from tasklab.metrics import metric_collection
+from tasklab.prediction_metrics import metric_value
 from tasklab.predictions import (
     PredictionCollector,
     TaskPredictions,
     load_predictions,
     save_predictions,
 )
-from tasklab.report.example_metrics import metric_value
 
 SPECS = [
     TaskSpec("b", "binary"),

@@ -10,9 +10,9 @@ from tasklab.data.registry import build_world
 from tasklab.data.tasks import HEADLINE_METRIC
 from tasklab.examples.digits import digits_arrays, write_npz
 from tasklab.metric_keys import split_task_metric
+from tasklab.prediction_metrics import metric_value
 from tasklab.predictions import load_predictions
 from tasklab.registry import WEIGHTINGS
-from tasklab.report.example_metrics import metric_value
 from tasklab.runner import train
 
 from .conftest import TINY

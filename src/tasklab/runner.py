@@ -19,11 +19,11 @@ from tasklab.config_checks import ConfigError, check_config, several_processes
 from tasklab.data.eval_sharing import sweep_eval_cache
 from tasklab.data.registry import build_world, fit_data_to_world, task_budgets
 from tasklab.metrics import with_task_means
+from tasklab.prediction_metrics import reproduces
 from tasklab.predictions import PREDICTIONS_FILE, matching_predictions, save_predictions
 from tasklab.regimes import describe_arm, describe_sizes
 from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
 from tasklab.registry import REGIMES
-from tasklab.report.example_metrics import reproduces
 from tasklab.results import (
     RunResult,
     git_state,

@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from tasklab.prediction_metrics import metric_value
 from tasklab.predictions import TaskPredictions, save_predictions
-from tasklab.report.example_metrics import metric_value
 from tasklab.report.intervals import estimate
 from tasklab.report.resampling import ExampleResampler
 from tasklab.results import RunResult, write_result

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tasklab.metric_keys import split_task_metric
+from tasklab.prediction_metrics import METRICS, metric_value, supports
 from tasklab.predictions import PREDICTIONS_FILE, load_predictions
-from tasklab.report.example_metrics import METRICS, metric_value, supports
 
 TOLERANCE = 1e-4  # relative: float32 metrics against float64 recomputation
 

@@ -8,7 +8,7 @@ rows it declares differences that are the test set's luck (``tests/test_verdict_
 So each resample r draws one set of test examples (multinomial counts over the examples'
 indices, shared by every run, arm and task, because they were all scored on the same rows);
 a run's metric under r is recomputed from its stored predictions with those counts
-(``example_metrics``). The spread of a seed mean over these resamples is the test split's
+(``tasklab.prediction_metrics``). The spread of a seed mean over these resamples is the test split's
 share of an interval (``intervals``); the draws also carry the test split's noise into the
 fitted learning curves (``curves``).
 
@@ -26,8 +26,8 @@ from pathlib import Path
 import numpy as np
 
 from tasklab.metric_keys import split_task_metric
+from tasklab.prediction_metrics import metric_value, supports
 from tasklab.predictions import PREDICTIONS_FILE, RunPredictions, load_predictions
-from tasklab.report.example_metrics import metric_value, supports
 
 RESAMPLES = 2000  # example resamples: the test split's variance, and the curves' draws
 
