@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from tasklab.config import RESUMED_CHECKPOINTS
+from tasklab.reproduce import input_notes
 from tasklab.runner import train
 from tasklab.runs import fingerprints
 from tasklab.runs.checkpoints import CHECKPOINT_DIR, LAST
 from tasklab.runs.fingerprints import file_fingerprint, path_fingerprint
 from tasklab.runs.ids import config_key
-from tasklab.runs.reproduce import input_notes
 
 from .conftest import TINY
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from tasklab import configs_cli
+from tasklab import configs_cli, reproduce
 from tasklab.report import compare, summary
-from tasklab.runs import reproduce, status
+from tasklab.runs import status
 
 
 @pytest.mark.parametrize("module", [compare, summary, reproduce, status, configs_cli])

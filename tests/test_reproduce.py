@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
+from tasklab.reproduce import main
 from tasklab.results import RESULT_FILE
 from tasklab.runner import train
-from tasklab.runs.reproduce import main
 
 from .conftest import TINY
 
@@ -42,8 +42,8 @@ def test_a_folder_without_a_record_is_a_one_line_error(tmp_path, capsys):
 
 
 def test_a_record_made_by_other_source_files_says_so():
+    from tasklab.reproduce import provenance_notes
     from tasklab.results import source_digest
-    from tasklab.runs.reproduce import provenance_notes
 
     assert provenance_notes({"source_digest": source_digest()}) == []
     (note,) = provenance_notes({"source_digest": "0123456789abcdef"})

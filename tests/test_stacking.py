@@ -22,9 +22,9 @@ from tasklab.data.tasks import TaskSpec
 from tasklab.models.backbones import TrunkShape
 from tasklab.module import NonFiniteLossError
 from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
+from tasklab.reproduce import main as reproduce_main
 from tasklab.results import RESULT_FILE
 from tasklab.runs.checkpoints import CHECKPOINT_DIR
-from tasklab.runs.reproduce import main as reproduce_main
 from tasklab.stacking import fit as stacking_fit
 from tasklab.stacking.fit import fit_tasks_stacked
 from tasklab.train import main as train_main
