@@ -52,6 +52,17 @@ pids = parallel_map(pid, items)
 assert len(pids) == len(items)
 assert set(pids) - {os.getpid()}, "every item ran in this process"
 assert parallel_map(abs, [-3, -2, -1] * MIN_PER_WORKER) == [3, 2, 1] * MIN_PER_WORKER
+
+import numpy as np
+from tasklab.report.curve_fits import choose_curve, choose_curves
+
+rng = np.random.default_rng(3)
+sizes = np.asarray([100.0, 300.0, 1000.0, 3000.0, 10000.0])
+curves = [
+    (sizes, 0.9 - rng.uniform(0.1, 0.4) * (sizes / 100) ** -rng.uniform(0.2, 0.8))
+    for _ in range(4 * MIN_PER_WORKER)
+]
+assert choose_curves(curves) == [choose_curve(*c) for c in curves]  # forked, bit for bit
 print("ok")
 """
 

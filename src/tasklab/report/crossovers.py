@@ -92,11 +92,13 @@ def _misfits(row: CrossoverRow, draws: CurveDraws, sizes: list, seeds: list) -> 
     found = []
     for arm in (row.arm_a, row.arm_b):
         fit, mean, drawn = draws.fitted(row.metric, row.facet, arm, sizes, seeds)
-        p = lack_of_fit(fit, mean, drawn) if fit is not None else math.nan
+        if fit is None:
+            continue
+        p = lack_of_fit(fit, mean, drawn)
         if p < ALPHA:
             found.append(
                 f"{arm}'s {fit.family} misses its measured means (lack of fit p = {p:.2g})"
-            )  # type: ignore[union-attr]
+            )
     return found
 
 
