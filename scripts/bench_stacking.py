@@ -1,7 +1,7 @@
 """Stacked seeds against one seed at a time, side by side in one process.
 
 For K = 1, 2, 4, 8, 16 members, tasklab's stacked fit (``trainer.seeds_per_fit``: the
-Lightning module of ``tasklab.stacking``) trains K seeds of one config at once; the baseline
+Lightning module of ``tasklab.fit.stacked``) trains K seeds of one config at once; the baseline
 is a plain PyTorch loop training one seed, which K sequential seeds repeat K times. Printed,
 for the vector MLP and the driving CNN: the speed-up, K sequential plain fits' time over the
 stacked fit's (K x samples per second per member, stacked / plain); each repeat pairs a plain
@@ -36,13 +36,13 @@ from tasklab.data.driving import PRESENCE_TASKS, DrivingWorld
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.vectors import VectorWorld
-from tasklab.losses import masked_multitask_loss
+from tasklab.fit.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
+from tasklab.fit.losses import masked_multitask_loss
+from tasklab.fit.stacked.data import StackedDataModule
+from tasklab.fit.stacked.module import StackedSeedsModule
+from tasklab.fit.stacked.net import StackedNet
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
-from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
-from tasklab.stacking.data import StackedDataModule
-from tasklab.stacking.module import StackedSeedsModule
-from tasklab.stacking.net import StackedNet
 
 MODELS = {  # world, backbone, trunk, batch size, steps
     "vector_mlp": (VectorWorld, "mlp", TrunkShape(width=64, depth=2), 256, 200),

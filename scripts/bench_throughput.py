@@ -34,12 +34,12 @@ from tasklab.data.registry import build_world
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.vectors import VectorWorld
 from tasklab.data.world import train_stream
+from tasklab.fit.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
+from tasklab.fit.losses import masked_multitask_loss
+from tasklab.fit.module import TaskLabModule
 from tasklab.loggers import build_loggers, finish_wandb
-from tasklab.losses import masked_multitask_loss
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
-from tasklab.module import TaskLabModule
-from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
 
 WARMUP = 20
 

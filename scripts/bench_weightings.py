@@ -22,8 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_throughput import WARMUP, StepTimer, _setup
-from tasklab.module import TaskLabModule
-from tasklab.regimes.lightning_trainer import quiet_lightning
+from tasklab.fit.lightning_trainer import quiet_lightning
+from tasklab.fit.module import TaskLabModule
 from tasklab.registry import WEIGHTINGS
 from tasklab.weightings import build_weighting, weighting_settings
 

@@ -8,9 +8,9 @@ import copy
 import pytest
 import torch
 
-from tasklab.affinity import lookahead_affinity
 from tasklab.data.tasks import TaskSpec
-from tasklab.losses import masked_multitask_loss
+from tasklab.fit.affinity import lookahead_affinity
+from tasklab.fit.losses import masked_multitask_loss
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
 from tasklab.report.affinity_plots import mean_relative_affinity, run_affinity

@@ -20,7 +20,7 @@ from tasklab.train import main
 from .test_datamodule import _dm
 
 TASKS = [TaskSpec(n) for n in ("pedestrian", "car", "stop_sign", "traffic_light")]
-# An MLP (no BatchNorm, whose statistics would be per process) on the seed's loss, which
+# An MLP (no BatchNorm, whose statistics would be per process) on the masked multi-task loss, which
 # divides by the batch size: the average of the processes' gradients is the whole batch's.
 RUN = [
     "data=vectors",

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from tasklab.data.tasks import TaskSpec
-from tasklab.metrics import metric_collection
+from tasklab.fit.metrics import metric_collection
 from tasklab.prediction_metrics import metric_value
 from tasklab.predictions import (
     PredictionCollector,

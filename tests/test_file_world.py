@@ -82,7 +82,7 @@ def test_a_single_task_fit_drops_rows_without_its_label_and_averages_over_the_re
     divided by a batch that included them (against the loss's docstring)."""
     from torch.nn import functional as F
 
-    from tasklab.losses import masked_multitask_loss
+    from tasklab.fit.losses import masked_multitask_loss
 
     spec = SPECS["digit"]
     dm = WorldDataModule(

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from tasklab.data.tasks import TaskSpec
-from tasklab.losses import masked_multitask_loss
+from tasklab.fit.losses import masked_multitask_loss
+from tasklab.fit.module import TaskLabModule
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
-from tasklab.module import TaskLabModule
 from tasklab.weightings import step_seed
 from tasklab.weightings.famo import Famo
 from tasklab.weightings.rlw import RandomLossWeighting

@@ -3,7 +3,7 @@ import math
 import torch
 
 from tasklab.data.tasks import TaskSpec
-from tasklab.losses import masked_multitask_loss
+from tasklab.fit.losses import masked_multitask_loss
 
 TASKS = [TaskSpec("a"), TaskSpec("b")]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import torch
 
 from tasklab.data.tasks import TaskSpec
+from tasklab.fit.module import TaskLabModule
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.memory_format import prefers_channels_last, train_in_preferred_layout
 from tasklab.models.multihead import build_net
-from tasklab.module import TaskLabModule
 
 from .conftest import bare_trainer
 

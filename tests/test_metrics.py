@@ -1,7 +1,7 @@
 import torch
 
 from tasklab.data.tasks import TaskSpec
-from tasklab.metrics import TaskMetrics, with_task_means
+from tasklab.fit.metrics import TaskMetrics, with_task_means
 
 
 def test_metrics_use_labelled_entries_only():

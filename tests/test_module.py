@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from tasklab.data.tasks import TaskSpec
+from tasklab.fit.module import NonFiniteLossError, TaskLabModule
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
-from tasklab.module import NonFiniteLossError, TaskLabModule
 
 from .conftest import bare_trainer
 
@@ -163,7 +163,7 @@ def test_each_training_log_window_holds_log_every_n_steps_steps():
 
 
 def test_the_progress_bar_shows_the_last_windows_training_loss():
-    from tasklab.regimes.lightning_trainer import TrainingLossBar
+    from tasklab.fit.lightning_trainer import TrainingLossBar
 
     bar = TrainingLossBar()
     tasks = [TaskSpec("a")]

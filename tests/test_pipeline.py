@@ -21,9 +21,9 @@ from tasklab.data.registry import build_world, selected_tasks, task_budgets
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import TEST_STREAM, StagedWorld, as_model_input
 from tasklab.data.z_encoding import z_from_labels, z_from_outputs
+from tasklab.fit.fitting import RunContext
 from tasklab.models.composed import ComposedNet
 from tasklab.regimes import pipeline
-from tasklab.regimes.fitting import RunContext
 from tasklab.runner import train
 
 from .conftest import TINY

@@ -146,7 +146,7 @@ def test_a_stopped_run_resumes_to_the_same_metrics_bit_for_bit(tmp_path, make_cf
 def test_every_fit_writes_its_checkpoints_atomically_in_place(make_cfg, tmp_path):
     from pytorch_lightning.plugins.io import AsyncCheckpointIO
 
-    from tasklab.regimes.lightning_trainer import build_trainer
+    from tasklab.fit.lightning_trainer import build_trainer
     from tasklab.runs.checkpoints import AtomicCheckpointIO
 
     trainer = build_trainer(make_cfg(*TINY).trainer, [], tmp_path, 2, "all")

@@ -19,14 +19,14 @@ import torch
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.registry import build_world, fit_data_to_world, selected_tasks, task_budgets
 from tasklab.data.tasks import TaskSpec
+from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks
+from tasklab.fit.module import NonFiniteLossError
+from tasklab.fit.stacked import fit as stacking_fit
+from tasklab.fit.stacked.fit import fit_tasks_stacked
 from tasklab.models.backbones import TrunkShape
-from tasklab.module import NonFiniteLossError
-from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.reproduce import main as reproduce_main
 from tasklab.results import RESULT_FILE
 from tasklab.runs.checkpoints import CHECKPOINT_DIR
-from tasklab.stacking import fit as stacking_fit
-from tasklab.stacking.fit import fit_tasks_stacked
 from tasklab.train import main as train_main
 
 from .conftest import SMALL_RUN
@@ -312,8 +312,8 @@ def test_a_killed_stacked_sweep_resumes_as_exactly_as_an_unbroken_one(tmp_path, 
 
 @pytest.mark.parametrize("shared", [False, True])
 def test_the_direct_forward_of_an_mlp_is_the_vmapped_one(make_cfg, tmp_path, shared):
+    from tasklab.fit.stacked.net import StackedNet, runs_direct
     from tasklab.models.multihead import build_net
-    from tasklab.stacking.net import StackedNet, runs_direct
 
     world = build_world(make_cfg(*VECTORS).data)
     tasks = [
@@ -370,10 +370,10 @@ def test_by_default_mlp_seeds_are_stacked_and_cnn_seeds_are_not(tmp_path, run_cl
 
 
 def test_a_seed_another_launch_is_training_is_left_out_of_the_stack(make_cfg, tmp_path):
+    from tasklab.fit.stacked.group import Member
     from tasklab.results import write_json_atomic
     from tasklab.runner import _train_stacked
     from tasklab.runs.markers import RUNNING_FILE, process_start
-    from tasklab.stacking.group import Member
 
     members = [
         Member(make_cfg(*VECTORS, f"seed={s}"), tmp_path / f"s{s}", [f"seed={s}"]) for s in range(3)

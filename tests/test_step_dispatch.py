@@ -7,9 +7,9 @@ import pytorch_lightning as pl
 import torch
 
 from tasklab.data.tasks import TaskSpec
+from tasklab.fit.module import TaskLabModule
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
-from tasklab.module import TaskLabModule
 
 from .conftest import bare_trainer
 

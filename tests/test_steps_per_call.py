@@ -9,7 +9,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from tasklab.config import TrainerConfig
-from tasklab.regimes.lightning_trainer import steps_per_call
+from tasklab.fit.lightning_trainer import steps_per_call
 from tasklab.runner import train
 
 from .conftest import TINY

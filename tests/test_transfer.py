@@ -19,11 +19,11 @@ from tasklab.data.registry import build_world, task_budgets
 from tasklab.data.shuffled_labels import ShuffledLabels
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import train_stream
+from tasklab.fit.fitting import FitOutcome, RunContext
 from tasklab.models.backbones import TrunkShape, trunk_blocks
 from tasklab.models.handoff import TrunkMismatchError, load_trunk, trunk_state
 from tasklab.models.multihead import build_net
 from tasklab.regimes import transfer
-from tasklab.regimes.fitting import FitOutcome, RunContext
 from tasklab.runner import train
 from tasklab.runs.ids import TRAINING_VERSION
 from tasklab.stage_cache import cache_key, load_or_build

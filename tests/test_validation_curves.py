@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tasklab.regimes.lightning_trainer import validation_interval
+from tasklab.fit.lightning_trainer import validation_interval
 from tasklab.report.compare import main
 from tasklab.report.training_curves import run_validation_curve
 from tasklab.runner import train

@@ -9,10 +9,10 @@ import torch
 
 from tasklab.config_checks import ConfigError
 from tasklab.data.tasks import TaskSpec
-from tasklab.losses import masked_multitask_loss
+from tasklab.fit.losses import masked_multitask_loss
+from tasklab.fit.module import TaskLabModule
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.multihead import build_net
-from tasklab.module import TaskLabModule
 from tasklab.runner import train
 from tasklab.weightings import step_seed
 from tasklab.weightings.dwa import DynamicWeightAverage

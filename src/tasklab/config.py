@@ -117,7 +117,7 @@ class TrainerConfig:
     # every logging, validation and checkpoint boundary where it was; results are identical.
     steps_per_call: int = setting(0, low=0, identity=False, doc="0: auto; 1: one per call")
     # In a sweep, up to this many seeds of one config train as one stacked model in the job
-    # of the first of them (tasklab.stacking); each seed still gets its own result.json.
+    # of the first of them (tasklab.fit.stacked); each seed still gets its own result.json.
     # 0 (auto): 16 where stacking measured faster (MLP and linear networks on a CPU), else 1.
     seeds_per_fit: int = setting(0, low=0, identity=False, doc="0: auto; 1: every seed on its own")
     # a checkpoint every this many steps, resumed from when a killed run is launched again
@@ -144,7 +144,7 @@ class LoggerConfig:
 @dataclass
 class MtlConfig:
     weighting: WeightingSettings = field(default_factory=WeightingSettings)
-    # inter-task affinity by lookahead (tasklab.affinity), measured every this many steps of
+    # inter-task affinity by lookahead (tasklab.fit.affinity), measured every this many steps of
     # a fit of several tasks and kept in the run record; it changes no result (tested)
     affinity_every: int = setting(0, low=0, identity=False, doc="0: not measured")
 

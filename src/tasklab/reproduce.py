@@ -24,7 +24,7 @@ from tasklab.results import RESULT_FILE, git_state, package_versions, source_dig
 from tasklab.runs.fingerprints import MISSING, path_fingerprint
 from tasklab.runs.markers import read_json
 
-# A run trained stacked with other seeds (``tasklab.stacking``) and re-run on its own differs
+# A run trained stacked with other seeds (``tasklab.fit.stacked``) and re-run on its own differs
 # by float32 rounding of batched against unbatched products: measured <= 3e-7 per metric.
 STACKED_TOLERANCE = 1e-5
 

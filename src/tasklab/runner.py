@@ -18,11 +18,13 @@ from pytorch_lightning.utilities import rank_zero_only
 from tasklab.config_checks import ConfigError, check_config, several_processes
 from tasklab.data.eval_sharing import sweep_eval_cache
 from tasklab.data.registry import build_world, fit_data_to_world, task_budgets
-from tasklab.metrics import with_task_means
+from tasklab.fit.fitting import FitOutcome, RunContext, set_threads
+from tasklab.fit.metrics import with_task_means
+from tasklab.fit.stacked.fit import StackingRefused
+from tasklab.fit.stacked.group import Member, stacked_group
 from tasklab.prediction_metrics import reproduces
 from tasklab.predictions import PREDICTIONS_FILE, matching_predictions, save_predictions
 from tasklab.regimes import describe_arm, describe_sizes
-from tasklab.regimes.fitting import FitOutcome, RunContext, set_threads
 from tasklab.registry import REGIMES
 from tasklab.results import (
     RunResult,
@@ -48,8 +50,6 @@ from tasklab.runs.markers import (
     finished_ok,
 )
 from tasklab.runs.threads import job_threads
-from tasklab.stacking.fit import StackingRefused
-from tasklab.stacking.group import Member, stacked_group
 
 register_run_id_resolver()  # launcher workers import this module and resolve run ids
 quiet_worker_exit()  # and end without a traceback when stopped between runs
@@ -208,7 +208,7 @@ def train(
     A folder that already holds an ok record of this very config is not run again (a
     re-launched sweep skips its finished runs); a failed, killed or changed run is. Under
     ``trainer.seeds_per_fit`` the job may train further seeds of its config with it
-    (``tasklab.stacking``), each recorded in its own folder.
+    (``tasklab.fit.stacked``), each recorded in its own folder.
     """
     hydra_dir, hydra_overrides = _hydra_context()
     output_dir = Path(output_dir or hydra_dir or Path.cwd())

@@ -23,7 +23,7 @@ from tasklab.conf import CONFIG_PATH
 from tasklab.config import register_configs
 from tasklab.config_checks import ConfigError
 from tasklab.data.file_arrays import DataFileError
-from tasklab.module import NonFiniteLossError
+from tasklab.fit.module import NonFiniteLossError
 from tasklab.results import disk_full, write_text_atomic
 from tasklab.runner import in_multirun, train
 from tasklab.runs.interrupts import (

@@ -1,6 +1,6 @@
 """The steering world: a road seen from above (x), the scene's geometry (z), a steering command (y).
 
-The lecture's "less promising" end-to-end example: learning steering straight from pixels
+The classic "less promising" end-to-end example: learning steering straight from pixels
 against a pipeline that first finds the lane and the obstacle ahead and then plans. A 32x32
 image shows a lane that bends away from the car (offset, heading and curvature of its centre
 line), a car-sized obstacle somewhere in it, and a few round distractors that matter to

@@ -1,4 +1,4 @@
-"""A shared trunk with one head per task: the seed's multi-task architecture."""
+"""A shared trunk with one head per task: the standard hard-parameter-sharing architecture."""
 
 from __future__ import annotations
 

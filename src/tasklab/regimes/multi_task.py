@@ -5,10 +5,10 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from tasklab.data.registry import selected_tasks
-from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
+from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks
+from tasklab.fit.stacked.fit import fit_tasks_stacked
 from tasklab.registry import REGIMES, WEIGHTINGS
 from tasklab.settings import arm_fields
-from tasklab.stacking.fit import fit_tasks_stacked
 
 
 def weighting_keys(cfg: DictConfig) -> list[str]:

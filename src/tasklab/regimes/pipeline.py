@@ -27,11 +27,11 @@ from tasklab.config_checks import check_n_train, check_rows, require
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.registry import selected_tasks
 from tasklab.data.world import StagedWorld, World
-from tasklab.metrics import with_task_means
+from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks
+from tasklab.fit.metrics import with_task_means
 from tasklab.models.composed import ComposedNet
 from tasklab.models.handoff import FineTunePlan
 from tasklab.predictions import RunPredictions, of_tasks, prefixed
-from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.regimes.pipeline_stages import (
     X_TO_Z,
     Z_TO_Y,

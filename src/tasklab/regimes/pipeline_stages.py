@@ -24,9 +24,9 @@ from tasklab.data.registry import selected_tasks
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import StagedWorld, as_model_input
 from tasklab.data.z_encoding import z_from_labels
+from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks, model_shape, trunk_shape
 from tasklab.models.multihead import build_net, count_parameters
 from tasklab.predictions import RunPredictions, prefixed
-from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, model_shape, trunk_shape
 from tasklab.regimes.stage_keys import fit_fields
 from tasklab.stage_cache import State, load_or_build
 

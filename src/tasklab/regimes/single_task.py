@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from tasklab.data.registry import selected_tasks
-from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks
+from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks
+from tasklab.fit.stacked.fit import fit_tasks_stacked
 from tasklab.regimes.multi_task import arm_axes
 from tasklab.registry import REGIMES
-from tasklab.stacking.fit import fit_tasks_stacked
 
 
 # A weighting applies only to fits of several tasks: single-task arms ignore it (no arm keys).

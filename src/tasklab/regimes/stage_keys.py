@@ -11,7 +11,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from tasklab.regimes.fitting import bounded_steps
+from tasklab.fit.fitting import bounded_steps
 from tasklab.runs.ids import TRAINING_VERSION, identity
 
 
@@ -32,6 +32,6 @@ def fit_fields(cfg: DictConfig, data: DictConfig, model: DictConfig, steps: int)
         "seed": cfg.seed,
         "version": TRAINING_VERSION,
     } | (
-        # a weighting other than the seed's changes what a multi-task fit learns
+        # a weighting other than equal changes what a multi-task fit learns
         {"mtl": identity(cfg.mtl)} if cfg.mtl.weighting.name != "equal" else {}
     )

@@ -32,12 +32,12 @@ from tasklab.data.registry import build_world, selected_tasks
 from tasklab.data.shuffled_labels import ShuffledLabels
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import MAX_INDEX, World
-from tasklab.metrics import with_task_means
+from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks, trunk_shape
+from tasklab.fit.metrics import with_task_means
 from tasklab.models.backbones import build_backbone, trunk_blocks
 from tasklab.models.handoff import FINE_TUNE_MODES, fine_tune_plan, load_trunk, trunk_state
 from tasklab.models.multihead import MultiHeadNet
 from tasklab.predictions import RunPredictions, of_tasks, prefixed
-from tasklab.regimes.fitting import FitOutcome, RunContext, fit_tasks, trunk_shape
 from tasklab.regimes.stage_keys import fit_fields
 from tasklab.registry import REGIMES
 from tasklab.runs.ids import read_inputs

@@ -1,5 +1,5 @@
 """Which tasks help which, as a matrix per arm and cell: the inter-task affinity that runs with
-``mtl.affinity_every`` kept in their records (``tasklab.affinity``).
+``mtl.affinity_every`` kept in their records (``tasklab.fit.affinity``).
 
 A cell of the matrix is Z(i→j) averaged over seeds, shown relative to Z(j→j): 1 means a step
 for task i lowers task j's loss as much as j's own step does, 0 not at all, below 0 it raises

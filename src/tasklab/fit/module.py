@@ -15,14 +15,14 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from tasklab.affinity import AffinityMeter, lookahead_affinity
 from tasklab.data.tasks import TaskSpec
-from tasklab.losses import masked_multitask_loss
+from tasklab.fit.affinity import AffinityMeter, lookahead_affinity
+from tasklab.fit.losses import masked_multitask_loss
+from tasklab.fit.metrics import TaskMetrics
+from tasklab.fit.step_dispatch import PlainDispatch
 from tasklab.metric_keys import SPLITS
-from tasklab.metrics import TaskMetrics
 from tasklab.models.memory_format import train_in_preferred_layout
 from tasklab.predictions import PredictionCollector, TaskPredictions
-from tasklab.step_dispatch import PlainDispatch
 from tasklab.weightings import LossWeighting
 
 
@@ -64,7 +64,7 @@ class TaskLabModule(pl.LightningModule):
         when fine-tuning); ``frozen`` submodules get no updates and stay in eval mode, so their
         BatchNorm statistics do not drift either. ``task_weights`` scales each task's loss
         (default 1: an auxiliary task can count for less than the target). ``weighting``
-        replaces the seed's equal-weight sum with one of ``tasklab.weightings``; its
+        replaces the plain masked loss's equal-weight sum with one of ``tasklab.weightings``; its
         per-step task weights are logged as ``train/<task>/weight``."""
         super().__init__()
         self.net, self.tasks = net, list(tasks)

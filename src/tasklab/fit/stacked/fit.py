@@ -12,9 +12,7 @@ import time
 from collections.abc import Sequence
 
 from tasklab.data.tasks import TaskSpec
-from tasklab.loggers import finish_wandb
-from tasklab.models.multihead import count_parameters
-from tasklab.regimes.fitting import (
+from tasklab.fit.fitting import (
     FitOutcome,
     RunContext,
     batch_bytes,
@@ -24,11 +22,13 @@ from tasklab.regimes.fitting import (
     model_network,
     seeded_datamodule,
 )
-from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
+from tasklab.fit.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
+from tasklab.fit.stacked.data import StackedDataModule
+from tasklab.fit.stacked.module import StackedSeedsModule
+from tasklab.fit.stacked.net import StackedNet
+from tasklab.loggers import finish_wandb
+from tasklab.models.multihead import count_parameters
 from tasklab.runs.checkpoints import resume_checkpoint
-from tasklab.stacking.data import StackedDataModule
-from tasklab.stacking.module import StackedSeedsModule
-from tasklab.stacking.net import StackedNet
 from tasklab.weightings import LossWeighting
 from tasklab.weightings.static import StaticWeighting
 

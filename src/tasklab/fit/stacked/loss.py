@@ -1,6 +1,7 @@
-"""The seed's masked multi-task loss for K stacked members at once.
+"""The masked multi-task loss for K stacked members at once.
 
-Same formula as ``tasklab.losses.masked_multitask_loss`` for each member, without a loop over
+Same formula, and the same per-task loss (``tasklab.fit.losses.task_loss``), as
+``tasklab.fit.losses.masked_multitask_loss`` for each member, without a loop over
 members: unknown entries are replaced before the loss (their targets are 0 already) and
 dropped with ``torch.where``, which passes them a zero gradient, so a garbage target still
 cannot leak. Each member divides by its own number of rows (batches of members whose
@@ -12,22 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch.nn import functional as F
 
 from tasklab.data.tasks import TaskSpec
-
-
-def _elementwise(spec: TaskSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-entry loss, (K, B), of one task."""
-    if spec.kind == "binary":
-        return F.binary_cross_entropy_with_logits(output, target, reduction="none")
-    if spec.kind == "multiclass":
-        k, b, c = output.shape
-        flat = F.cross_entropy(
-            output.reshape(k * b, c), target.long().reshape(k * b), reduction="none"
-        )
-        return flat.reshape(k, b)
-    return F.mse_loss(output / spec.scale, target / spec.scale, reduction="none")
+from tasklab.fit.losses import task_loss
 
 
 def stacked_masked_loss(
@@ -44,7 +32,7 @@ def stacked_masked_loss(
     sums, counts = [], []
     for column, spec in enumerate(tasks):
         known = mask[..., column]
-        entry = _elementwise(spec, outputs[spec.name], targets[..., column])
+        entry = task_loss(spec, outputs[spec.name], targets[..., column], "none")
         sums.append(torch.where(known, entry, torch.zeros_like(entry)).sum(dim=1))
         counts.append(known.sum(dim=1, dtype=entry.dtype))
     task_sums, task_counts = torch.stack(sums, dim=1), torch.stack(counts, dim=1)

@@ -1,4 +1,4 @@
-"""The masked multi-task loss of the seed.
+"""The masked multi-task loss.
 
     L = (1/m) Σ_i Σ_{j labelled for i} ℓ_j(ŷ_ij, y_ij)
 
@@ -20,13 +20,28 @@ from torch.nn import functional as F
 from tasklab.data.tasks import TaskSpec
 
 
+def task_loss(
+    spec: TaskSpec, output: torch.Tensor, target: torch.Tensor, reduction: str = "sum"
+) -> torch.Tensor:
+    """ℓ_j of one task: summed over the given entries (``"sum"``: 0 when there are none) or
+    per entry (``"none"``, any leading shape; the stacked fit's (K, B)). The one definition
+    of each task kind's loss, shared by the single and the stacked fit."""
+    if spec.kind == "binary":
+        return F.binary_cross_entropy_with_logits(output, target, reduction=reduction)
+    if spec.kind == "multiclass":
+        if reduction == "sum" or output.dim() == 2:
+            return F.cross_entropy(output, target.long(), reduction=reduction)
+        classes = output.shape[-1]
+        flat = F.cross_entropy(
+            output.reshape(-1, classes), target.long().reshape(-1), reduction="none"
+        )
+        return flat.reshape(target.shape)
+    return F.mse_loss(output / spec.scale, target / spec.scale, reduction=reduction)
+
+
 def task_loss_sum(spec: TaskSpec, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Summed loss of one task over already-selected (labelled) entries; 0 when there are none."""
-    if spec.kind == "binary":
-        return F.binary_cross_entropy_with_logits(output, target, reduction="sum")
-    if spec.kind == "multiclass":
-        return F.cross_entropy(output, target.long(), reduction="sum")
-    return F.mse_loss(output / spec.scale, target / spec.scale, reduction="sum")
+    return task_loss(spec, output, target, "sum")
 
 
 def masked_multitask_loss(
@@ -39,7 +54,7 @@ def masked_multitask_loss(
     """Total loss, per-task summed losses and per-task label counts.
 
     ``targets`` and ``mask`` are (B, T) with columns in the order of ``tasks``. ``weights``
-    scale each task's sum (default 1, the seed's formula).
+    scale each task's sum (default 1: the plain masked loss above).
     """
     m = targets.shape[0]
     sums: dict[str, torch.Tensor] = {}

@@ -2,6 +2,6 @@
 
 Each member keeps exactly what its own seed gives — initialisation, training subset, data
 order, label masks — and its own parameters, optimiser state and normalisation statistics;
-only the arithmetic is batched. See ``tasklab.stacking.group`` for which jobs of a sweep train
-together and ``tasklab.stacking.fit`` for one stacked fit.
+only the arithmetic is batched. See ``tasklab.fit.stacked.group`` for which jobs of a sweep train
+together and ``tasklab.fit.stacked.fit`` for one stacked fit.
 """

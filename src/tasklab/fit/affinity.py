@@ -21,7 +21,7 @@ from torch import nn
 from torch.func import functional_call
 
 from tasklab.data.tasks import TaskSpec
-from tasklab.losses import masked_multitask_loss
+from tasklab.fit.losses import masked_multitask_loss
 
 Pair = tuple[str, str]
 

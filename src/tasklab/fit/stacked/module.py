@@ -1,8 +1,8 @@
 """The Lightning module of a stacked fit: K members of one config trained in one step.
 
-It does for each member what ``TaskLabModule`` does for one network — the seed's masked loss,
+It does for each member what ``TaskLabModule`` does for one network — the masked multi-task loss,
 AdamW (with the same schedule), windowed training logs, validation and test metrics and
-per-example predictions — for the features a stacked fit supports (``tasklab.stacking.group``
+per-example predictions — for the features a stacked fit supports (``tasklab.fit.stacked.group``
 refuses the rest). A member whose loss turns NaN or infinite fails alone: its failure is
 recorded at the same logging boundary where a single fit would stop, and the others go on.
 What each member logged is kept and written to its own loggers when the fit ends.
@@ -18,19 +18,19 @@ import torch
 from torch import nn
 
 from tasklab.data.tasks import TaskSpec
-from tasklab.metric_keys import SPLITS
-from tasklab.metrics import TaskMetrics
-from tasklab.module import (
+from tasklab.fit.metrics import TaskMetrics
+from tasklab.fit.module import (
     NonFiniteLossError,
     adamw_with_schedule,
     each_step,
     evaluation_step,
     logger_row,
 )
+from tasklab.fit.stacked.loss import stacked_masked_loss
+from tasklab.fit.stacked.net import StackedNet
+from tasklab.fit.step_dispatch import PlainDispatch
+from tasklab.metric_keys import SPLITS
 from tasklab.predictions import PredictionCollector, TaskPredictions
-from tasklab.stacking.loss import stacked_masked_loss
-from tasklab.stacking.net import StackedNet
-from tasklab.step_dispatch import PlainDispatch
 
 LoggedRow = tuple[int, dict[str, float]]
 
@@ -48,7 +48,7 @@ class StackedSeedsModule(pl.LightningModule):
         static_weights: Sequence[float] | None = None,
     ) -> None:
         """``static_weights`` (one per task): ``mtl/weighting=static``'s Σ w_t · mean loss of
-        each task present in the batch, in place of the seed's equal sum."""
+        each task present in the batch, in place of the equal sum."""
         super().__init__()
         self.net, self.tasks, self.members = net, list(tasks), net.members
         self.static_weights = None if static_weights is None else torch.tensor(static_weights)

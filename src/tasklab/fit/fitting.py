@@ -18,13 +18,13 @@ from tasklab.data.datamodule import EvalCache, WorldDataModule
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import World
+from tasklab.fit.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
+from tasklab.fit.module import TaskLabModule
 from tasklab.loggers import build_loggers, finish_wandb
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.handoff import FineTunePlan
 from tasklab.models.mtl_architectures import build_architecture
 from tasklab.models.multihead import MultiHeadNet, count_parameters
-from tasklab.module import TaskLabModule
-from tasklab.regimes.lightning_trainer import build_trainer, quiet_lightning, steps_per_call
 from tasklab.runs.checkpoints import resume_checkpoint
 from tasklab.settings import ConfigError, as_settings
 from tasklab.weightings import LossWeighting, build_weighting, weighting_settings
@@ -52,7 +52,7 @@ class FitOutcome:
     steps: int
     wall_time_s: float
     train_digest: str = ""
-    # {i: {j: mean Z(i→j)}} where mtl.affinity_every measured it (``tasklab.affinity``)
+    # {i: {j: mean Z(i→j)}} where mtl.affinity_every measured it (``tasklab.fit.affinity``)
     affinity: dict = field(default_factory=dict)
     notes: dict = field(default_factory=dict)  # regime-specific facts for the run record
     # split -> task -> per-example predictions of the last evaluation (``tasklab.predictions``)
@@ -88,7 +88,7 @@ def bounded_steps(cfg: DictConfig, steps: int) -> int:
 def fit_weighting(
     cfg: DictConfig, tasks: Sequence[TaskSpec], task_weights: dict[str, float] | None
 ) -> LossWeighting | None:
-    """The configured loss weighting for a fit of several tasks; None (the seed's equal sum)
+    """The configured loss weighting for a fit of several tasks; None (the equal sum of the masked loss)
     for a single task, for ``mtl.weighting=equal``, and for fits whose regime sets its own
     task weights (a pipeline's auxiliary loss)."""
     weighting = cfg.mtl.weighting
