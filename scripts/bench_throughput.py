@@ -27,10 +27,10 @@ from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import Callback
 
 from tasklab.config import LoggerConfig, TrainerConfig, data_schema
+from tasklab.data.building import build_world
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.driving import PRESENCE_TASKS, DrivingWorld
 from tasklab.data.label_masks import TaskBudget
-from tasklab.data.registry import build_world
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.vectors import VectorWorld
 from tasklab.data.world import train_stream

@@ -6,7 +6,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from tasklab.conf import CONF_DIR
-from tasklab.data.registry import build_world
+from tasklab.data.building import build_world
 from tasklab.data.tasks import HEADLINE_METRIC
 from tasklab.examples.digits import digits_arrays, write_npz
 from tasklab.metric_keys import split_task_metric

@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 from tasklab.configs_cli import copy_config, list_configs
-from tasklab.registry import WEIGHTINGS, DuplicateComponentError, Registry, import_user_modules
+from tasklab.registry import (
+    WEIGHTINGS,
+    DuplicateComponentError,
+    RegimeSpec,
+    Registry,
+    WeightingSpec,
+    WorldSpec,
+    import_user_modules,
+)
 from tasklab.settings import ConfigError
 from tasklab.train import main as train_main
 
@@ -94,7 +102,7 @@ def test_a_user_module_that_cannot_be_imported_is_one_line():
 
 
 def test_two_modules_registering_one_name_fail_naming_both():
-    registry: Registry = Registry("loss weighting", "mtl.weighting.name")
+    registry: Registry = Registry("loss weighting", "mtl.weighting.name", WeightingSpec)
     registry.register("famo")(type("Famo", (), {"__module__": "first_module"}))
     registry.register("famo")(type("Famo", (), {"__module__": "first_module"}))  # a re-import
     with pytest.raises(DuplicateComponentError, match="by first_module and by second_module"):
@@ -102,9 +110,21 @@ def test_two_modules_registering_one_name_fail_naming_both():
 
 
 def test_a_component_name_that_cannot_name_files_is_refused_at_registration():
-    registry: Registry = Registry("world", "data.world")
+    registry: Registry = Registry("world", "data.world", WorldSpec)
     with pytest.raises(ValueError, match=r"world name='\.\./up' cannot name files"):
         registry.register("../up")
+
+
+def test_a_misspelt_declaration_fails_where_it_is_written_naming_what_the_kind_declares():
+    registry: Registry = Registry("regime", "regime.name", RegimeSpec)
+    with pytest.raises(
+        ValueError,
+        match=r"regime 'mine' declares one_trunck, which a regime "
+        r"does not have; a regime declares: arm, arm_keys, .*one_trunk",
+    ):
+        registry.register("mine", one_trunck=True)
+    declared = registry.register("mine", one_trunk=True)(type("Run", (), {}))
+    assert registry.get("mine").spec == RegimeSpec(one_trunk=True) and declared.__name__ == "Run"
 
 
 def test_an_unregistered_name_lists_the_registered_ones():

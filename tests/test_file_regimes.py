@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from tasklab.config_checks import ConfigError
-from tasklab.data.registry import build_world
+from tasklab.data.building import build_world
 from tasklab.data.shuffled_labels import ShuffledLabels
 from tasklab.data.world import VAL_STREAM, train_stream
 from tasklab.runner import train

@@ -11,11 +11,11 @@ import torch
 from omegaconf import OmegaConf
 
 from tasklab.config_checks import ConfigError
+from tasklab.data.building import build_world
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.file_arrays import DataFileError
 from tasklab.data.file_source import load_splits
 from tasklab.data.label_masks import TaskBudget
-from tasklab.data.registry import build_world
 from tasklab.data.world import TEST_STREAM, VAL_STREAM, train_stream
 from tasklab.runner import train
 from tasklab.runs.fingerprints import file_fingerprint

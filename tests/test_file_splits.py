@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tasklab.data.building import build_world
 from tasklab.data.file_splits import split_rows, training_order
-from tasklab.data.registry import build_world
 
 
 def test_splits_are_disjoint_cover_every_row_and_are_seeded():

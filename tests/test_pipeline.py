@@ -12,12 +12,12 @@ from tasklab.config_checks import ConfigError
 from tasklab.data import face_id
 from tasklab.data.batches import render_stream
 from tasklab.data.bone_age import BoneAgeWorld
+from tasklab.data.building import build_world, selected_tasks, task_budgets
 from tasklab.data.counter_rng import SampleRandomness
 from tasklab.data.crops import crop_at
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.face_id import FaceIdWorld
 from tasklab.data.label_masks import TaskBudget
-from tasklab.data.registry import build_world, selected_tasks, task_budgets
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import TEST_STREAM, StagedWorld, as_model_input
 from tasklab.data.z_encoding import z_from_labels, z_from_outputs

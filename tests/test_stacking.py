@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 import torch
 
+from tasklab.data.building import build_world, fit_data_to_world, selected_tasks, task_budgets
 from tasklab.data.datamodule import WorldDataModule
-from tasklab.data.registry import build_world, fit_data_to_world, selected_tasks, task_budgets
 from tasklab.data.tasks import TaskSpec
 from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.fit.module import NonFiniteLossError

@@ -12,10 +12,10 @@ import pytest
 import torch
 
 from tasklab.config_checks import ConfigError
+from tasklab.data.building import build_world, task_budgets
 from tasklab.data.datamodule import WorldDataModule
 from tasklab.data.driving import DrivingWorld
 from tasklab.data.label_masks import TaskBudget
-from tasklab.data.registry import build_world, task_budgets
 from tasklab.data.shuffled_labels import ShuffledLabels
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import train_stream

@@ -54,7 +54,7 @@ def test_tasks_of_different_groups_are_unrelated():
 
 
 def test_a_world_setting_may_follow_another_setting(make_cfg):
-    from tasklab.data.registry import build_world
+    from tasklab.data.building import build_world
 
     cfg = make_cfg("experiment=vectors_mtl_unrelated_tasks", "data.vectors.n_tasks=6")
     world = build_world(cfg.data)

@@ -24,7 +24,7 @@ from tasklab.config import (
     OptimConfig,
     TrainerConfig,
 )
-from tasklab.data.world import MAX_INDEX, World
+from tasklab.data.world import MAX_INDEX, FiniteWorld, World
 from tasklab.names import is_safe_name, unsafe_name_message
 from tasklab.registry import ARCHITECTURES, BACKBONES, REGIMES, WEIGHTINGS
 from tasklab.runs.checkpoints import CHECKPOINT_DIR, LAST, checkpoint_problem
@@ -59,10 +59,9 @@ def check_choice(field: str, value: str, allowed: tuple[str, ...] | list[str]) -
 def check_rows(field: str, n: int, world: object, split: str = "train") -> None:
     """A size drawn from a user's file fits in the file's ``split`` (no-op for a procedural
     world, which has rows without end)."""
-    split_size = getattr(world, "split_size", None)
-    if split_size is None:
+    if not isinstance(world, FiniteWorld):
         return
-    rows = split_size(split)
+    rows = world.split_size(split)
     require(
         n <= rows,
         f"{field}={n:,} exceeds the {rows:,} {split} rows of data.files; use at most {rows:,}"
@@ -103,12 +102,12 @@ def check_config(cfg: DictConfig, world: World) -> None:
     _check_device(cfg.trainer)
     _check_wandb(cfg.logger)
     _check_data(data, world)
-    _check_model(cfg, world, one_trunk=bool(regime.info.get("one_trunk")))
+    _check_model(cfg, world, one_trunk=regime.spec.one_trunk)
     _check_weighting(cfg)
     if cfg.trainer.resume_from:
         check_resume_from(cfg.trainer.resume_from)
-    if "check" in regime.info:
-        regime.info["check"](cfg, world)
+    if regime.spec.check is not None:
+        regime.spec.check(cfg, world)
 
 
 def _check_device(trainer: DictConfig) -> None:
@@ -179,19 +178,19 @@ def _check_model(cfg: DictConfig, world: World, one_trunk: bool) -> None:
     """The backbone reads the world's inputs; the architecture suits the regime."""
     model, shape = cfg.model, tuple(world.input_shape)
     backbone = BACKBONES.get(model.backbone)
-    ranks = backbone.info.get("input_ranks")
+    ranks = backbone.spec.input_ranks
     require(
         ranks is None or len(shape) in ranks,
         f"model.backbone={model.backbone} reads inputs of {' or '.join(map(str, ranks or ()))} "
         f"dimensions but data.world={cfg.data.world} gives inputs of shape {shape}; "
-        f"{backbone.info.get('advice', 'choose another model.backbone')}",
+        f"{backbone.spec.advice}",
     )
     architecture = ARCHITECTURES.get(model.architecture)
     require(
-        architecture.info.get("one_trunk", False) or not one_trunk,
+        architecture.spec.one_trunk or not one_trunk,
         f"model.architecture={model.architecture} has no single trunk to hand between fits, "
         f"which regime={cfg.regime.name} does; use model.architecture="
-        + ", ".join(a.name for a in ARCHITECTURES if a.info.get("one_trunk"))
+        + ", ".join(a.name for a in ARCHITECTURES if a.spec.one_trunk)
         + " or regime=multi_task / single_task",
     )
 
@@ -220,8 +219,8 @@ def _check_weighting(cfg: DictConfig) -> None:
     component = WEIGHTINGS.get(name)
     settings = as_settings(weighting_settings(name), cfg.mtl.weighting)
     check_settings("mtl.weighting", settings)
-    if "check_tasks" in component.info:
-        component.info["check_tasks"](settings, list(cfg.data.tasks), "mtl.weighting")
+    if component.spec.check_tasks is not None:
+        component.spec.check_tasks(settings, list(cfg.data.tasks), "mtl.weighting")
     require(
         not (
             getattr(component.target, "needs_losses_after_step", False)
@@ -234,7 +233,7 @@ def _check_weighting(cfg: DictConfig) -> None:
     if not getattr(component.target, "shared_gradients", False):
         return
     require(
-        BACKBONES.get(cfg.model.backbone).info.get("trunk_parameters", True),
+        BACKBONES.get(cfg.model.backbone).spec.trunk_parameters,
         f"mtl.weighting={name} works on a shared trunk's gradients and model.backbone="
         f"{cfg.model.backbone} has none; use model=mlp or model=cnn",
     )

@@ -1,8 +1,11 @@
 """One registry per kind of component: worlds, backbones, architectures, loss weightings, regimes.
 
 A component registers itself beside its code, once, with its name, its settings dataclass and
-what else its kind needs to know about it (``info``). Config checks, the config schema, arm
-identity and cache keys are derived from these declarations, so a new component is one file.
+what else its kind needs to know about it: the fields of that kind's spec (``WorldSpec``,
+``BackboneSpec``, ``ArchitectureSpec``, ``WeightingSpec``, ``RegimeSpec``), given as keywords
+to ``register``, so a misspelt declaration fails where it is written. Config checks, the
+config schema, arm identity and cache keys are derived from these declarations, so a new
+component is one file.
 
 Built-in components are found by importing every module of tasklab's component packages; a
 user's own are found through the ``tasklab.components`` entry-point group of an installed
@@ -18,12 +21,15 @@ import pkgutil
 import sys
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from importlib.metadata import entry_points
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from tasklab.names import is_safe_name, unsafe_name_message
 from tasklab.settings import ConfigError
+
+if TYPE_CHECKING:
+    from omegaconf import DictConfig
 
 T = TypeVar("T")
 
@@ -38,28 +44,99 @@ class DuplicateComponentError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Component(Generic[T]):
-    """What a component declared: ``target`` is its class or function."""
+class WorldSpec:
+    """What a world declares beyond its class and settings.
+
+    ``build(settings, tasks, verbose)`` makes the world where its class cannot simply be
+    called with ``seed`` and the settings (a user's files: read, checked, split)."""
+
+    build: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """``input_ranks``: the input dimensions it reads (None: any), ``advice`` what to use for
+    others; ``trunk_parameters``: whether its trunk has weights (gradient weightings need
+    them)."""
+
+    input_ranks: tuple[int, ...] | None = None
+    advice: str = "choose another model.backbone"
+    trunk_parameters: bool = True
+
+
+@dataclass(frozen=True)
+class ArchitectureSpec:
+    """``one_trunk``: one trunk that a regime can hand from fit to fit (transfer, pipeline)."""
+
+    one_trunk: bool = False
+
+
+@dataclass(frozen=True)
+class WeightingSpec:
+    """``check_tasks(settings, tasks, path)``: checks that need the run's task list."""
+
+    check_tasks: Callable[[Any, list[str], str], None] | None = None
+
+
+@dataclass(frozen=True)
+class RegimeSpec:
+    """What a regime declares for the rest of tasklab.
+
+    ``arm(cfg)``: the arm's name in a comparison (default: the regime's name); ``arm_keys`` /
+    ``arm_axes`` (cfg → config keys) where they depend on the settings rather than on its
+    fields declared ``arm=True``; ``check(cfg, world)`` for what the settings' declarations
+    cannot say; ``one_trunk`` where one trunk is handed from fit to fit; ``stacked(contexts)``
+    where several seeds can train as one stacked model; ``reads(cfg)`` the files it reads
+    beyond its typed settings (path and fingerprint, by config key)."""
+
+    arm: Callable[[DictConfig], str] | None = None
+    arm_keys: Callable[[DictConfig], list[str]] | None = None
+    arm_axes: Callable[[DictConfig], list[str]] | None = None
+    check: Callable[[DictConfig, Any], None] | None = None
+    one_trunk: bool = False
+    stacked: Callable[[list[Any]], list[list[Any]]] | None = None
+    reads: Callable[[DictConfig], dict[str, dict[str, str]]] | None = None
+
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class Component(Generic[T, S]):
+    """What a component declared: ``target`` is its class or function, ``spec`` its kind's
+    declarations."""
 
     name: str
     target: T
     settings: type | None
     module: str
-    info: dict[str, Any] = field(default_factory=dict)
+    spec: S
 
 
-class Registry(Generic[T]):
-    """The components of one kind, by name; ``field`` is the config key that selects one."""
+class Registry(Generic[T, S]):
+    """The components of one kind, by name; ``field`` is the config key that selects one and
+    ``spec`` the dataclass of what the kind declares."""
 
-    def __init__(self, kind: str, field: str) -> None:
-        self.kind, self.field = kind, field
-        self._components: dict[str, Component[T]] = {}
+    def __init__(self, kind: str, field: str, spec: type[S]) -> None:
+        self.kind, self.field, self.spec = kind, field, spec
+        self._components: dict[str, Component[T, S]] = {}
 
-    def register(self, name: str, settings: type | None = None, **info: Any) -> Callable[[T], T]:
-        """Decorate a component's class or function to register it under ``name``."""
+    def register(
+        self, name: str, settings: type | None = None, **declared: Any
+    ) -> Callable[[T], T]:
+        """Decorate a component's class or function to register it under ``name``; the
+        keywords besides ``settings`` are the fields of the kind's spec."""
 
         if not is_safe_name(name):  # names become parts of run and log folders
             raise ValueError(unsafe_name_message(f"{self.kind} name", name))
+        known = [f.name for f in fields(self.spec)]  # type: ignore[arg-type]
+        unknown = sorted(set(declared) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{self.kind} {name!r} declares {', '.join(unknown)}, which a {self.kind} "
+                f"does not have; a {self.kind} declares: {', '.join(known) or 'nothing'}"
+            )
+        spec = self.spec(**declared)
 
         def decorate(target: T) -> T:
             module = getattr(target, "__module__", "?")
@@ -69,12 +146,12 @@ class Registry(Generic[T]):
                     f"{self.kind} {name!r} is registered twice: by {previous.module} and by "
                     f"{module}; rename one of them"
                 )
-            self._components[name] = Component(name, target, settings, module, dict(info))
+            self._components[name] = Component(name, target, settings, module, spec)
             return target
 
         return decorate
 
-    def get(self, name: str) -> Component[T]:
+    def get(self, name: str) -> Component[T, S]:
         load_components()
         if name not in self._components:
             raise ConfigError(
@@ -87,16 +164,20 @@ class Registry(Generic[T]):
         load_components()
         return tuple(self._components)
 
-    def __iter__(self) -> Iterator[Component[T]]:
+    def __iter__(self) -> Iterator[Component[T, S]]:
         load_components()
         return iter(list(self._components.values()))
 
 
-WORLDS: Registry[Any] = Registry("world", "data.world")
-BACKBONES: Registry[Any] = Registry("backbone", "model.backbone")
-ARCHITECTURES: Registry[Any] = Registry("architecture", "model.architecture")
-WEIGHTINGS: Registry[Any] = Registry("loss weighting", "mtl.weighting.name")
-REGIMES: Registry[Any] = Registry("regime", "regime.name")
+WORLDS: Registry[Any, WorldSpec] = Registry("world", "data.world", WorldSpec)
+BACKBONES: Registry[Any, BackboneSpec] = Registry("backbone", "model.backbone", BackboneSpec)
+ARCHITECTURES: Registry[Any, ArchitectureSpec] = Registry(
+    "architecture", "model.architecture", ArchitectureSpec
+)
+WEIGHTINGS: Registry[Any, WeightingSpec] = Registry(
+    "loss weighting", "mtl.weighting.name", WeightingSpec
+)
+REGIMES: Registry[Any, RegimeSpec] = Registry("regime", "regime.name", RegimeSpec)
 
 _loaded = False
 

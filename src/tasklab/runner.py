@@ -16,8 +16,8 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.utilities import rank_zero_only
 
 from tasklab.config_checks import ConfigError, check_config, several_processes
+from tasklab.data.building import build_world, fit_data_to_world, task_budgets
 from tasklab.data.eval_sharing import sweep_eval_cache
-from tasklab.data.registry import build_world, fit_data_to_world, task_budgets
 from tasklab.fit.fitting import FitOutcome, RunContext, set_threads
 from tasklab.fit.metrics import with_task_means
 from tasklab.fit.stacked.fit import StackingRefused
@@ -308,7 +308,7 @@ def _train_stacked(members: list[Member]) -> RunResult | None:
             )
             for m in members
         ]
-        stacked = REGIMES.get(members[0].cfg.regime.name).info["stacked"]
+        stacked = REGIMES.get(members[0].cfg.regime.name).spec.stacked
         per_fit = stacked(ctxs)
         for k, (ctx, result) in enumerate(zip(ctxs, results, strict=True)):
             outcomes = [fit[k] for fit in per_fit]

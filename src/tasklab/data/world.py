@@ -42,6 +42,25 @@ class World(Protocol):
 
 
 @runtime_checkable
+class FiniteWorld(World, Protocol):
+    """A world read from rows that run out (a user's files), not generated.
+
+    Its splits have sizes, so sizes given as "all rows" resolve to them and evaluation never
+    asks for more rows than a split holds; and what it reads can change between runs, so its
+    rendered evaluation data are never shared from one run to the next. Any world with these
+    members is treated so; a procedural world has none of them."""
+
+    @property
+    def intermediate_names(self) -> tuple[str, ...]:
+        """Columns that are a pipeline's intermediate z, never a default target."""
+        ...
+
+    def split_size(self, split: str) -> int:
+        """Rows of ``"train"``, ``"val"`` or ``"test"``."""
+        ...
+
+
+@runtime_checkable
 class StagedWorld(World, Protocol):
     """A world with an intermediate representation z between input x and target y.
 

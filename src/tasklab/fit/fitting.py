@@ -88,8 +88,8 @@ def bounded_steps(cfg: DictConfig, steps: int) -> int:
 def fit_weighting(
     cfg: DictConfig, tasks: Sequence[TaskSpec], task_weights: dict[str, float] | None
 ) -> LossWeighting | None:
-    """The configured loss weighting for a fit of several tasks; None (the equal sum of the masked loss)
-    for a single task, for ``mtl.weighting=equal``, and for fits whose regime sets its own
+    """The configured loss weighting for a fit of several tasks; None (the masked loss's equal
+    sum) for a single task, for ``mtl.weighting=equal``, and for fits whose regime sets its own
     task weights (a pipeline's auxiliary loss)."""
     weighting = cfg.mtl.weighting
     if weighting.name == "equal" or len(tasks) < 2 or task_weights is not None:

@@ -2,10 +2,7 @@
 
 A regime is one module of this package registered with ``@REGIMES.register(name, ...)``:
 ``settings`` (its ``regime.*`` schema, a ``RegimeSettings`` subclass; fields declared
-``arm=True`` define its arms), ``check(cfg, world)`` for what its settings' declarations
-cannot say, ``arm(cfg)`` the arm's name in a comparison, and optionally ``arm_keys(cfg)`` /
-``arm_axes(cfg)`` where they depend on the settings, and ``one_trunk=True`` where one trunk
-is handed from fit to fit.
+``arm=True`` define its arms) and the fields of ``tasklab.registry.RegimeSpec`` it needs.
 """
 
 from __future__ import annotations
@@ -23,9 +20,10 @@ def describe_arm(cfg: DictConfig) -> tuple[str, list[str], list[str]]:
     declaration."""
     regime = REGIMES.get(cfg.regime.name)
     declared = [f"regime.{name}" for name in arm_fields(regime.settings)] if regime.settings else []
-    name = regime.info["arm"](cfg) if "arm" in regime.info else cfg.regime.name
-    axes = regime.info["arm_axes"](cfg) if "arm_axes" in regime.info else declared
-    keys = regime.info["arm_keys"](cfg) if "arm_keys" in regime.info else declared
+    spec = regime.spec
+    name = spec.arm(cfg) if spec.arm is not None else cfg.regime.name
+    axes = spec.arm_axes(cfg) if spec.arm_axes is not None else declared
+    keys = spec.arm_keys(cfg) if spec.arm_keys is not None else declared
     return name, list(axes), list(keys)
 
 

@@ -4,28 +4,16 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from tasklab.data.registry import selected_tasks
+from tasklab.data.building import selected_tasks
 from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.fit.stacked.fit import fit_tasks_stacked
-from tasklab.registry import REGIMES, WEIGHTINGS
-from tasklab.settings import arm_fields
-
-
-def weighting_keys(cfg: DictConfig) -> list[str]:
-    """The settings of the chosen loss weighting that its declaration marks as arm-defining."""
-    component = WEIGHTINGS.get(cfg.mtl.weighting.name)
-    fields = arm_fields(component.settings) if component.settings else []
-    return [f"mtl.weighting.{name}" for name in fields]
+from tasklab.regimes.weighting_arms import arm_axes, weighting_keys
+from tasklab.registry import REGIMES
 
 
 def arm(cfg: DictConfig) -> str:
     weighting = cfg.mtl.weighting.name
     return "multi_task" if weighting == "equal" else f"multi_task/{weighting}"
-
-
-def arm_axes(cfg: DictConfig) -> list[str]:
-    """Keys that tell arms apart in a sweep over weightings (never cell axes)."""
-    return ["regime", "mtl/weighting", "mtl.weighting.name", *weighting_keys(cfg)]
 
 
 def run_stacked(ctxs: list[RunContext]) -> list[list[FitOutcome | str]]:

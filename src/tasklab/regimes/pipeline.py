@@ -24,8 +24,8 @@ from omegaconf import DictConfig
 
 from tasklab.config import ModelConfig, RegimeSettings
 from tasklab.config_checks import check_n_train, check_rows, require
+from tasklab.data.building import selected_tasks
 from tasklab.data.label_masks import TaskBudget
-from tasklab.data.registry import selected_tasks
 from tasklab.data.world import StagedWorld, World
 from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.fit.metrics import with_task_means

@@ -19,8 +19,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
+from tasklab.data.building import selected_tasks
 from tasklab.data.label_masks import TaskBudget
-from tasklab.data.registry import selected_tasks
 from tasklab.data.tasks import TaskSpec
 from tasklab.data.world import StagedWorld, as_model_input
 from tasklab.data.z_encoding import z_from_labels

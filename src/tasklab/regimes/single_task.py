@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tasklab.data.registry import selected_tasks
+from tasklab.data.building import selected_tasks
 from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks
 from tasklab.fit.stacked.fit import fit_tasks_stacked
-from tasklab.regimes.multi_task import arm_axes
+from tasklab.regimes.weighting_arms import arm_axes
 from tasklab.registry import REGIMES
 
 

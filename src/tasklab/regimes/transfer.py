@@ -26,12 +26,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from tasklab.config import RegimeSettings
 from tasklab.config_checks import check_choice, check_rows, require
-from tasklab.data.file_world import FileWorld
+from tasklab.data.building import build_world, selected_tasks
 from tasklab.data.label_masks import TaskBudget
-from tasklab.data.registry import build_world, selected_tasks
 from tasklab.data.shuffled_labels import ShuffledLabels
 from tasklab.data.tasks import TaskSpec
-from tasklab.data.world import MAX_INDEX, World
+from tasklab.data.world import MAX_INDEX, FiniteWorld, World
 from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks, trunk_shape
 from tasklab.fit.metrics import with_task_means
 from tasklab.models.backbones import build_backbone, trunk_blocks
@@ -94,7 +93,7 @@ def source_data_config(cfg: DictConfig) -> DictConfig:
 def source_eval_config(cfg: DictConfig, source_world: World) -> DictConfig:
     """The run's config with the evaluation sizes of the source fit: a source file is scored
     on its own validation and test rows, at most as many as the target's."""
-    if not isinstance(source_world, FileWorld):
+    if not isinstance(source_world, FiniteWorld):
         return cfg
     source_cfg = copy.deepcopy(cfg)
     source_cfg.data.n_val = min(cfg.data.n_val, source_world.split_size("val"))

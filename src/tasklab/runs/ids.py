@@ -182,7 +182,7 @@ def regime_inputs(cfg: DictConfig) -> dict[str, dict[str, str]]:
     regime = cfg.get("regime")
     if regime is None or regime.get("name") not in REGIMES.names():
         return {}
-    extra = REGIMES.get(regime.name).info.get("reads")
+    extra = REGIMES.get(regime.name).spec.reads
     return extra(cfg) if extra is not None else {}
 
 

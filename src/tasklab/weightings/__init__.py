@@ -6,9 +6,9 @@ Each weighting is one module of this package: a ``LossWeighting`` subclass regis
 it defines an arm). ``mtl/weighting=NAME`` selects one; the module is found by itself.
 
 Every weighting sees only the tasks that have at least one label in the batch: a task without
-labels gets no weight, no loss and no gradient. ``equal`` is the plain masked multi-task loss, the summed
-loss over labelled entries divided by the batch size; the others weigh each task's *mean*
-loss over its labelled entries, which is what their papers define.
+labels gets no weight, no loss and no gradient. ``equal`` is the plain masked multi-task
+loss, the summed loss over labelled entries divided by the batch size; the others weigh each
+task's *mean* loss over its labelled entries, which is what their papers define.
 
 Loss-based weightings work wherever Lightning does (any strategy, any precision). Those that
 declare ``shared_gradients = True`` (GradNorm, PCGrad) take per-task gradients with

@@ -1,4 +1,5 @@
-"""``equal``: the plain masked multi-task loss, (1/m) Σ over every labelled entry, every task weight 1."""
+"""``equal``: the plain masked multi-task loss, (1/m) Σ over every labelled entry, every task
+weight 1."""
 
 from __future__ import annotations
 

@@ -44,8 +44,8 @@ class Member:
 def unsupported(cfg: DictConfig) -> str | None:
     """Why this config cannot be stacked yet (None: it can)."""
     regime = REGIMES.get(cfg.regime.name)
-    stackable = sorted(c.name for c in REGIMES if c.info.get("stacked"))
-    if regime.info.get("stacked") is None:
+    stackable = sorted(c.name for c in REGIMES if c.spec.stacked)
+    if regime.spec.stacked is None:
         return f"regime={cfg.regime.name} cannot be stacked yet (only {', '.join(stackable)})"
     if cfg.regime.name != "single_task" and cfg.mtl.weighting.name not in STACKED_WEIGHTINGS:
         return (

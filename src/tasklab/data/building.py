@@ -6,10 +6,9 @@ from collections.abc import Sequence
 
 from omegaconf import DictConfig, open_dict
 
-from tasklab.data.file_world import FileWorld
 from tasklab.data.label_masks import TaskBudget
 from tasklab.data.tasks import TaskSpec
-from tasklab.data.world import World
+from tasklab.data.world import FiniteWorld, World
 from tasklab.registry import WORLDS
 from tasklab.settings import as_settings, check_settings, kwargs
 
@@ -22,7 +21,7 @@ def build_world(data: DictConfig, verbose: bool = False) -> World:
     component = WORLDS.get(data.world)
     settings = as_settings(component.settings, data.get(data.world) or {})
     check_settings(f"data.{data.world}", settings)
-    build = component.info.get("build")
+    build = component.spec.build
     if build is not None:
         return build(settings, tasks=list(data.tasks), verbose=verbose)
     return component.target(seed=data.world_seed, **kwargs(settings, skip=()))
@@ -31,7 +30,7 @@ def build_world(data: DictConfig, verbose: bool = False) -> World:
 def fit_data_to_world(data: DictConfig, world: World) -> None:
     """Sizes and tasks a user's file decides: ``-1`` sizes become the split's row count, an
     empty ``data.tasks`` every target of the file. Procedural worlds are left as they are."""
-    if not isinstance(world, FileWorld):
+    if not isinstance(world, FiniteWorld):
         return
     targets = [n for n in world.task_names if n not in world.intermediate_names]
     with open_dict(data):
