@@ -53,12 +53,22 @@ def _config(n_train: int, logger_wandb: bool = False) -> dict:
 
 
 DECLARED_SIZES = ("data.n_train", "data.n_train_by_task", "regime.n_source")
+# what each regime declares as its reference arm and effect (tasklab.registry.RegimeSpec)
+DECLARED_REFERENCES = {
+    "multi_task": ("single_task", "delta_m"),
+    "single_task": ("single_task", "delta_m"),
+    "transfer": ("scratch", "gain"),
+    "pipeline": ("end_to_end", ""),
+}
 
 
 def write_ok(folder: Path, name: str, arm: str, seed: int, overrides: list[str], **fields) -> None:
     """A finished run's record: ``arm`` is also its regime unless ``regime`` is given."""
     fields.setdefault("regime", arm)
     fields.setdefault("size_keys", list(DECLARED_SIZES))  # as the runner declares them
+    reference, effect = DECLARED_REFERENCES.get(fields["regime"], ("", ""))
+    fields.setdefault("reference_arm", reference)
+    fields.setdefault("reference_effect", effect)
     result = RunResult(
         status="ok",
         name=name,
@@ -121,6 +131,7 @@ def transfer_sweep(root: Path) -> Path:
                     overrides,
                     regime="transfer",
                     arm_axes=axes,
+                    arm_keys=[] if arm == "scratch" else axes,
                     metrics={"test/mean/auroc": value, "test/t/auroc": value},
                     config=_config(n_target),
                 )

@@ -238,7 +238,14 @@ def test_lower_is_better_metrics_turn_the_verdict_and_the_probability(tmp_path):
         for seed, value in enumerate(values):
             folder = tmp_path / "sweep" / str(job)
             write_ok(
-                folder, "pipelines", arm, seed, [f"regime={arm}"], metrics={"test/mean/mae": value}
+                folder,
+                "pipelines",
+                arm,
+                seed,
+                [f"regime.arm={arm}"],
+                regime="pipeline",
+                arm_axes=["regime.arm"],
+                metrics={"test/mean/mae": value},
             )
             job += 1
     assert main([str(tmp_path / "sweep"), "--wandb", "off"]) == 0
@@ -254,7 +261,7 @@ def test_small_differences_keep_their_digits():
     from tasklab.report.formatting import signed
 
     assert signed(0.149) == "+0.149"
-    assert signed(-0.000372) == "-0.000372"  # a stage error of thousandths is not "+0.000"
+    assert signed(-0.000372) == "−0.000372"  # a stage error of thousandths is not "+0.000"
     assert signed(0.0) == "+0.000"
 
 

@@ -44,7 +44,10 @@ def _sweep(root: Path, arms: dict, sizes=SIZES, seeds: int = 5, noise: float = 0
     rng = np.random.default_rng(11)
     job = 0
     for arm, curve in arms.items():
-        regime = "single_task" if arm == "single_task" else arm
+        # records as the runner writes them: transfer arms are of the transfer regime, whose
+        # declared reference is scratch
+        transfer = arm == "scratch" or "n_source=" in arm
+        regime = "transfer" if transfer else arm
         for seed in range(seeds):
             seed_shift = rng.normal(0, noise)  # a seed's quality, the same at every size
             for size in sizes:

@@ -15,6 +15,8 @@ def _write(root, job, regime, seed, value, n_train=100):
         seed=seed,
         overrides=overrides,
         metrics={"test/mean/auroc": value},
+        reference_arm="single_task",  # as the multi- and single-task regimes declare
+        reference_effect="delta_m",
     )
     write_result(root / str(job), result)
 
@@ -28,6 +30,10 @@ def _write_transfer(root, job, arm, axes, overrides, seed, value):
         seed=seed,
         arm=arm,
         arm_axes=axes,
+        arm_keys=[] if arm == "scratch" else axes,  # transfer.arm_keys: scratch has none
+        size_keys=["data.n_train", "regime.n_source"],
+        reference_arm="scratch",  # as the transfer regime declares
+        reference_effect="gain",
         overrides=[*overrides, f"seed={seed}"],
         metrics={"test/mean/auroc": value},
     )
@@ -196,6 +202,7 @@ def test_lower_is_better_metrics_turn_the_summary_verdict():
             "arm": arm,
             "seed": seed,
             "arm_axes": ["regime.arm"],
+            "reference_arm": "end_to_end",  # as the pipeline regime declares
             "overrides": [f"regime.arm={arm}", f"seed={seed}"],
             "metrics": {"test/mean/mae": mae},
             "config": {"regime": {"arm": arm}},

@@ -89,7 +89,7 @@ def test_a_mean_that_hides_a_worse_task_says_so(tmp_path):
     assert by_metric["test/gt4/auroc"].verdict == "multi_task better"
     mean = by_metric[METRIC]
     assert mean.verdict == "multi_task better on the mean, worse on digit"
-    assert "digit -0." in mean.per_task and "(single_task better)" in mean.per_task
+    assert "digit −0." in mean.per_task and "(single_task better)" in mean.per_task
     assert analysis.family_size == 5  # the mean, three tasks and Δm, adjusted together
 
 

@@ -87,7 +87,12 @@ class RegimeSpec:
     fields declared ``arm=True``; ``check(cfg, world)`` for what the settings' declarations
     cannot say; ``one_trunk`` where one trunk is handed from fit to fit; ``stacked(contexts)``
     where several seeds can train as one stacked model; ``reads(cfg)`` the files it reads
-    beyond its typed settings (path and fingerprint, by config key)."""
+    beyond its typed settings (path and fingerprint, by config key).
+
+    ``reference``: the arm every other arm of its experiments is measured against (records
+    carry it, so a report names no regime); ``reference_effect`` what the report adds to
+    that difference: ``"delta_m"`` (the mean relative change over tasks) or ``"gain"`` (the
+    difference signed so that positive is better, with its negative-transfer gap)."""
 
     arm: Callable[[DictConfig], str] | None = None
     arm_keys: Callable[[DictConfig], list[str]] | None = None
@@ -96,6 +101,14 @@ class RegimeSpec:
     one_trunk: bool = False
     stacked: Callable[[list[Any]], list[list[Any]]] | None = None
     reads: Callable[[DictConfig], dict[str, dict[str, str]]] | None = None
+    reference: str | None = None
+    reference_effect: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.reference_effect not in (None, "delta_m", "gain"):
+            raise ValueError(
+                f"reference_effect={self.reference_effect!r}: use 'delta_m', 'gain' or None"
+            )
 
 
 S = TypeVar("S")

@@ -40,6 +40,10 @@ class RunResult:
     arm_keys: list[str] = field(default_factory=list)
     # the config keys declared data sizes (a report's learning-curve axes; ``settings``)
     size_keys: list[str] = field(default_factory=list)
+    # the arm the regime measures others against, and the effect a report adds to that
+    # difference ("delta_m", "gain" or ""): declared by the regime (``RegimeSpec``)
+    reference_arm: str = ""
+    reference_effect: str = ""
     overrides: list[str] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)

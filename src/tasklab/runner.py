@@ -24,7 +24,7 @@ from tasklab.fit.stacked.fit import StackingRefused
 from tasklab.fit.stacked.group import Member, stacked_group
 from tasklab.prediction_metrics import reproduces
 from tasklab.predictions import PREDICTIONS_FILE, matching_predictions, save_predictions
-from tasklab.regimes import describe_arm, describe_sizes
+from tasklab.regimes import describe_arm, describe_reference, describe_sizes
 from tasklab.registry import REGIMES
 from tasklab.results import (
     RunResult,
@@ -138,6 +138,7 @@ def _prepare(cfg: DictConfig, result: RunResult):
     check_config(cfg, world)
     result.arm, result.arm_axes, result.arm_keys = describe_arm(cfg)
     result.size_keys = describe_sizes(cfg)
+    result.reference_arm, result.reference_effect = describe_reference(cfg)
     set_threads(job_threads(cfg.trainer.threads, _launcher_config()))
     result.threads = torch.get_num_threads()
     return world, task_budgets(cfg.data)
@@ -295,6 +296,8 @@ def _train_stacked(members: list[Member]) -> RunResult | None:
             result.arm, result.arm_axes = results[0].arm, results[0].arm_axes
             result.arm_keys, result.threads = results[0].arm_keys, results[0].threads
             result.size_keys = results[0].size_keys
+            result.reference_arm = results[0].reference_arm
+            result.reference_effect = results[0].reference_effect
         group = members[0].cfg.logger.group or members[0].cfg.name
         shared = sweep_eval_cache(members[0].cfg.data, world)  # one rendering for all
         ctxs = [

@@ -27,6 +27,13 @@ def describe_arm(cfg: DictConfig) -> tuple[str, list[str], list[str]]:
     return name, list(axes), list(keys)
 
 
+def describe_reference(cfg: DictConfig) -> tuple[str, str]:
+    """The arm this run's regime measures the others against, and the effect a report adds
+    (``RegimeSpec.reference``/``reference_effect``; empty where it declares none)."""
+    spec = REGIMES.get(cfg.regime.name).spec
+    return spec.reference or "", spec.reference_effect or ""
+
+
 def describe_sizes(cfg: DictConfig) -> list[str]:
     """The config keys of this run that are data sizes, as declared on the settings
     (``setting(..., size=True)``) of the shared schema, the worlds and the run's regime: a

@@ -23,7 +23,13 @@ def run_stacked(ctxs: list[RunContext]) -> list[list[FitOutcome | str]]:
 
 
 @REGIMES.register(
-    "multi_task", arm=arm, arm_keys=weighting_keys, arm_axes=arm_axes, stacked=run_stacked
+    "multi_task",
+    arm=arm,
+    arm_keys=weighting_keys,
+    arm_axes=arm_axes,
+    stacked=run_stacked,
+    reference="single_task",
+    reference_effect="delta_m",
 )
 def run(ctx: RunContext) -> list[FitOutcome]:
     return [fit_tasks(ctx, selected_tasks(ctx.world, ctx.cfg.data.tasks), fit_name="all")]

@@ -233,4 +233,11 @@ def check(cfg: DictConfig, world: World) -> None:
     )
 
 
-REGIMES.register("pipeline", settings=PipelineSettings, check=check, arm=arm, one_trunk=True)(run)
+REGIMES.register(
+    "pipeline",
+    settings=PipelineSettings,
+    check=check,
+    arm=arm,
+    one_trunk=True,
+    reference="end_to_end",
+)(run)

@@ -19,7 +19,12 @@ def run_stacked(ctxs: list[RunContext]) -> list[list[FitOutcome | str]]:
 
 
 @REGIMES.register(
-    "single_task", arm=lambda cfg: "single_task", arm_axes=arm_axes, stacked=run_stacked
+    "single_task",
+    arm=lambda cfg: "single_task",
+    arm_axes=arm_axes,
+    stacked=run_stacked,
+    reference="single_task",
+    reference_effect="delta_m",
 )
 def run(ctx: RunContext) -> list[FitOutcome]:
     return [

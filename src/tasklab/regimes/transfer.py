@@ -340,4 +340,6 @@ REGIMES.register(
     arm_keys=arm_keys,
     one_trunk=True,
     reads=source_inputs,
+    reference="scratch",
+    reference_effect="gain",
 )(run)

@@ -29,7 +29,7 @@ from tasklab.report.effects import delta_m_interval, lower_is_better
 from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Experiment, is_task_of
 from tasklab.report.intervals import Estimate, family_level, holm_factors
-from tasklab.report.pairs import comparison_pairs, reference_arm
+from tasklab.report.pairs import comparison_pairs, first_present
 from tasklab.report.records import natural_key
 from tasklab.report.resampling import RESAMPLES
 from tasklab.report.verdicts import MIN_SEEDS, holm, power, verdict
@@ -87,6 +87,8 @@ class Analysis:
     data_units: list[DataUnitRow] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     family_size: int = 0  # comparisons and Δm values whose p-values were adjusted together
+    # the arms are compared with, first present in a cell: the one asked for, the declared one
+    references: tuple[str | None, ...] = ()
 
 
 def _transfer_gain(comparison: Comparison, experiment: Experiment) -> TransferGain:
@@ -133,9 +135,11 @@ def _task_values(
     return per_seed
 
 
-def _delta_m(experiment: Experiment, metric: str, cell: Cell, arm: str) -> DeltaM | None:
+def _delta_m(
+    experiment: Experiment, metric: str, cell: Cell, arm: str, reference: str
+) -> DeltaM | None:
     mtl = _task_values(experiment, metric, cell, arm)
-    stl = _task_values(experiment, metric, cell, "single_task")
+    stl = _task_values(experiment, metric, cell, reference)
     lower = {task: lower_is_better(metric) for s in mtl.values() for task in s}
     result = delta_m_interval(mtl, stl, lower)
     if not result.tasks:
@@ -147,7 +151,7 @@ def _delta_m(experiment: Experiment, metric: str, cell: Cell, arm: str) -> Delta
         metric.rsplit("/", 1)[-1],
         cell,
         arm,
-        "single_task",
+        reference,
         found.n,
         result.tasks,
         result.value,
@@ -232,7 +236,7 @@ def analyse(
     one experiment, with the family's verdicts; with ``curves``, along a declared size axis,
     fitted learning curves, crossovers and data units (``extrapolate``: how far beyond the
     largest size a trusted fit is carried)."""
-    analysis = Analysis(experiment, metrics)
+    analysis = Analysis(experiment, metrics, references=(reference, experiment.reference))
     builder = ComparisonBuilder(experiment, resamples, seed)
     shown = [m for m in metrics if m in experiment.values]
     breakdown = {m: _breakdown(experiment, m) for m in shown}
@@ -251,14 +255,17 @@ def analyse(
         split, _, name = split_task_metric(metric) or (metric, "", "")
         family = (split, name)
         for cell in experiment.cells(metric):
-            for a, b in comparison_pairs(list(experiment.values[metric][cell]), reference):
+            arms = list(experiment.values[metric][cell])
+            pairs = comparison_pairs(arms, analysis.references, experiment.arm_sizes)
+            for a, b in pairs:
                 raw.append(builder.compare(metric, cell, a, b))
                 pairs_by_metric.setdefault(metric, set()).add((a, b))
                 if (
                     metric in shown
-                    and b == "single_task"
+                    and experiment.reference_effect == "delta_m"
+                    and b == experiment.reference
                     and family not in delta_m_done
-                    and (dm := _delta_m(experiment, metric, cell, a))
+                    and (dm := _delta_m(experiment, metric, cell, a, b))
                 ):
                     delta_m.append(dm)
         if metric in shown:
@@ -268,7 +275,7 @@ def analyse(
     decided = [_decide(c, p, f) for c, p, f in zip(raw, adjusted, factors, strict=False)]
     analysis.family_size = sum(1 for p in adjusted if not math.isnan(p))
     for d, p, f in zip(delta_m, adjusted[len(raw) :], factors[len(raw) :], strict=True):
-        shown_verdict = verdict(d.n, d.value, p, f"{d.arm} better", "single_task better")
+        shown_verdict = verdict(d.n, d.value, p, f"{d.arm} better", f"{d.reference} better")
         found = Estimate(d.value, d.n, d.seed_sd, 0.0)
         level, low, high = _family_interval(found, f)
         analysis.delta_m.append(
@@ -290,10 +297,13 @@ def analyse(
     analysis.transfer = [
         _transfer_gain(c, experiment)
         for c in analysis.comparisons
-        if c.metric in shown and c.arm_b == "scratch" and c.n > 0
+        if c.metric in shown
+        and experiment.reference_effect == "gain"
+        and c.arm_b == experiment.reference
+        and c.n > 0
     ]
     if curves and experiment.x_axis is not None:
-        _curve_analysis(analysis, builder, shown, pairs_by_metric, reference, seed, extrapolate)
+        _curve_analysis(analysis, builder, shown, pairs_by_metric, seed, extrapolate)
     analysis.warnings += _warnings(analysis, builder)
     return analysis
 
@@ -303,7 +313,6 @@ def _curve_analysis(
     builder: ComparisonBuilder,
     shown: list[str],
     pairs_by_metric: dict[str, set[tuple[str, str]]],
-    reference: str | None,
     seed: int,
     extrapolate: float,
 ) -> None:
@@ -322,7 +331,7 @@ def _curve_analysis(
             experiment, metric, pairs, draws, verdicts, analysis.family_size
         )
         arms = sorted({a for c in experiment.values[metric].values() for a in c})
-        found = reference if reference in arms else reference_arm(arms)
+        found = first_present(analysis.references, arms)
         analysis.data_units += data_unit_rows(experiment, metric, pairs, found, draws, curves)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from tasklab.report.analysis import Analysis
 from tasklab.report.comparisons import Comparison
-from tasklab.report.formatting import p_text
+from tasklab.report.formatting import p_text, signed, signed_interval
 from tasklab.report.verdicts import MIN_SEEDS, is_shown
 
 DATA_UNIT_LINES = 10
@@ -26,8 +26,8 @@ def _sentence(comparison: Comparison, x_axis: str | None) -> str:
     where = comparison.cell.label(x_axis)
     return (
         f"{winner} better than {loser}{detail.replace(' on the mean', '')} on "
-        f"{comparison.metric} at {where}: {a} − {b} = {comparison.diff:+.3f} "
-        f"[{comparison.low:+.3f}, {comparison.high:+.3f}] ({comparison.n} seeds, adjusted "
+        f"{comparison.metric} at {where}: {a} − {b} = {signed(comparison.diff)} "
+        f"{signed_interval(comparison.low, comparison.high)} ({comparison.n} seeds, adjusted "
         f"{p_text(comparison.p_adjusted)})"
     )
 

@@ -75,6 +75,8 @@ def write_two_arm_sweep(
                     seed=seed,
                     arm=arm,
                     arm_axes=["regime"],
+                    reference_arm="single_task",
+                    reference_effect="delta_m",
                     overrides=[f"regime={arm}", f"seed={seed}"],
                     metrics=recorded,
                 ),

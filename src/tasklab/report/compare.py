@@ -16,15 +16,18 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasklab.report.analysis import Analysis, analyse
-from tasklab.report.formatting import signed
+from tasklab.report.formatting import signed, signed_interval
 from tasklab.report.grouping import SizeAxisError, group_records, is_task_of
 from tasklab.report.records import Records, load_records
 from tasklab.report.resampling import RESAMPLES
 from tasklab.report.verdicts import is_shown
 from tasklab.results import RESULT_FILE, write_bytes_atomic
+
+if TYPE_CHECKING:
+    from tasklab.report.plots import Plot
 
 PROG = "tasklab-compare"
 # a pipeline's stages (x_to_z, z_to_y) are reported beside the arm's own prediction of y
@@ -139,31 +142,70 @@ def _check_args(args: argparse.Namespace) -> None:
         )
 
 
-def run_compare(args: argparse.Namespace) -> tuple[Path, list[Analysis], Records]:
+def read_records(args: argparse.Namespace) -> Records:
+    """The records under ``args.dirs`` (``CompareError`` where there is not even a bad one)."""
     _check_args(args)
     records = load_records(args.dirs)
     if not records.ok and not records.problems:
         raise CompareError(f"no {RESULT_FILE} under {', '.join(map(str, args.dirs))}")
+    return records
+
+
+def analyse_records(records: Records, args: argparse.Namespace) -> list[Analysis]:
+    """Group the usable records by experiment and analyse each as ``args`` asks."""
+    if not records.ok:
+        return []
+    selected = selected_metrics(records.ok, args.metrics or DEFAULT_METRICS)
+    try:
+        experiments = group_records(records.ok, grouped_metrics(records.ok, selected), args.x_axis)
+    except SizeAxisError as error:
+        raise CompareError(str(error)) from error
+    if args.x_axis and all(e.x_axis is None for e in experiments):
+        swept = sorted({a for e in experiments for a in e.swept})
+        raise CompareError(
+            f"--x {args.x_axis} is not a swept axis of these records; "
+            f"swept axes: {', '.join(swept) or 'none'}"
+        )
+    return [
+        analyse(e, selected, args.resamples, args.seed, args.reference, curves=args.curves)
+        for e in experiments
+    ]
+
+
+def writable_folder(out: Path, option: str = "--out") -> None:
+    """Create ``out`` and check that files can be written there (one line if not)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise CompareError(
+            f"cannot write to {option} {out}: {error.strerror}; choose another folder"
+        ) from error
+
+
+def write_plots(out: Path, analyses: list[Analysis]) -> dict[str, list[Plot]]:
+    """Every figure of every experiment as a PNG in ``out`` (atomically); PNGs of an earlier
+    comparison in the same folder that this one did not draw are removed."""
+    from tasklab.report.figures import figures_of  # matplotlib: only where plots are drawn
+
+    plots = {a.experiment.name: figures_of(a) for a in analyses}
+    written = set()
+    for experiment_plots in plots.values():
+        for plot in experiment_plots:
+            write_bytes_atomic(out / plot.filename, plot.png)
+            written.add(plot.filename)
+    for stale in out.glob("*.png"):
+        if stale.name not in written:
+            stale.unlink()
+    return plots
+
+
+def run_compare(args: argparse.Namespace) -> tuple[Path, list[Analysis], Records]:
+    records = read_records(args)
+    analyses = analyse_records(records, args)
     out = _output_dir(args)
-    analyses: list[Analysis] = []
-    if records.ok:
-        selected = selected_metrics(records.ok, args.metrics or DEFAULT_METRICS)
-        try:
-            experiments = group_records(
-                records.ok, grouped_metrics(records.ok, selected), args.x_axis
-            )
-        except SizeAxisError as error:
-            raise CompareError(str(error)) from error
-        if args.x_axis and all(e.x_axis is None for e in experiments):
-            swept = sorted({a for e in experiments for a in e.swept})
-            raise CompareError(
-                f"--x {args.x_axis} is not a swept axis of these records; "
-                f"swept axes: {', '.join(swept) or 'none'}"
-            )
-        analyses = [
-            analyse(e, selected, args.resamples, args.seed, args.reference, curves=args.curves)
-            for e in experiments
-        ]
     write_outputs(out, analyses, records, args)
     return out, analyses, records
 
@@ -172,43 +214,19 @@ def write_outputs(
     out: Path, analyses: list[Analysis], records: Records, args: argparse.Namespace
 ) -> None:
     # Plotting pulls in matplotlib: imported here so that the statistics stay light to import.
-    from tasklab.report.affinity_plots import affinity_plots
     from tasklab.report.html_report import render_html
     from tasklab.report.markdown_report import render_markdown
-    from tasklab.report.plots import difference_plots, learning_curve_plots
     from tasklab.report.tables import build_tables, to_csv
-    from tasklab.report.training_curves import training_curve_plots
 
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise CompareError(
-            f"cannot write to --out {out}: {error.strerror}; choose another folder"
-        ) from error
+    writable_folder(out)
     tables = build_tables(analyses)
-    plots = {
-        a.experiment.name: learning_curve_plots(a)
-        + difference_plots(a)
-        + training_curve_plots(a)
-        + affinity_plots(a)
-        for a in analyses
-    }
-    written = {f"{t.name}.csv" for t in tables}
     for table in tables:
         write_bytes_atomic(out / f"{table.name}.csv", to_csv(table).encode())
-    plot_files = {}
-    for name, experiment_plots in plots.items():
-        plot_files[name] = []
-        for plot in experiment_plots:
-            write_bytes_atomic(out / plot.filename, plot.png)
-            plot_files[name].append((plot, out / plot.filename))
-            written.add(plot.filename)
-    for stale in out.glob("*.png"):  # plots of an earlier comparison in the same folder
-        if stale.name not in written:
-            stale.unlink()
+    plots = write_plots(out, analyses)
+    plot_files = {
+        name: [(plot, out / plot.filename) for plot in experiment_plots]
+        for name, experiment_plots in plots.items()
+    }
     markdown = render_markdown(analyses, tables, plots, records.problems)
     write_bytes_atomic(out / "summary.md", markdown.encode())
     page = render_html(analyses, tables, plots, records.problems, list(args.dirs))
@@ -234,7 +252,7 @@ def _print_summary(out: Path, analyses: list[Analysis], records: Records, second
             print(
                 f"  {comparison.metric} {comparison.cell.label(experiment.x_axis)}: "
                 f"{comparison.arm_a} − {comparison.arm_b} = {signed(comparison.diff)} "
-                f"[{signed(comparison.low)}, {signed(comparison.high)}] → {comparison.verdict}"
+                f"{signed_interval(comparison.low, comparison.high)} → {comparison.verdict}"
             )
         if len(decided) > 10:
             print(f"  … {len(decided) - 10} more in comparisons.csv")

@@ -33,6 +33,7 @@ from scipy import stats
 
 from tasklab.report.comparisons import seed_runs
 from tasklab.report.curve_fits import FittedCurve, choose_curve, choose_curves, size_grid
+from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Experiment, Facet
 from tasklab.report.intervals import estimate
 from tasklab.report.resampling import ExampleResampler
@@ -255,7 +256,7 @@ def _non_monotone(
         p_values.append(step.p_value() if np.sign(step.mean) == -direction else math.nan)
     adjusted = holm(p_values)
     against = [
-        f"{sizes[j]:,.0f} → {sizes[j + 1]:,.0f}: {found[j].mean:+.3f}"
+        f"{sizes[j]:,.0f} → {sizes[j + 1]:,.0f}: {signed(found[j].mean)}"
         for j, p in enumerate(adjusted)
         if p < ALPHA
     ]

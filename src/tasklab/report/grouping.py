@@ -17,7 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tasklab.metric_keys import split_task_metric
-from tasklab.report.records import RUN_DIR, arm_names, find_axes, natural_key
+from tasklab.report.records import (
+    RUN_DIR,
+    arm_names,
+    axis_values,
+    find_axes,
+    identity_keys,
+    natural_key,
+)
 
 Facet = tuple[tuple[str, str], ...]  # (axis, value) for every swept axis but the size axis
 SeedValues = dict[int, float]
@@ -51,6 +58,13 @@ class Experiment:
     # cell → arm → seed → the run's folder (its stored predictions), where known
     run_dirs: dict[Cell, dict[str, dict[int, str]]] = field(default_factory=dict)
     undeclared: int = 0  # records that predate size declarations (no ``size_keys``)
+    # the arm the records' regimes measure the others against, and the effect added to that
+    # difference ("delta_m", "gain" or ""); None where they declare none, or disagree
+    reference: str | None = None
+    reference_effect: str = ""
+    # arm → (its family: the regime and every other arm-defining setting, its size): for
+    # arms defined by a setting declared a data size (a transfer's ``regime.n_source``)
+    arm_sizes: dict[str, tuple[tuple, float]] = field(default_factory=dict)
 
     @property
     def facet_axes(self) -> list[str]:
@@ -146,6 +160,33 @@ def choose_x_axis(
     return chosen
 
 
+def declared_reference(records: list[dict[str, Any]]) -> tuple[str | None, str]:
+    """The reference arm (and its effect) the records' regimes declare, where they agree."""
+    declared = {(r.get("reference_arm") or "", r.get("reference_effect") or "") for r in records}
+    declared.discard(("", ""))
+    if len(declared) != 1:
+        return None, ""
+    reference, effect = declared.pop()
+    return reference or None, effect
+
+
+def arm_sizes(records: list[dict[str, Any]], arms: list[str]) -> dict[str, tuple[tuple, float]]:
+    """Arms that one arm-defining setting declared a data size tells apart (see
+    ``Experiment.arm_sizes``): what "does more source data help?" steps along."""
+    found: dict[str, tuple[tuple, float]] = {}
+    for record, arm in zip(records, arms, strict=True):
+        identity = identity_keys(record)
+        sized = [k for k in identity if k in set(record.get("size_keys") or ())]
+        if len(sized) != 1:
+            continue
+        values = axis_values(record, identity)
+        size = _number(values[sized[0]])
+        if size is not None:
+            rest = tuple((k, values[k]) for k in identity if k != sized[0])
+            found[arm] = ((record["regime"], sized[0], *rest), size)
+    return found
+
+
 def group_experiment(
     name: str, records: list[dict[str, Any]], metrics: list[str], x_axis: str | None = None
 ) -> Experiment:
@@ -155,6 +196,8 @@ def group_experiment(
     experiment = Experiment(name, len(records), axes.swept, axes.fixed, chosen, metrics)
     experiment.undeclared = sum(1 for r in records if "size_keys" not in r)
     arms = arm_names(records)
+    experiment.reference, experiment.reference_effect = declared_reference(records)
+    experiment.arm_sizes = arm_sizes(records, arms)
     for record, values, arm in zip(records, axes.per_record, arms, strict=True):
         facet = tuple((k, values[k] or "-") for k in axes.swept if k != chosen)
         cell = Cell(facet, _number(values[chosen]) if chosen else None)

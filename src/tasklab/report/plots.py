@@ -28,7 +28,7 @@ from tasklab.report.comparisons import CellStat
 from tasklab.report.curve_fits import size_grid
 from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Facet
-from tasklab.report.pairs import reference_arm
+from tasklab.report.pairs import first_present
 from tasklab.report.records import natural_key
 
 SeedLookup = Callable[[CellStat], list[float]]  # the per-seed values behind a cell's mean
@@ -225,7 +225,7 @@ def learning_curve_plots(analysis: Analysis) -> list[Plot]:
         if not stats:
             continue
         facets = experiment.facets(metric)
-        reference = reference_arm(sorted({s.arm for s in stats}))
+        reference = first_present(analysis.references, sorted({s.arm for s in stats}))
         crossings = [
             c
             for c in analysis.crossovers

@@ -89,7 +89,7 @@ def arm_of(record: dict[str, Any]) -> str:
     return record.get("arm") or record["regime"]
 
 
-def _identity_keys(record: dict[str, Any]) -> list[str]:
+def identity_keys(record: dict[str, Any]) -> list[str]:
     """The settings that define this run's arm (``arm_keys``; older records: their arm axes
     but the regime and config-group choices, which the name already holds)."""
     keys = record.get("arm_keys")
@@ -104,7 +104,7 @@ def arm_names(records: list[dict[str, Any]]) -> list[str]:
     settings are therefore never one arm, even where a name leaves a setting out (a swept
     ``mtl.weighting.alpha`` gives one arm per value)."""
     bases = [arm_of(r) for r in records]
-    values = [axis_values(r, _identity_keys(r)) for r in records]
+    values = [axis_values(r, identity_keys(r)) for r in records]
     varying: dict[str, list[str]] = {}
     for base in set(bases):
         same = [v for b, v in zip(bases, values, strict=True) if b == base]

@@ -22,21 +22,13 @@ from tasklab.metric_keys import task_name
 from tasklab.report.analysis import Analysis, analyse
 from tasklab.report.compare import DEFAULT_METRICS, CompareError, grouped_metrics, selected_metrics
 from tasklab.report.comparisons import BOTH, CellStat, Comparison
-from tasklab.report.formatting import p_text
+from tasklab.report.formatting import p_text, signed, signed_interval
 from tasklab.report.grouping import SizeAxisError, group_records, is_task_of
 from tasklab.report.records import Records, load_records
 from tasklab.report.resampling import RESAMPLES
 from tasklab.results import RESULT_FILE
 from tasklab.runs.progress import note_sweep_dir
 from tasklab.runs.sweep_plan import sweep_plan
-
-
-def _signed(value: float) -> str:
-    return f"{value:+.3f}".replace("-", "−")
-
-
-def _interval(low: float, high: float) -> str:
-    return "no CI" if math.isnan(low) else f"[{_signed(low)}, {_signed(high)}]"
 
 
 def _cell_line(stat: CellStat, width: int) -> str:
@@ -51,13 +43,13 @@ def _comparison_line(c: Comparison, indent: str = "  ", label: str | None = None
     parts = f"; se ±{c.se:.3f}: seeds ±{c.seed_se:.3f}, test split ±{c.test_se:.3f}"
     noise = parts if c.interval == BOTH and math.isfinite(c.se) else ""
     text = (
-        f"{indent}{head}: {_signed(c.diff)} {_interval(c.low, c.high)}{over}{noise} "
+        f"{indent}{head}: {signed(c.diff)} {signed_interval(c.low, c.high)}{over}{noise} "
         f"(paired, {c.wins}/{c.n} seeds better for {c.arm_a}; {p_text(c.p_adjusted, 'p_holm')}, "
         f"sign-flip p={c.p_sign_flip:.2g}) → {c.verdict}"
     )
     if c.n >= 2 and not c.verdict.endswith("better") and math.isfinite(c.detectable):
         needed = (
-            f"{c.seeds_needed} seeds would detect {_signed(c.diff)}"
+            f"{c.seeds_needed} seeds would detect {signed(c.diff)}"
             if c.seeds_needed is not None
             else "more seeds cannot detect it (the test set's noise is larger)"
         )

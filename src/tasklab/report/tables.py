@@ -18,6 +18,7 @@ import numpy as np
 from tasklab.report.analysis import Analysis
 from tasklab.report.comparisons import Comparison
 from tasklab.report.effects import lower_is_better
+from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Facet
 
 
@@ -371,7 +372,7 @@ def display(column: str, value: Any) -> str:
         if column in _PROBABILITIES:
             return f"{value:.2f}"
         if column in _PERCENTS:
-            return f"{value:+.2f}"
+            return signed(value, 2)
         if column in _SIZES or (column in ("ci_low", "ci_high") and abs(value) >= 100):
             return f"{value:,.0f}"
         if value.is_integer() and abs(value) >= 2:
