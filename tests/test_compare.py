@@ -332,3 +332,24 @@ def test_training_curves_come_from_the_runs_csv_logs(make_cfg, tmp_path):
     assert main([str(tmp_path / "sweep"), "--out", str(out), "--wandb", "off"]) == 0
     assert (out / "default__training_loss.png").read_bytes()[:4] == b"\x89PNG"
     assert "one line per seed" in (out / "report.html").read_text()
+
+
+def test_a_plot_is_one_function_and_one_entry_in_figures(tmp_path, monkeypatch):
+    """Every renderer draws from ``FIGURES``: one new entry reaches the PNG folder, the
+    Markdown summary and the HTML report."""
+    from tasklab.report import figures
+    from tasklab.report.plots import Plot, finish_figure, panel_figure
+
+    def seed_count_plot(analysis):
+        figure, axes = panel_figure(1, 1, legend=False)
+        axes[0].bar(range(len(analysis.cells)), [c.n for c in analysis.cells])
+        png = finish_figure(figure, axes, 1, "seeds per cell")
+        return [Plot("seed_counts.png", "seeds per cell and arm", png)]
+
+    monkeypatch.setattr(figures, "FIGURES", [*figures.FIGURES, seed_count_plot])
+    root = mtl_sweep(tmp_path / "sweep")
+    assert main([str(root), "--wandb", "off", "--no-curves"]) == 0
+    out = root / "compare"
+    assert (out / "seed_counts.png").read_bytes()[:4] == b"\x89PNG"
+    assert "![seeds per cell and arm](seed_counts.png)" in (out / "summary.md").read_text()
+    assert "seeds per cell and arm" in (out / "report.html").read_text()

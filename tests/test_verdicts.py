@@ -1,5 +1,6 @@
 """p-values, Holm's correction and power against hand computations."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 from scipy import stats
 
 from tasklab.report.intervals import Estimate
-from tasklab.report.verdicts import holm, power, sign_flip_p, verdict, wins_interval
+from tasklab.report.verdicts import Outcome, holm, power, sign_flip_p, verdict, wins_interval
 
 
 def test_sign_flip_is_exact_and_bounded_below_at_few_seeds():
@@ -46,10 +47,21 @@ def test_power_by_hand():
 
 
 def test_verdict_needs_seeds_and_the_family_adjusted_p():
-    assert verdict(2, 0.1, 0.001, "a better", "b better").startswith("too few")
-    assert verdict(5, 0.1, 0.2, "a", "b") == "no conclusion (adjusted p = 0.2)"
-    assert verdict(5, 0.1, 0.01, "a", "b") == "a"
-    assert verdict(5, -0.1, 0.01, "a", "b") == "b"
+    few = verdict(2, 0.1, 0.001, "a", "b")
+    assert few.outcome is Outcome.TOO_FEW_SEEDS and str(few) == "too few seeds (2 < 3)"
+    unsure = verdict(5, 0.1, 0.2, "a", "b")
+    assert not unsure.shown and str(unsure) == "no conclusion (adjusted p = 0.2)"
+    shown = verdict(5, 0.1, 0.01, "a", "b")
+    assert shown.shown and (shown.winner, shown.loser) == ("a", "b") and str(shown) == "a better"
+    assert verdict(5, -0.1, 0.01, "a", "b").winner == "b"
+    assert f"{shown:>10}" == "  a better"  # formats as its text, in tables and f-strings
+
+
+def test_a_verdict_names_the_tasks_a_better_mean_hides_or_its_direction():
+    shown = verdict(5, 0.1, 0.01, "multi_task", "single_task")
+    hiding = dataclasses.replace(shown, worse_on=("digit", "parity"))
+    assert str(hiding) == "multi_task better on the mean, worse on digit, parity"
+    assert str(dataclasses.replace(shown, phrase="positive transfer")) == "positive transfer"
 
 
 def test_wins_interval_is_clopper_pearson():

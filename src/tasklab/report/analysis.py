@@ -32,7 +32,15 @@ from tasklab.report.intervals import Estimate, family_level, holm_factors
 from tasklab.report.pairs import comparison_pairs, first_present
 from tasklab.report.records import natural_key
 from tasklab.report.resampling import RESAMPLES
-from tasklab.report.verdicts import MIN_SEEDS, holm, power, verdict
+from tasklab.report.verdicts import (
+    MIN_SEEDS,
+    UNDECIDED,
+    Outcome,
+    Verdict,
+    holm,
+    power,
+    verdict,
+)
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,7 @@ class TransferGain:
     high: float
     relative_gain_pct: float
     negative_transfer_gap: float
-    verdict: str
+    verdict: Verdict
 
 
 @dataclass(frozen=True)
@@ -67,7 +75,7 @@ class DeltaM:
     value: float
     low: float
     high: float
-    verdict: str
+    verdict: Verdict
     p_value: float = math.nan  # Student's t over the per-seed Δm (not resampled by example)
     p_adjusted: float = math.nan
     seed_sd: float = math.nan  # sd of the per-seed Δm
@@ -99,12 +107,12 @@ def _transfer_gain(comparison: Comparison, experiment: Experiment) -> TransferGa
     arm = sum(arms[comparison.arm_a][s] for s in seeds) / len(seeds)
     gain = sign * comparison.diff
     low, high = sorted((sign * comparison.low, sign * comparison.high))
-    if comparison.verdict == f"{comparison.arm_a} better":
-        shown = "positive transfer"
-    elif comparison.verdict == f"{comparison.arm_b} better":
-        shown = "negative transfer"
-    else:
-        shown = comparison.verdict
+    shown = comparison.verdict
+    if shown.shown:
+        positive = shown.winner == comparison.arm_a
+        shown = dataclasses.replace(
+            shown, phrase="positive transfer" if positive else "negative transfer"
+        )
     relative = 100.0 * gain / abs(scratch) if scratch else math.nan
     return TransferGain(
         experiment.name,
@@ -157,7 +165,7 @@ def _delta_m(
         result.value,
         low,
         high,
-        "",
+        UNDECIDED,
         found.p_value(),
         seed_sd=found.seed_sd,
     )
@@ -190,8 +198,8 @@ def _family_interval(found: Estimate, factor: float) -> tuple[float, float, floa
 def _decide(comparison: Comparison, p_adjusted: float, factor: float) -> Comparison:
     lower = lower_is_better(comparison.metric)
     a, b = comparison.arm_a, comparison.arm_b
-    better, worse = (f"{b} better", f"{a} better") if lower else (f"{a} better", f"{b} better")
-    shown = verdict(comparison.n, comparison.diff, p_adjusted, better, worse)
+    positive, negative = (b, a) if lower else (a, b)
+    shown = verdict(comparison.n, comparison.diff, p_adjusted, positive, negative)
     found = comparison.estimate
     level, low, high = _family_interval(found, factor)
     detect = power(found, level)
@@ -214,13 +222,15 @@ def _with_per_task(mean: Comparison, per_task: list[Comparison]) -> Comparison:
         return mean
     task_of = {c.metric: task_name(c.metric) for c in per_task}
     parts = [f"{task_of[c.metric]} {signed(c.diff)} ({c.verdict})" for c in per_task]
-    text = mean.verdict
-    for winner, loser in ((mean.arm_a, mean.arm_b), (mean.arm_b, mean.arm_a)):
-        if mean.verdict == f"{winner} better":
-            worse = [task_of[c.metric] for c in per_task if c.verdict == f"{loser} better"]
-            if worse:
-                text = f"{winner} better on the mean, worse on {', '.join(worse)}"
-    return dataclasses.replace(mean, verdict=text, per_task="; ".join(parts))
+    found = mean.verdict
+    if found.shown:
+        worse = [
+            task_of[c.metric]
+            for c in per_task
+            if c.verdict.shown and c.verdict.winner == found.loser
+        ]
+        found = dataclasses.replace(found, worse_on=tuple(worse))
+    return dataclasses.replace(mean, verdict=found, per_task="; ".join(parts))
 
 
 def analyse(
@@ -275,7 +285,7 @@ def analyse(
     decided = [_decide(c, p, f) for c, p, f in zip(raw, adjusted, factors, strict=False)]
     analysis.family_size = sum(1 for p in adjusted if not math.isnan(p))
     for d, p, f in zip(delta_m, adjusted[len(raw) :], factors[len(raw) :], strict=True):
-        shown_verdict = verdict(d.n, d.value, p, f"{d.arm} better", f"{d.reference} better")
+        shown_verdict = verdict(d.n, d.value, p, d.arm, d.reference)
         found = Estimate(d.value, d.n, d.seed_sd, 0.0)
         level, low, high = _family_interval(found, f)
         analysis.delta_m.append(
@@ -375,7 +385,7 @@ def _warnings(analysis: Analysis, builder: ComparisonBuilder) -> list[str]:
         f"noise, ±{c.test_se:.3f}, is what withholds it)"
         for c in analysis.comparisons
         if c.interval != SEEDS_ONLY
-        and c.verdict.startswith("no conclusion")
+        and c.verdict.outcome is Outcome.NO_CONCLUSION
         and _seeds_alone_exclude_zero(c)
     ]
     if experiment.undeclared and experiment.x_axis is None:

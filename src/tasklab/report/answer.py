@@ -20,12 +20,11 @@ DATA_UNIT_LINES = 10
 
 def _sentence(comparison: Comparison, x_axis: str | None) -> str:
     a, b = comparison.arm_a, comparison.arm_b
-    winner = a if comparison.verdict.startswith(f"{a} better") else b
-    loser = b if winner == a else a
-    detail = comparison.verdict[len(f"{winner} better") :]  # ", worse on X" after a mean
+    found = comparison.verdict
+    detail = f", worse on {', '.join(found.worse_on)}" if found.worse_on else ""
     where = comparison.cell.label(x_axis)
     return (
-        f"{winner} better than {loser}{detail.replace(' on the mean', '')} on "
+        f"{found.winner} better than {found.loser}{detail} on "
         f"{comparison.metric} at {where}: {a} − {b} = {signed(comparison.diff)} "
         f"{signed_interval(comparison.low, comparison.high)} ({comparison.n} seeds, adjusted "
         f"{p_text(comparison.p_adjusted)})"

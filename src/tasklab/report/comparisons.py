@@ -19,7 +19,7 @@ from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Cell, Experiment
 from tasklab.report.intervals import Estimate, estimate
 from tasklab.report.resampling import ExampleResampler, ResampledRun, pairable
-from tasklab.report.verdicts import sign_flip_p, wins_interval
+from tasklab.report.verdicts import UNDECIDED, Verdict, sign_flip_p, wins_interval
 
 BOTH = "seeds+examples"
 SEEDS_ONLY = "seeds only"
@@ -78,7 +78,7 @@ class Comparison:
     detectable: float = math.nan
     seeds_needed: int | None = None
     p_adjusted: float = math.nan
-    verdict: str = ""
+    verdict: Verdict = UNDECIDED
     per_task: str = ""  # for a mean over tasks: each task's difference and verdict
 
     @property

@@ -23,10 +23,10 @@ from tasklab.report.curves import MIN_SIZES, CurveDraws, curve_seeds, lack_of_fi
 from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Experiment, Facet
 from tasklab.report.records import natural_key
-from tasklab.report.verdicts import ALPHA
+from tasklab.report.verdicts import ALPHA, UNDECIDED, Verdict
 
 GRID = 200
-Verdicts = dict[tuple[str, Facet, str, str, float], str]  # (metric, facet, a, b, size) -> text
+Verdicts = dict[tuple[str, Facet, str, str, float], Verdict]  # (metric, facet, a, b, size)
 
 
 @dataclass(frozen=True)
@@ -109,9 +109,9 @@ def _verdict_sides(
     verdict left out)."""
     sides = []
     for x in sizes:
-        text = verdicts.get((metric, facet, a, b, x), "")
-        if text.startswith((f"{a} better", f"{b} better")):
-            sides.append(a if text.startswith(f"{a} better") else b)
+        found = verdicts.get((metric, facet, a, b, x), UNDECIDED)
+        if found.shown and found.winner in (a, b):
+            sides.append(found.winner)
     return sides
 
 

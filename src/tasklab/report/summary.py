@@ -47,7 +47,7 @@ def _comparison_line(c: Comparison, indent: str = "  ", label: str | None = None
         f"(paired, {c.wins}/{c.n} seeds better for {c.arm_a}; {p_text(c.p_adjusted, 'p_holm')}, "
         f"sign-flip p={c.p_sign_flip:.2g}) → {c.verdict}"
     )
-    if c.n >= 2 and not c.verdict.endswith("better") and math.isfinite(c.detectable):
+    if c.n >= 2 and not c.verdict.shown and math.isfinite(c.detectable):
         needed = (
             f"{c.seeds_needed} seeds would detect {signed(c.diff)}"
             if c.seeds_needed is not None

@@ -59,7 +59,7 @@ def _span(low: float, high: float) -> str:
 
 def _seeds_needed(c: Comparison) -> str:
     """For a comparison without a verdict: seeds that would detect the observed difference."""
-    if c.verdict.endswith("better") or c.n < 2 or not math.isfinite(c.detectable):
+    if c.verdict.shown or c.n < 2 or not math.isfinite(c.detectable):
         return ""
     if c.seeds_needed is None:
         return "not reachable by seeds (test-set noise; more test examples needed)"
@@ -115,7 +115,7 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
                     "p": c.p_value,
                     "p_holm": c.p_adjusted,
                     "p_sign_flip": c.p_sign_flip,
-                    "verdict": c.verdict,
+                    "verdict": str(c.verdict),
                     "per_task": c.per_task,
                     "detectable": c.detectable,
                     "seeds_needed": _seeds_needed(c),
@@ -136,7 +136,7 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
                     "ci_high": g.high,
                     "gain_pct": g.relative_gain_pct,
                     "negative_transfer_gap": g.negative_transfer_gap,
-                    "verdict": g.verdict,
+                    "verdict": str(g.verdict),
                 }
             )
         for d in analysis.delta_m:
@@ -153,7 +153,7 @@ def build_tables(analyses: list[Analysis]) -> list[Table]:
                     "ci_low": d.low,
                     "ci_high": d.high,
                     "p_holm": d.p_adjusted,
-                    "verdict": d.verdict,
+                    "verdict": str(d.verdict),
                 }
             )
         for x in analysis.crossovers:
