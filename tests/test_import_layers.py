@@ -154,3 +154,27 @@ def test_the_cycle_finder_finds_a_cycle():
 @pytest.mark.parametrize("unit", ["report"])
 def test_the_top_layer_is_never_imported(unit):
     assert [edge for edge in _edges() if _unit(edge[1]) == unit and _unit(edge[0]) != unit] == []
+
+
+# The modules behind the installed commands (pyproject's [project.scripts]): each is a top,
+# imported by nothing in the package, so one command's changes never reach another.
+COMMANDS = {
+    "tasklab.train",
+    "tasklab.reproduce",
+    "tasklab.configs_cli",
+    "tasklab.runs.status",
+    "tasklab.report.compare",
+    "tasklab.report.summary",
+    "tasklab.report.results_page",
+}
+
+
+def test_no_command_imports_another_and_every_command_is_listed():
+    pyproject = (SOURCE.parents[1] / "pyproject.toml").read_text()
+    declared = {
+        line.split('"')[1].split(":")[0]
+        for line in pyproject.splitlines()
+        if line.startswith("tasklab-")
+    }
+    assert declared == COMMANDS
+    assert [edge for edge in _edges() if edge[1] in COMMANDS] == []

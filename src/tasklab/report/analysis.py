@@ -43,7 +43,7 @@ from tasklab.report.verdicts import (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class TransferGain:
     """Gain of a transfer arm over scratch at one target size, signed so that positive is
     better; the negative-transfer gap is its opposite (> 0: pre-training hurt)."""
@@ -63,7 +63,7 @@ class TransferGain:
     verdict: Verdict
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DeltaM:
     experiment: str
     metric_name: str  # e.g. auroc: Δm over test/<task>/auroc
@@ -115,19 +115,19 @@ def _transfer_gain(comparison: Comparison, experiment: Experiment) -> TransferGa
         )
     relative = 100.0 * gain / abs(scratch) if scratch else math.nan
     return TransferGain(
-        experiment.name,
-        comparison.metric,
-        comparison.cell,
-        comparison.arm_a,
-        comparison.n,
-        scratch,
-        arm,
-        gain,
-        low,
-        high,
-        relative,
-        -gain,
-        shown,
+        experiment=experiment.name,
+        metric=comparison.metric,
+        cell=comparison.cell,
+        arm=comparison.arm_a,
+        n=comparison.n,
+        scratch_mean=scratch,
+        arm_mean=arm,
+        gain=gain,
+        low=low,
+        high=high,
+        relative_gain_pct=relative,
+        negative_transfer_gap=-gain,
+        verdict=shown,
     )
 
 
@@ -155,18 +155,18 @@ def _delta_m(
     found = result.estimate
     low, high = found.interval()
     return DeltaM(
-        experiment.name,
-        metric.rsplit("/", 1)[-1],
-        cell,
-        arm,
-        reference,
-        found.n,
-        result.tasks,
-        result.value,
-        low,
-        high,
-        UNDECIDED,
-        found.p_value(),
+        experiment=experiment.name,
+        metric_name=metric.rsplit("/", 1)[-1],
+        cell=cell,
+        arm=arm,
+        reference=reference,
+        n=found.n,
+        tasks=result.tasks,
+        value=result.value,
+        low=low,
+        high=high,
+        verdict=UNDECIDED,
+        p_value=found.p_value(),
         seed_sd=found.seed_sd,
     )
 

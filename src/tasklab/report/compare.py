@@ -11,31 +11,27 @@ With W&B on, the same tables and plots are logged to a run in the experiment's g
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import os
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from tasklab.report.analysis import Analysis, analyse
+from tasklab.report.analysis import Analysis
 from tasklab.report.formatting import signed, signed_interval
-from tasklab.report.grouping import SizeAxisError, group_records, is_task_of
-from tasklab.report.records import Records, load_records
+from tasklab.report.metric_selection import CompareError
+from tasklab.report.records import Records
+from tasklab.report.report_steps import (
+    analyse_records,
+    read_records,
+    writable_folder,
+    write_plots,
+)
 from tasklab.report.resampling import RESAMPLES
 from tasklab.report.verdicts import is_shown
-from tasklab.results import RESULT_FILE, write_bytes_atomic
-
-if TYPE_CHECKING:
-    from tasklab.report.plots import Plot
+from tasklab.results import write_bytes_atomic
 
 PROG = "tasklab-compare"
-# a pipeline's stages (x_to_z, z_to_y) are reported beside the arm's own prediction of y
-DEFAULT_METRICS = ["test/mean/*", "x_to_z/test/mean/*", "z_to_y/test/mean/*"]
-
-
-class CompareError(Exception):
-    """Bad input to the command: reported as one line, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,28 +76,6 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def selected_metrics(records: list[dict[str, Any]], patterns: list[str]) -> list[str]:
-    available = sorted({key for record in records for key in record["metrics"]})
-    selected = [key for key in available if any(fnmatch.fnmatchcase(key, p) for p in patterns)]
-    if not selected:
-        shown = ", ".join(available[:8]) + (" …" if len(available) > 8 else "")
-        raise CompareError(
-            f"--metric {' '.join(patterns)} matches no metric in the records; choose from: {shown}"
-        )
-    return selected
-
-
-def task_metrics(records: list[dict[str, Any]], selected: list[str]) -> list[str]:
-    """Per-task metrics behind each ``split/mean/name`` one (their comparisons and Δm)."""
-    keys = {key for record in records for key in record["metrics"]}
-    return sorted(key for key in keys if any(is_task_of(key, mean) for mean in selected))
-
-
-def grouped_metrics(records: list[dict[str, Any]], selected: list[str]) -> list[str]:
-    """The selected metrics and the per-task ones behind them: what the analysis groups."""
-    return selected + [m for m in task_metrics(records, selected) if m not in selected]
-
-
 def _wandb_settings(records: list[dict[str, Any]], choice: str) -> tuple[str | None, str]:
     """(mode or None for off, project) following the runs' own logger settings."""
     loggers = [(r.get("config") or {}).get("logger") or {} for r in records]
@@ -130,76 +104,6 @@ def _output_dir(args: argparse.Namespace) -> Path:
         return args.out
     first = args.dirs[0]
     return (first.parent if first.is_file() else first) / "compare"
-
-
-def _check_args(args: argparse.Namespace) -> None:
-    missing = [d for d in args.dirs if not d.exists()]
-    if missing:
-        raise CompareError(f"no such file or folder: {missing[0]}")
-    if args.resamples < RESAMPLES:
-        raise CompareError(
-            f"--resamples={args.resamples} is too few for stable 95% intervals; use ≥ {RESAMPLES}"
-        )
-
-
-def read_records(args: argparse.Namespace) -> Records:
-    """The records under ``args.dirs`` (``CompareError`` where there is not even a bad one)."""
-    _check_args(args)
-    records = load_records(args.dirs)
-    if not records.ok and not records.problems:
-        raise CompareError(f"no {RESULT_FILE} under {', '.join(map(str, args.dirs))}")
-    return records
-
-
-def analyse_records(records: Records, args: argparse.Namespace) -> list[Analysis]:
-    """Group the usable records by experiment and analyse each as ``args`` asks."""
-    if not records.ok:
-        return []
-    selected = selected_metrics(records.ok, args.metrics or DEFAULT_METRICS)
-    try:
-        experiments = group_records(records.ok, grouped_metrics(records.ok, selected), args.x_axis)
-    except SizeAxisError as error:
-        raise CompareError(str(error)) from error
-    if args.x_axis and all(e.x_axis is None for e in experiments):
-        swept = sorted({a for e in experiments for a in e.swept})
-        raise CompareError(
-            f"--x {args.x_axis} is not a swept axis of these records; "
-            f"swept axes: {', '.join(swept) or 'none'}"
-        )
-    return [
-        analyse(e, selected, args.resamples, args.seed, args.reference, curves=args.curves)
-        for e in experiments
-    ]
-
-
-def writable_folder(out: Path, option: str = "--out") -> None:
-    """Create ``out`` and check that files can be written there (one line if not)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / ".write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as error:
-        raise CompareError(
-            f"cannot write to {option} {out}: {error.strerror}; choose another folder"
-        ) from error
-
-
-def write_plots(out: Path, analyses: list[Analysis]) -> dict[str, list[Plot]]:
-    """Every figure of every experiment as a PNG in ``out`` (atomically); PNGs of an earlier
-    comparison in the same folder that this one did not draw are removed."""
-    from tasklab.report.figures import figures_of  # matplotlib: only where plots are drawn
-
-    plots = {a.experiment.name: figures_of(a) for a in analyses}
-    written = set()
-    for experiment_plots in plots.values():
-        for plot in experiment_plots:
-            write_bytes_atomic(out / plot.filename, plot.png)
-            written.add(plot.filename)
-    for stale in out.glob("*.png"):
-        if stale.name not in written:
-            stale.unlink()
-    return plots
 
 
 def run_compare(args: argparse.Namespace) -> tuple[Path, list[Analysis], Records]:

@@ -40,7 +40,7 @@ class CellStat:
     interval: str = SEEDS_ONLY  # what the interval resamples
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Comparison:
     """a − b on matched seeds. ``low``/``high``: the interval the verdict uses, at ``level``
     (95%, Holm-adjusted over the report's family: a verdict ⇔ it excludes 0); ``low_95``/
@@ -163,28 +163,28 @@ class ComparisonBuilder:
         prob = positive if sign > 0 or math.isnan(positive) else 1.0 - positive
         seed_se = found.seed_sd / math.sqrt(n) if n >= 2 else math.nan
         return Comparison(
-            self.experiment.name,
-            metric,
-            cell,
-            a,
-            b,
-            n,
-            found.mean,
-            low,
-            high,
-            kind,
-            low,
-            high,
-            found.se,
-            seed_se,
-            math.sqrt(found.test_var),
-            prob,
-            wins,
-            wins_low,
-            wins_high,
-            found.p_value(),
-            sign_flip_p(list(diffs)),
-            found.seed_sd,
+            experiment=self.experiment.name,
+            metric=metric,
+            cell=cell,
+            arm_a=a,
+            arm_b=b,
+            n=n,
+            diff=found.mean,
+            low=low,  # the plain 95% interval until the family's correction widens it
+            high=high,
+            interval=kind,
+            low_95=low,
+            high_95=high,
+            se=found.se,
+            seed_se=seed_se,
+            test_se=math.sqrt(found.test_var),
+            prob_a_better=prob,
+            wins=wins,
+            wins_low=wins_low,
+            wins_high=wins_high,
+            p_value=found.p_value(),
+            p_sign_flip=sign_flip_p(list(diffs)),
+            seed_sd=found.seed_sd,
         )
 
 

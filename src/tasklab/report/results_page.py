@@ -21,14 +21,14 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from tasklab.conf import CONF_DIR
-from tasklab.report.compare import (
-    CompareError,
+from tasklab.report.metric_selection import CompareError
+from tasklab.report.records import RUN_DIR, Records
+from tasklab.report.report_steps import (
     analyse_records,
     read_records,
     writable_folder,
     write_plots,
 )
-from tasklab.report.records import RUN_DIR, Records
 from tasklab.report.resampling import RESAMPLES
 from tasklab.results import RESULT_FILE, write_bytes_atomic
 
@@ -224,7 +224,11 @@ def write_results_page(args: argparse.Namespace) -> Path:
     writable_folder(figures, "--docs")
     tables = build_tables(analyses)
     for table in tables:
-        write_bytes_atomic(figures / f"{table.name}.csv", to_csv(table).encode())
+        target = figures / f"{table.name}.csv"
+        if table.rows:
+            write_bytes_atomic(target, to_csv(table).encode())
+        elif target.exists():  # a table an earlier page had and this one has not
+            target.unlink()
     plots = write_plots(figures, analyses)
     page = args.docs / f"{name}.md"
     text = render_page(name, records, analyses[0], tables, plots[name], kept_notes(page))

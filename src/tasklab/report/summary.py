@@ -20,10 +20,15 @@ from omegaconf import DictConfig
 
 from tasklab.metric_keys import task_name
 from tasklab.report.analysis import Analysis, analyse
-from tasklab.report.compare import DEFAULT_METRICS, CompareError, grouped_metrics, selected_metrics
 from tasklab.report.comparisons import BOTH, CellStat, Comparison
 from tasklab.report.formatting import p_text, signed, signed_interval
 from tasklab.report.grouping import SizeAxisError, group_records, is_task_of
+from tasklab.report.metric_selection import (
+    DEFAULT_METRICS,
+    CompareError,
+    grouped_metrics,
+    selected_metrics,
+)
 from tasklab.report.records import Records, load_records
 from tasklab.report.resampling import RESAMPLES
 from tasklab.results import RESULT_FILE
