@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from tasklab.report.effects import delta_m
+from tasklab.report.stats.effects import delta_m
 
 
 def test_delta_m_matches_a_hand_computation_with_a_lower_is_better_task():

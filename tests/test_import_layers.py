@@ -178,3 +178,16 @@ def test_no_command_imports_another_and_every_command_is_listed():
     }
     assert declared == COMMANDS
     assert [edge for edge in _edges() if edge[1] in COMMANDS] == []
+
+
+def test_the_statistics_package_knows_no_records_arms_or_regimes():
+    """``report/stats`` is numbers in, numbers out: it imports only itself (and the thread
+    count its parallel fits share with training)."""
+    outside = [
+        (source, target)
+        for source, target in _edges()
+        if source.startswith("tasklab.report.stats")
+        and not target.startswith("tasklab.report.stats")
+        and target != "tasklab.runs.threads"
+    ]
+    assert outside == []

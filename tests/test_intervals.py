@@ -7,14 +7,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tasklab.report.intervals import (
+from tasklab.report.stats.intervals import (
     Estimate,
     common_test_variance,
     estimate,
     family_level,
     holm_factors,
 )
-from tasklab.report.verdicts import holm
+from tasklab.report.stats.significance import holm
 
 
 def test_without_test_noise_it_is_students_t_over_seeds():

@@ -14,7 +14,7 @@ import pytest
 from scipy import optimize
 
 from tasklab.report.compare import main
-from tasklab.report.curve_fits import BY_NAME, choose_curve, fit
+from tasklab.report.stats.curve_fits import BY_NAME, choose_curve, fit
 from tests.compare_fixtures import write_ok
 
 SIZES = (100, 316, 1000, 3162, 10000)
@@ -216,8 +216,8 @@ def test_better_throughout_only_where_every_size_has_a_verdict():
 
 
 def test_lack_of_fit_rejects_a_family_that_misses_the_measured_means():
-    from tasklab.report.curve_fits import FittedCurve
     from tasklab.report.curves import lack_of_fit
+    from tasklab.report.stats.curve_fits import FittedCurve
 
     sizes = (100.0, 316.0, 1000.0, 3162.0, 10000.0)
     truth = FittedCurve("pow3", (0.9, -0.1, 0.5), 10000.0, sizes, 0.01, 0.02)
@@ -233,7 +233,7 @@ def test_lack_of_fit_rejects_a_family_that_misses_the_measured_means():
 
 def test_a_crossing_shown_by_the_fits_alone_needs_fits_that_follow_the_data():
     from tasklab.report.crossovers import CrossoverRow, _located
-    from tasklab.report.curve_fits import FittedCurve
+    from tasklab.report.stats.curve_fits import FittedCurve
 
     sizes = (100.0, 316.0, 1000.0, 3162.0, 10000.0)
     fit = FittedCurve("pow3", (0.9, -0.1, 0.5), 10000.0, sizes, 0.01, 0.02)

@@ -10,8 +10,8 @@ import threading
 import numpy as np
 import pytest
 
-from tasklab.report.curve_fits import choose_curve, choose_curves
-from tasklab.report.parallel import MIN_PER_WORKER, parallel_map, workers_for
+from tasklab.report.stats.curve_fits import choose_curve, choose_curves
+from tasklab.report.stats.parallel import MIN_PER_WORKER, parallel_map, workers_for
 from tasklab.runs.threads import usable_cores
 
 
@@ -41,7 +41,7 @@ def test_parallel_fits_equal_serial_fits() -> None:
 
 _IN_A_FRESH_PROCESS = """
 import os
-from tasklab.report.parallel import MIN_PER_WORKER, parallel_map, workers_for
+from tasklab.report.stats.parallel import MIN_PER_WORKER, parallel_map, workers_for
 
 def pid(_):
     return os.getpid()
@@ -54,7 +54,7 @@ assert set(pids) - {os.getpid()}, "every item ran in this process"
 assert parallel_map(abs, [-3, -2, -1] * MIN_PER_WORKER) == [3, 2, 1] * MIN_PER_WORKER
 
 import numpy as np
-from tasklab.report.curve_fits import choose_curve, choose_curves
+from tasklab.report.stats.curve_fits import choose_curve, choose_curves
 
 rng = np.random.default_rng(3)
 sizes = np.asarray([100.0, 300.0, 1000.0, 3000.0, 10000.0])

@@ -12,8 +12,8 @@ import pytest
 from tasklab.report.analysis import analyse
 from tasklab.report.calibration import write_two_arm_sweep
 from tasklab.report.grouping import group_records
-from tasklab.report.intervals import Estimate
 from tasklab.report.records import load_records
+from tasklab.report.stats.intervals import Estimate
 from tasklab.report.verdicts import is_shown
 
 NOISE_TASKS = 40

@@ -7,8 +7,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from tasklab.report.intervals import Estimate
-from tasklab.report.verdicts import Outcome, holm, power, sign_flip_p, verdict, wins_interval
+from tasklab.report.stats.intervals import Estimate
+from tasklab.report.stats.significance import holm, power, sign_flip_p, wins_interval
+from tasklab.report.verdicts import Outcome, verdict
 
 
 def test_sign_flip_is_exact_and_bounded_below_at_few_seeds():

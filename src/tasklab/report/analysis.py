@@ -25,22 +25,15 @@ from tasklab.report.comparisons import SEEDS_ONLY, CellStat, Comparison, Compari
 from tasklab.report.crossovers import CrossoverRow, crossover_rows
 from tasklab.report.curves import DRAWS, CurveDraws, CurveRow, fit_curves
 from tasklab.report.data_units import DataUnitRow, data_unit_rows
-from tasklab.report.effects import delta_m_interval, lower_is_better
 from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Experiment, is_task_of
-from tasklab.report.intervals import Estimate, family_level, holm_factors
 from tasklab.report.pairs import comparison_pairs, first_present
 from tasklab.report.records import natural_key
 from tasklab.report.resampling import RESAMPLES
-from tasklab.report.verdicts import (
-    MIN_SEEDS,
-    UNDECIDED,
-    Outcome,
-    Verdict,
-    holm,
-    power,
-    verdict,
-)
+from tasklab.report.stats.effects import delta_m_interval, lower_is_better
+from tasklab.report.stats.intervals import Estimate, family_level, holm_factors
+from tasklab.report.stats.significance import holm, power
+from tasklab.report.verdicts import MIN_SEEDS, UNDECIDED, Outcome, Verdict, verdict
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,8 +19,8 @@ from scipy import stats
 
 from tasklab.prediction_metrics import metric_value
 from tasklab.predictions import TaskPredictions, save_predictions
-from tasklab.report.intervals import estimate
 from tasklab.report.resampling import ExampleResampler
+from tasklab.report.stats.intervals import estimate
 from tasklab.results import RunResult, write_result
 
 ARMS = ("multi_task", "single_task")

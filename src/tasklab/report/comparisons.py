@@ -15,11 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Cell, Experiment
-from tasklab.report.intervals import Estimate, estimate
 from tasklab.report.resampling import ExampleResampler, ResampledRun, pairable
-from tasklab.report.verdicts import UNDECIDED, Verdict, sign_flip_p, wins_interval
+from tasklab.report.stats.effects import lower_is_better
+from tasklab.report.stats.intervals import Estimate, estimate
+from tasklab.report.stats.significance import sign_flip_p, wins_interval
+from tasklab.report.verdicts import UNDECIDED, Verdict
 
 BOTH = "seeds+examples"
 SEEDS_ONLY = "seeds only"

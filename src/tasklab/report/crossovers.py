@@ -18,12 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from tasklab.report.curve_fits import first_root
 from tasklab.report.curves import MIN_SIZES, CurveDraws, curve_seeds, lack_of_fit
-from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Experiment, Facet
 from tasklab.report.records import natural_key
-from tasklab.report.verdicts import ALPHA, UNDECIDED, Verdict
+from tasklab.report.stats.curve_fits import first_root
+from tasklab.report.stats.effects import lower_is_better
+from tasklab.report.stats.intervals import ALPHA
+from tasklab.report.verdicts import UNDECIDED, Verdict
 
 GRID = 200
 Verdicts = dict[tuple[str, Facet, str, str, float], Verdict]  # (metric, facet, a, b, size)

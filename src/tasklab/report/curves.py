@@ -32,12 +32,12 @@ import numpy as np
 from scipy import stats
 
 from tasklab.report.comparisons import seed_runs
-from tasklab.report.curve_fits import FittedCurve, choose_curve, choose_curves, size_grid
 from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Experiment, Facet
-from tasklab.report.intervals import estimate
 from tasklab.report.resampling import ExampleResampler
-from tasklab.report.verdicts import ALPHA, holm
+from tasklab.report.stats.curve_fits import FittedCurve, choose_curve, choose_curves, size_grid
+from tasklab.report.stats.intervals import ALPHA, estimate
+from tasklab.report.stats.significance import holm
 
 DRAWS = 200
 MIN_SIZES = 3

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasklab.report.curve_fits import first_root
 from tasklab.report.curves import MIN_SIZES, CurveDraws, CurveRow, curve_seeds
 from tasklab.report.grouping import Experiment, Facet
+from tasklab.report.stats.curve_fits import first_root
 
 GRID = 400
 

@@ -25,11 +25,11 @@ from matplotlib.ticker import FixedLocator, FuncFormatter, MaxNLocator, NullLoca
 
 from tasklab.report.analysis import Analysis
 from tasklab.report.comparisons import CellStat
-from tasklab.report.curve_fits import size_grid
-from tasklab.report.effects import lower_is_better
 from tasklab.report.grouping import Facet
 from tasklab.report.pairs import first_present
 from tasklab.report.records import natural_key
+from tasklab.report.stats.curve_fits import size_grid
+from tasklab.report.stats.effects import lower_is_better
 
 SeedLookup = Callable[[CellStat], list[float]]  # the per-seed values behind a cell's mean
 PANELS_PER_FIGURE = 12

@@ -17,9 +17,9 @@ import numpy as np
 
 from tasklab.report.analysis import Analysis
 from tasklab.report.comparisons import Comparison
-from tasklab.report.effects import lower_is_better
 from tasklab.report.formatting import signed
 from tasklab.report.grouping import Cell, Facet
+from tasklab.report.stats.effects import lower_is_better
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize
 
-from tasklab.report.parallel import parallel_map
+from tasklab.report.stats.parallel import parallel_map
 
 Curve = Callable[[np.ndarray, np.ndarray], np.ndarray]  # (u, params) -> y
 

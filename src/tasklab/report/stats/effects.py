@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tasklab.report.intervals import Estimate
+from tasklab.report.stats.intervals import Estimate
 
 
 def _delta_m_array(multi: np.ndarray, single: np.ndarray, signs: np.ndarray) -> np.ndarray:
