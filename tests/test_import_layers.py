@@ -7,6 +7,8 @@ from ``sys.modules``, so a lazy import that breaks the layering is caught as wel
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections import defaultdict
 from pathlib import Path
 
@@ -191,3 +193,14 @@ def test_the_statistics_package_knows_no_records_arms_or_regimes():
         and target != "tasklab.runs.threads"
     ]
     assert outside == []
+
+
+def test_reading_records_never_imports_torch():
+    """The report commands read records with numpy and scipy: starting one costs no torch
+    import (about 2 s)."""
+    code = (
+        "import sys, tasklab.report.compare, tasklab.report.summary, tasklab.report.results_page\n"
+        "print(sorted({'torch', 'pytorch_lightning'} & set(sys.modules)))"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"

@@ -19,10 +19,11 @@ from tasklab.data.tasks import TaskSpec
 from tasklab.fit.affinity import AffinityMeter, lookahead_affinity
 from tasklab.fit.losses import masked_multitask_loss
 from tasklab.fit.metrics import TaskMetrics
+from tasklab.fit.prediction_collector import PredictionCollector
 from tasklab.fit.step_dispatch import PlainDispatch
 from tasklab.metric_keys import SPLITS
 from tasklab.models.memory_format import train_in_preferred_layout
-from tasklab.predictions import PredictionCollector, TaskPredictions
+from tasklab.predictions import TaskPredictions
 from tasklab.weightings import LossWeighting
 
 

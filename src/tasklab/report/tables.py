@@ -17,7 +17,7 @@ import numpy as np
 
 from tasklab.report.analysis import Analysis
 from tasklab.report.comparisons import Comparison
-from tasklab.report.formatting import signed
+from tasklab.report.formatting import MINUS, signed
 from tasklab.report.grouping import Cell, Facet
 from tasklab.report.stats.effects import lower_is_better
 
@@ -361,24 +361,29 @@ _SIZES = {
 
 
 def display(column: str, value: Any) -> str:
-    """A cell as people read it: 3 decimals for metrics, % and sizes spelt as such."""
+    """A cell as people read it: 3 decimals for metrics, % and sizes spelt as such, and the
+    true minus sign of every other printed number (CSV files keep raw numbers)."""
+    if isinstance(value, float) and not isinstance(value, bool):
+        return _number_text(column, value).replace("-", MINUS)
     if value is None or value == "":
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "–"
-        if column in _PROBABILITIES:
-            return f"{value:.2f}"
-        if column in _PERCENTS:
-            return signed(value, 2)
-        if column in _SIZES or (column in ("ci_low", "ci_high") and abs(value) >= 100):
-            return f"{value:,.0f}"
-        if value.is_integer() and abs(value) >= 2:
-            return f"{value:.0f}"
-        return f"{value:.4f}" if abs(value) < 0.01 and value != 0 else f"{value:.3f}"
     return str(value)
+
+
+def _number_text(column: str, value: float) -> str:
+    if math.isnan(value):
+        return "–"
+    if column in _PROBABILITIES:
+        return f"{value:.2f}"
+    if column in _PERCENTS:
+        return signed(value, 2)
+    if column in _SIZES or (column in ("ci_low", "ci_high") and abs(value) >= 100):
+        return f"{value:,.0f}"
+    if value.is_integer() and abs(value) >= 2:
+        return f"{value:.0f}"
+    return f"{value:.4f}" if abs(value) < 0.01 and value != 0 else f"{value:.3f}"
 
 
 def to_csv(table: Table) -> str:

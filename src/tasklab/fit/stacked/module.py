@@ -26,11 +26,12 @@ from tasklab.fit.module import (
     evaluation_step,
     logger_row,
 )
+from tasklab.fit.prediction_collector import PredictionCollector
 from tasklab.fit.stacked.loss import stacked_masked_loss
 from tasklab.fit.stacked.net import StackedNet
 from tasklab.fit.step_dispatch import PlainDispatch
 from tasklab.metric_keys import SPLITS
-from tasklab.predictions import PredictionCollector, TaskPredictions
+from tasklab.predictions import TaskPredictions
 
 LoggedRow = tuple[int, dict[str, float]]
 
