@@ -14,8 +14,10 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasklab.report.analysis import Analysis
 from tasklab.report.formatting import signed, signed_interval
@@ -30,6 +32,10 @@ from tasklab.report.report_steps import (
 from tasklab.report.resampling import RESAMPLES
 from tasklab.report.verdicts import is_shown
 from tasklab.results import write_bytes_atomic
+
+if TYPE_CHECKING:
+    from tasklab.report.plots import Plot
+    from tasklab.report.tables import Table
 
 PROG = "tasklab-compare"
 
@@ -114,32 +120,75 @@ def run_compare(args: argparse.Namespace) -> tuple[Path, list[Analysis], Records
     return out, analyses, records
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """What every renderer of one comparison gets: its analyses, tables and drawn figures."""
+
+    out: Path
+    analyses: list[Analysis]
+    tables: list[Table]
+    plots: dict[str, list[Plot]]
+    records: Records
+    args: argparse.Namespace
+
+
+def _csv_tables(report: Rendered) -> None:
+    from tasklab.report.tables import to_csv
+
+    for table in report.tables:
+        write_bytes_atomic(report.out / f"{table.name}.csv", to_csv(table).encode())
+
+
+def _markdown(report: Rendered) -> None:
+    from tasklab.report.markdown_report import render_markdown
+
+    text = render_markdown(report.analyses, report.tables, report.plots, report.records.problems)
+    write_bytes_atomic(report.out / "summary.md", text.encode())
+
+
+def _html(report: Rendered) -> None:
+    from tasklab.report.html_report import render_html
+
+    page = render_html(
+        report.analyses,
+        report.tables,
+        report.plots,
+        report.records.problems,
+        list(report.args.dirs),
+    )
+    write_bytes_atomic(report.out / "report.html", page.encode())
+
+
+def _wandb(report: Rendered) -> None:
+    mode, project = _wandb_settings(report.records.ok, report.args.wandb)
+    if mode is None or not report.analyses:
+        return
+    from tasklab.report.wandb_report import log_to_wandb
+
+    plot_files = {
+        name: [(plot, report.out / plot.filename) for plot in experiment_plots]
+        for name, experiment_plots in report.plots.items()
+    }
+    groups = _groups(report.records.ok)
+    log_to_wandb(report.analyses, report.tables, plot_files, report.out, mode, project, groups)
+
+
+# Everything a comparison writes besides its PNGs, in order; a new output is one function here.
+RENDERERS: list[Callable[[Rendered], None]] = [_csv_tables, _markdown, _html, _wandb]
+
+
 def write_outputs(
     out: Path, analyses: list[Analysis], records: Records, args: argparse.Namespace
 ) -> None:
     # Plotting pulls in matplotlib: imported here so that the statistics stay light to import.
-    from tasklab.report.html_report import render_html
-    from tasklab.report.markdown_report import render_markdown
-    from tasklab.report.tables import build_tables, to_csv
+    from tasklab.report.tables import build_tables
 
     writable_folder(out)
     tables = build_tables(analyses)
-    for table in tables:
-        write_bytes_atomic(out / f"{table.name}.csv", to_csv(table).encode())
     plots = write_plots(out, analyses)
-    plot_files = {
-        name: [(plot, out / plot.filename) for plot in experiment_plots]
-        for name, experiment_plots in plots.items()
-    }
-    markdown = render_markdown(analyses, tables, plots, records.problems)
-    write_bytes_atomic(out / "summary.md", markdown.encode())
-    page = render_html(analyses, tables, plots, records.problems, list(args.dirs))
-    write_bytes_atomic(out / "report.html", page.encode())
-    mode, project = _wandb_settings(records.ok, args.wandb)
-    if mode is not None and analyses:
-        from tasklab.report.wandb_report import log_to_wandb
-
-        log_to_wandb(analyses, tables, plot_files, out, mode, project, _groups(records.ok))
+    report = Rendered(out, analyses, tables, plots, records, args)
+    for render in RENDERERS:
+        render(report)
 
 
 def _print_summary(out: Path, analyses: list[Analysis], records: Records, seconds: float) -> None:
