@@ -1,6 +1,6 @@
 """Extending tasklab without editing it: a world and a loss weighting, each one file of the
 user's, found through ``TASKLAB_COMPONENTS``; the user's own configs through ``--config-dir``.
-The files are those the README's "Extending tasklab" shows (``tests/extension_example/``)."""
+The files are those docs/guide/extending.md shows (``tests/extension_example/``)."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ SPLITS: tuple[str, ...] = ("train", "val", "test")
 
 @dataclass
 class FilesSettings:
-    """A user's data (``data=files``); the README's "Bring your own data" shows the formats.
+    """A user's data (``data=files``); docs/guide/own-data.md shows the formats.
 
     ``train`` alone is one file split by the fractions below (seeded by ``split_seed``); a
     ``val`` or ``test`` file replaces that part of the split. Paths are relative to the
