@@ -7,6 +7,7 @@ from typing import Literal
 
 TaskKind = Literal["binary", "multiclass", "regression"]
 
+# the metric a summary leads with for each kind of task, in the order it is looked for
 HEADLINE_METRIC: dict[str, str] = {"binary": "auroc", "multiclass": "accuracy", "regression": "mae"}
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from tasklab.data.tasks import HEADLINE_METRIC
 from tasklab.metric_keys import task_name
 from tasklab.report.analysis import Analysis, analyse
 from tasklab.report.comparisons import BOTH, CellStat, Comparison
@@ -129,7 +130,7 @@ def summary_lines(records: Records, metric: str, resamples: int = RESAMPLES) -> 
     return lines
 
 
-HEADLINE_METRICS = ("test/mean/auroc", "test/mean/accuracy", "test/mean/mae")
+HEADLINE_METRICS = tuple(f"test/mean/{name}" for name in HEADLINE_METRIC.values())
 
 
 def headline_metric(records: Records) -> str:
