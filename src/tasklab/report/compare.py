@@ -63,7 +63,11 @@ def _parser() -> argparse.ArgumentParser:
         help="the data-size axis (default: the swept key the records declare a size, such as "
         "data.n_train; naming one declares it a size, e.g. for records of older versions)",
     )
-    parser.add_argument("--reference", metavar="ARM", help="the arm every other is compared to")
+    parser.add_argument(
+        "--reference",
+        metavar="ARM",
+        help="the arm every other is compared to (default: the one the records' regime declares)",
+    )
     parser.add_argument(
         "--no-curves",
         dest="curves",

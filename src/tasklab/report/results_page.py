@@ -244,7 +244,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--docs", type=Path, default=Path("docs/results"), help="folder of the results pages"
     )
-    parser.add_argument("--reference", metavar="ARM", help="the arm every other is compared to")
+    parser.add_argument(
+        "--reference",
+        metavar="ARM",
+        help="the arm every other is compared to (default: the one the records' regime declares)",
+    )
     parser.add_argument("--resamples", type=int, default=RESAMPLES, help="test-example resamples")
     parser.add_argument("--seed", type=int, default=0, help="seed of the resamples and draws")
     parser.set_defaults(metrics=None, x_axis=None, curves=True)
