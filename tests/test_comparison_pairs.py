@@ -1,5 +1,7 @@
 """Which arms are compared: each pair once, so Holm's family counts every comparison once."""
 
+import json
+
 from tasklab.report.grouping import arm_sizes, declared_reference
 from tasklab.report.pairs import comparison_pairs
 
@@ -72,3 +74,21 @@ def test_the_reference_is_the_one_the_records_declare_and_none_where_they_disagr
     mixed = [_record("scratch", 0), _record(SMALL, 512, reference_arm="end_to_end")]
     assert declared_reference(mixed) == (None, "")
     assert declared_reference([{"regime": "old"}]) == (None, "")  # older records: none
+
+
+def test_a_record_written_before_references_were_recorded_is_read_with_its_regimes(tmp_path):
+    from tasklab.report.records import load_records
+    from tasklab.results import RunResult, write_result
+
+    write_result(
+        tmp_path / "0",
+        RunResult(
+            status="ok", name="x", regime="transfer", seed=0, metrics={"test/mean/auroc": 0.5}
+        ),
+    )
+    record_path = tmp_path / "0" / "result.json"
+    text = record_path.read_text()
+    old = {k: v for k, v in json.loads(text).items() if not k.startswith("reference_")}
+    record_path.write_text(json.dumps(old))  # as an older tasklab wrote it
+    (record,) = load_records([tmp_path]).ok
+    assert (record["reference_arm"], record["reference_effect"]) == ("scratch", "gain")

@@ -67,6 +67,25 @@ class RunResult:
     source_digest: str = ""
 
 
+# The reference arms tasklab's regimes declared before records carried them: a record written
+# then is read as if it carried its regime's, so an old sweep's report compares as it did.
+_REFERENCES_BEFORE_RECORDED = {
+    "multi_task": ("single_task", "delta_m"),
+    "single_task": ("single_task", "delta_m"),
+    "transfer": ("scratch", "gain"),
+    "pipeline": ("end_to_end", ""),
+}
+
+
+def upgrade_record(record: dict[str, Any]) -> dict[str, Any]:
+    """A record of an older tasklab, with the fields this version reads filled in as that
+    version would have meant them (in place; returned for convenience)."""
+    if "reference_arm" not in record:
+        reference, effect = _REFERENCES_BEFORE_RECORDED.get(str(record.get("regime")), ("", ""))
+        record["reference_arm"], record["reference_effect"] = reference, effect
+    return record
+
+
 @lru_cache(maxsize=1)
 def source_digest() -> str:
     """A hash of the package's ``.py`` files, by their paths in the package and contents."""

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tasklab.report.prediction_checks import prediction_problem
-from tasklab.results import RESULT_FILE
+from tasklab.results import RESULT_FILE, upgrade_record
 
 _NOT_AXES = ("seed", "regime", "experiment")
 _REQUIRED = ("status", "name", "regime", "seed")
@@ -78,7 +78,7 @@ def load_records(roots: list[Path]) -> Records:
                 records.problems.append((path, problem))
             else:
                 record[RUN_DIR] = str(path.parent)  # where its predictions are, if kept
-                records.ok.append(record)
+                records.ok.append(upgrade_record(record))
         for job in unfinished:
             records.problems.append((job, f"no {RESULT_FILE}: the run did not finish"))
     return records
