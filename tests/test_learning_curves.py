@@ -261,3 +261,28 @@ def test_a_crossing_shown_by_the_fits_alone_needs_fits_that_follow_the_data():
     missing = _located(head, Draws(0.02), [], 1.0)
     assert not missing.shown and missing.size is None
     assert "a's pow3 misses its measured means (lack of fit p = " in missing.summary
+
+
+def test_a_size_the_reference_does_not_reach_is_a_bound_not_infinity():
+    """Beyond the reference curve's reach the report says "more than", never ∞: a curve
+    fitted on a few sizes says nothing about sizes it was never read at."""
+    from tasklab.report.data_units import DataUnitRow
+
+    row = DataUnitRow(
+        "e",
+        "test/mean/auroc",
+        (),
+        "pretrained",
+        "scratch",
+        10_000.0,
+        0.97,
+        math.inf,
+        9_000.0,
+        math.inf,
+        "scratch does not reach it by 10,000",
+        "pow3",
+        10_000.0,
+    )
+    text = row.summary
+    assert "scratch at > 10,000 [9,000, > 10,000]" in text and "D_T = > 0" in text
+    assert "∞" not in text

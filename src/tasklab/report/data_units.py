@@ -29,8 +29,8 @@ GRID = 400
 class DataUnitRow:
     """What ``arm`` at ``size`` is worth in examples of ``reference``: D_E, where the
     reference's fitted curve reaches the arm's mean; D_T = D_E − size. ``equivalent`` is
-    inf where the reference never gets there within reach, 0 where it is already better at
-    its smallest measured size."""
+    inf where the reference does not get there within ``reach`` (printed as "> reach", a bound,
+    never a number), 0 where it is already better at its smallest measured size."""
 
     experiment: str
     metric: str
@@ -44,6 +44,9 @@ class DataUnitRow:
     high: float
     note: str  # interpolated, extrapolated, or what bounds it
     backtest: str  # the reference curve's family and backtest
+    # the largest size the reference's curve was read at (its largest measured size, or as far
+    # as its fit is trusted to extrapolate): an infinite value means "more than this"
+    reach: float = math.inf
 
     @property
     def transferred(self) -> float:
@@ -51,16 +54,17 @@ class DataUnitRow:
 
     @property
     def summary(self) -> str:
-        def count(value: float) -> str:
-            if math.isinf(value):
-                return "∞" if value > 0 else "−∞"
+        def count(value: float, offset: float = 0.0) -> str:
+            if math.isinf(value):  # not reached within the reach: a bound, never a number
+                return f"> {self.reach - offset:,.0f}" if math.isfinite(self.reach) else "∞"
             return f"{value:,.0f}"
 
         gain = self.transferred
         flag = "; it costs examples" if gain < 0 else ""
         return (
             f"{self.arm} at {self.size:,.0f} ≈ {self.reference} at {count(self.equivalent)} "
-            f"[{count(self.low)}, {count(self.high)}] ({self.note}): D_T = {count(gain)}{flag}"
+            f"[{count(self.low)}, {count(self.high)}] ({self.note}): D_T = "
+            f"{count(gain, self.size)}{flag}"
         )
 
 
@@ -143,7 +147,13 @@ def _row(
     if equivalent == 0.0:
         note = "below the smallest measured size"
     elif math.isinf(equivalent):
-        note = f"beyond the reach of the {reference.arm} curve"
+        reach = float(reference.grid[-1])
+        note = (
+            f"{reference.arm} does not reach it by {reach:,.0f}, its largest measured size"
+            if reach <= reference.largest
+            else f"{reference.arm}'s curve does not reach it by {reach:,.0f}, as far as it is "
+            "trusted to extrapolate"
+        )
     elif equivalent > reference.largest:
         note = "extrapolated beyond the data"
     else:
@@ -161,4 +171,5 @@ def _row(
         float(high),
         note,
         reference.backtest,
+        float(reference.grid[-1]),
     )
