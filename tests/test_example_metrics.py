@@ -6,13 +6,9 @@ import torch
 
 from tasklab.data.tasks import TaskSpec
 from tasklab.fit.metrics import metric_collection
+from tasklab.fit.prediction_collector import PredictionCollector
 from tasklab.prediction_metrics import metric_value
-from tasklab.predictions import (
-    PredictionCollector,
-    TaskPredictions,
-    load_predictions,
-    save_predictions,
-)
+from tasklab.predictions import TaskPredictions, load_predictions, save_predictions
 
 SPECS = [
     TaskSpec("b", "binary"),
