@@ -284,5 +284,5 @@ def test_a_size_the_reference_does_not_reach_is_a_bound_not_infinity():
         10_000.0,
     )
     text = row.summary
-    assert "scratch at > 10,000 [9,000, > 10,000]" in text and "D_T = > 0" in text
+    assert "scratch at > 10,000 [9,000, > 10,000]" in text and "D_T > 0" in text
     assert "∞" not in text

@@ -63,8 +63,8 @@ class DataUnitRow:
         flag = "; it costs examples" if gain < 0 else ""
         return (
             f"{self.arm} at {self.size:,.0f} ≈ {self.reference} at {count(self.equivalent)} "
-            f"[{count(self.low)}, {count(self.high)}] ({self.note}): D_T = "
-            f"{count(gain, self.size)}{flag}"
+            f"[{count(self.low)}, {count(self.high)}] ({self.note}): D_T "
+            f"{count(gain, self.size) if math.isinf(gain) else f'= {count(gain)}'}{flag}"
         )
 
 
@@ -150,7 +150,7 @@ def _row(
         reach = float(reference.grid[-1])
         note = (
             f"{reference.arm} does not reach it by {reach:,.0f}, its largest measured size"
-            if reach <= reference.largest
+            if reach <= reference.largest * (1 + 1e-9)
             else f"{reference.arm}'s curve does not reach it by {reach:,.0f}, as far as it is "
             "trusted to extrapolate"
         )
