@@ -1,4 +1,4 @@
-"""Write scikit-learn's handwritten digits as a tasklab data file (the template of docs/guide/own-data.md).
+"""Write scikit-learn's handwritten digits as a tasklab data file (docs/guide/own-data.md).
 
 python scripts/export_digits.py                 # data/digits.npz, 30% of each task's labels "?"
 python scripts/export_digits.py --missing 0 --out data/digits_full.npz
