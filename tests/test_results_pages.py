@@ -90,6 +90,7 @@ def test_the_command_writes_a_page_with_provenance_grid_answer_and_figures(tmp_p
     assert main([str(sweep), "--docs", str(docs), "--reference", "single_task"]) == 0
     page = (docs / "vectors_mtl_unrelated_tasks.md").read_text()
     assert "**Experiment.** `conf/experiment/vectors_mtl_unrelated_tasks.yaml`" in page
+    assert "`tasklab-results multirun/vectors_mtl_unrelated_tasks --reference single_task`" in page
     assert "- 40 records used, 0 set aside." in page
     assert "| `regime` | single_task, multi_task |" in page
     assert "| `data.vectors.n_tasks` | 8, 32 |" in page

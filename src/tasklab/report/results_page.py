@@ -140,6 +140,13 @@ def _grid_lines(covered: dict[str, list[str]], declared: dict[str, list[str]]) -
     return lines
 
 
+def _reference_option(reference: str | None) -> str:
+    if reference is None:
+        return ""
+    quoted = f"'{reference}'" if any(c in reference for c in " /=[]") else reference
+    return f" --reference {quoted}"
+
+
 def kept_notes(page: Path) -> str:
     """The notes section of an existing page (from the marker on), or an empty one."""
     if page.is_file():
@@ -156,8 +163,10 @@ def render_page(
     tables: list[Any],
     plots: list[Any],
     notes: str,
+    reference: str | None = None,
 ) -> str:
-    """The page's text: provenance, grid, answer, conventions, figures and tables, notes."""
+    """The page's text: provenance, grid, answer, conventions, figures and tables, notes
+    (``reference``: the ``--reference`` it was written with, repeated in its command)."""
     from tasklab.report.markdown_report import (
         answer_section,
         conventions_section,
@@ -179,7 +188,7 @@ def render_page(
         f"**Experiment.** `conf/experiment/{name}.yaml`",
         "",
         f"**Regenerate.** `{entries.get('command', f'tasklab-train -m experiment={name}')}`, "
-        f"then `{PROG} multirun/{name}`.",
+        f"then `{PROG} multirun/{name}{_reference_option(reference)}`.",
         "",
         "## Where these numbers come from",
         "",
@@ -231,7 +240,9 @@ def write_results_page(args: argparse.Namespace) -> Path:
             target.unlink()
     plots = write_plots(figures, analyses)
     page = args.docs / f"{name}.md"
-    text = render_page(name, records, analyses[0], tables, plots[name], kept_notes(page))
+    text = render_page(
+        name, records, analyses[0], tables, plots[name], kept_notes(page), args.reference
+    )
     write_bytes_atomic(page, text.encode())
     return page
 
