@@ -176,7 +176,8 @@ def arm_sizes(records: list[dict[str, Any]], arms: list[str]) -> dict[str, tuple
     found: dict[str, tuple[tuple, float]] = {}
     for record, arm in zip(records, arms, strict=True):
         identity = identity_keys(record)
-        sized = [k for k in identity if k in set(record.get("size_keys") or ())]
+        declared = set(record.get("size_keys") or ())
+        sized = [k for k in identity if k in declared]
         if len(sized) != 1:
             continue
         values = axis_values(record, identity)
