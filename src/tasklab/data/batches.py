@@ -60,6 +60,11 @@ class RenderedSplit:
     def __len__(self) -> int:
         return int(self.index.shape[0])
 
+    @property
+    def rendered(self) -> bool:
+        """Whether its examples are held (a batch is a slice), not rendered on demand."""
+        return self._x is not None
+
     def batch(self, rows: torch.Tensor) -> Batch:
         """The examples at positions ``rows`` of this split, as model-ready tensors."""
         if self._x is not None and self._y is not None:
@@ -116,7 +121,7 @@ class BatchStream:
             return 0
         return self.total_batches or self.batches_per_pass
 
-    def _one_pass(self, skip: int = 0) -> Iterator[Batch]:
+    def _one_pass(self, skip: int = 0) -> Iterator[torch.Tensor]:
         n = len(self.split)
         device = self.split.index.device
         if self.shuffle:
@@ -125,10 +130,11 @@ class BatchStream:
         else:
             order = torch.arange(n, device=device)
         self.passes += 1
-        for rows in order.split(self.batch_size)[skip:]:
-            yield self._render(rows)
+        yield from order.split(self.batch_size)[skip:]
 
-    def __iter__(self) -> Iterator[Batch]:
+    def row_batches(self) -> Iterator[torch.Tensor]:
+        """The positions in the split of each batch, in order, without rendering any: what a
+        DataLoader's workers render (``worker_loading``)."""
         if len(self.split) == 0:
             return
         if self.total_batches is None:
@@ -137,12 +143,20 @@ class BatchStream:
         produced = min(self.start, self.total_batches)
         self.passes, skip = divmod(produced, self.batches_per_pass)
         while produced < self.total_batches:
-            for batch in self._one_pass(skip):
-                yield batch
+            for rows in self._one_pass(skip):
+                yield rows
                 produced += 1
                 if produced == self.total_batches:
                     return
             skip = 0
+
+    def render_rows(self, rows: torch.Tensor) -> Batch:
+        """The batch of positions ``rows`` (this process's share of it under DDP)."""
+        return self._render(rows)
+
+    def __iter__(self) -> Iterator[Batch]:
+        for rows in self.row_batches():
+            yield self._render(rows)
 
 
 class MixedBatchStream(BatchStream):
@@ -183,14 +197,14 @@ class MixedBatchStream(BatchStream):
             yield buffer[:per_batch]
             buffer = buffer[per_batch:]
 
-    def __iter__(self) -> Iterator[Batch]:
+    def row_batches(self) -> Iterator[torch.Tensor]:
         n_other = self.batch_size - self.n_focus
         focus = self._cycle(self.focus_rows, 1, self.n_focus)
         other = self._cycle(self.other_rows, 2, n_other) if n_other else None
         for step in range(self.total_batches or 0):
             rows = next(focus) if other is None else torch.cat([next(focus), next(other)])
             if step >= self.start:  # the rows of skipped batches are drawn, not rendered
-                yield self._render(rows)
+                yield rows
 
 
 def batches_to_device(batch: Batch | list[Batch], device: torch.device) -> Batch | list[Batch]:

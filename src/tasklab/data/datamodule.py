@@ -28,6 +28,7 @@ from tasklab.data.batches import (
 )
 from tasklab.data.label_masks import TaskBudget, label_mask
 from tasklab.data.tasks import TaskSpec
+from tasklab.data.worker_loading import WorkerBatches
 from tasklab.data.world import TEST_STREAM, VAL_STREAM, World, train_stream
 
 
@@ -69,10 +70,19 @@ class WorldDataModule(pl.LightningDataModule):
         trainer = getattr(self, "trainer", None)
         return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
 
+    @property
+    def _reads_disk(self) -> bool:
+        """A world decoded from disk (images): its splits stay on the CPU, where DataLoader
+        workers render them, and only as many rows as its cache holds are rendered ahead."""
+        return getattr(self.world, "loader_workers", None) is not None
+
+    def _cache_rows(self) -> int:
+        return min(self.materialise_max, getattr(self.world, "cache_rows", self.materialise_max))
+
     def setup(self, stage: str | None = None) -> None:
         if self.splits:
             return
-        device = self.device
+        device = torch.device("cpu") if self._reads_disk else self.device
         n_max = max(self.budgets[t.name].n_train for t in self.tasks)
         index = torch.arange(n_max, device=device)
         mask = torch.stack(
@@ -96,17 +106,20 @@ class WorldDataModule(pl.LightningDataModule):
             columns,
             train_mask,
             # an evaluation-only fit (train_batches=0) never draws a training batch
-            materialise=len(train_index) <= self.materialise_max and self.train_batches != 0,
+            materialise=len(train_index) <= self._cache_rows() and self.train_batches != 0,
         )
         for name, stream, n in (
             ("val", VAL_STREAM, self.n_val),
             ("test", TEST_STREAM, self.n_test),
         ):
             index = torch.arange(n, device=device)
+            full = torch.ones(n, len(self.tasks), dtype=torch.bool, device=device)
+            if self._reads_disk and n > self._cache_rows():  # decoded batch by batch
+                self.splits[name] = RenderedSplit(self.world, stream, index, columns, full, False)
+                continue
             key = (stream, n, str(device))
             if key not in self.eval_cache:
                 self.eval_cache[key] = render_stream(self.world, stream, index)  # type: ignore[assignment]
-            full = torch.ones(n, len(self.tasks), dtype=torch.bool, device=device)
             self.splits[name] = RenderedSplit(
                 self.world, stream, index, columns, full, True, rendered=self.eval_cache[key]
             )
@@ -147,9 +160,17 @@ class WorldDataModule(pl.LightningDataModule):
             return 0, 1
         return int(trainer.global_rank), int(trainer.world_size)
 
-    def train_dataloader(self) -> BatchStream | StepGroups:
-        stream = self._train_stream()
+    def train_dataloader(self) -> BatchStream | WorkerBatches | StepGroups:
+        stream = self._loaded(self._train_stream())
         return StepGroups(stream, self.steps_per_batch) if self.steps_per_batch > 1 else stream
+
+    def _loaded(self, stream: BatchStream) -> BatchStream | WorkerBatches:
+        """A stream that decodes from disk, in the world's DataLoader workers; any other as
+        it is (its batches are slices of memory, or rendered faster than workers start)."""
+        workers = int(getattr(self.world, "loader_workers", 0) or 0)
+        if not self._reads_disk or workers == 0 or stream.split.rendered:
+            return stream
+        return WorkerBatches(stream, workers, pin_memory=self.device.type == "cuda")
 
     def _train_stream(self) -> BatchStream:
         start, shard = self._steps_done(), self._shard()
@@ -178,12 +199,13 @@ class WorldDataModule(pl.LightningDataModule):
             shard=shard,
         )
 
-    def _eval_stream(self, split: str) -> BatchStream:
+    def _eval_stream(self, split: str) -> BatchStream | WorkerBatches:
         size = max(self.batch_size, 512)
-        return BatchStream(self.splits[split], size, False, self.seed, shard=self._shard())
+        stream = BatchStream(self.splits[split], size, False, self.seed, shard=self._shard())
+        return self._loaded(stream)
 
-    def val_dataloader(self) -> BatchStream:
+    def val_dataloader(self) -> BatchStream | WorkerBatches:
         return self._eval_stream("val")
 
-    def test_dataloader(self) -> BatchStream:
+    def test_dataloader(self) -> BatchStream | WorkerBatches:
         return self._eval_stream("test")

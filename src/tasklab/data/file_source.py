@@ -171,12 +171,27 @@ def _task_spec(
 ) -> tuple[TaskSpec, str]:
     """The spec of target or intermediate ``name`` and how it was decided (declared or
     inferred), by the same rules for both."""
-    columns = _columns(tables, name)
+    train = {**tables["train"].targets, **tables["train"].intermediates}[name]
+    return decide_task_spec(
+        name, _columns(tables, name), train, files.kinds, files.num_classes, "data.files"
+    )
+
+
+def decide_task_spec(
+    name: str,
+    columns: dict[str, np.ndarray],
+    train_values: np.ndarray,
+    kinds: dict[str, str],
+    num_classes: dict[str, int],
+    field: str,
+) -> tuple[TaskSpec, str]:
+    """A task's spec from its labels in every split (``columns``, by source) and what
+    ``field``.kinds / num_classes declare, and how it was decided (declared or inferred)."""
     every = np.concatenate(list(columns.values()))
-    declared = files.kinds.get(name)
+    declared = kinds.get(name)
     if declared is not None and declared not in KINDS:
         raise DataFileError(
-            f"data.files.kinds.{name}={declared!r} is unknown; allowed: {', '.join(KINDS)}"
+            f"{field}.kinds.{name}={declared!r} is unknown; allowed: {', '.join(KINDS)}"
         )
     kind, classes = infer_kind(every)
     how = "inferred"
@@ -184,22 +199,22 @@ def _task_spec(
         how = "declared"
         kind = declared
         classes = 2 if declared == "binary" else (classes if declared == "multiclass" else 1)
-    if name in files.num_classes:
-        classes, how = int(files.num_classes[name]), "declared"
+    if name in num_classes:
+        classes, how = int(num_classes[name]), "declared"
         if kind == "binary" and classes != 2:
             raise DataFileError(
-                f"data.files.num_classes.{name}={classes} contradicts kind binary; use 2"
+                f"{field}.num_classes.{name}={classes} contradicts kind binary; use 2"
             )
     if kind in ("binary", "multiclass"):
         if kind == "multiclass" and classes < 2:
             raise DataFileError(
-                f"data.files: task '{name}' is multiclass with {classes} class; declare "
-                f"data.files.num_classes.{name} (at least 2)"
+                f"{field}: task '{name}' is multiclass with {classes} class; declare "
+                f"{field}.num_classes.{name} (at least 2)"
             )
         for source, labels in columns.items():
             check_class_labels(source, name, labels, classes)
         return TaskSpec(name, kind, num_classes=classes), how  # type: ignore[arg-type]
-    return _regression_spec(name, _columns(tables, name)[tables["train"].source]), how
+    return _regression_spec(name, train_values), how
 
 
 def _regression_spec(name: str, train_values: np.ndarray) -> TaskSpec:
@@ -247,9 +262,10 @@ def build_file_world(
             line += f"; -1 read as missing in {marks:,} rows"
         lines.append(line + ("; intermediate z" if name in train.intermediates else ""))
         if how == "inferred":
-            warnings += _kind_warnings(spec, _columns(tables, name))
+            warnings += kind_warnings(spec, _columns(tables, name), "data.files")
         if spec.kind != "regression" and name in train.targets:
-            warnings += _unseen_class_warnings(name, tables)
+            by_split = {part: tables[part].targets[name] for part in SPLITS}
+            warnings += unseen_class_warnings(name, by_split, "data.files")
     stratify = files.stratify or None
     class_tasks = sorted(n for n in train.targets if specs[n].kind != "regression")
     if stratify is not None and stratify not in class_tasks:
@@ -275,7 +291,7 @@ def build_file_world(
 FEW_DISTINCT = 20  # whole-number labels this few read as regression deserve a second look
 
 
-def _kind_warnings(spec: TaskSpec, columns: dict[str, np.ndarray]) -> list[str]:
+def kind_warnings(spec: TaskSpec, columns: dict[str, np.ndarray], field: str) -> list[str]:
     """An inferred kind that may be wrong: whole numbers with few distinct values taken for a
     regression (classes coded 1..5, or with a negative code other than -1)."""
     known = np.concatenate([c[~np.isnan(c)] for c in columns.values()])
@@ -286,7 +302,7 @@ def _kind_warnings(spec: TaskSpec, columns: dict[str, np.ndarray]) -> list[str]:
         return [
             f"task '{spec.name}' is inferred as regression, but its labels are "
             f"{distinct.size} whole numbers ({shown}{', …' if distinct.size > 8 else ''}); "
-            f"if they are classes, declare data.files.kinds.{spec.name}=multiclass (and mark "
+            f"if they are classes, declare {field}.kinds.{spec.name}=multiclass (and mark "
             "a missing label blank, ? or -1)"
         ]
     if spec.kind == "multiclass" and distinct.size and distinct[0] > 0:
@@ -298,14 +314,15 @@ def _kind_warnings(spec: TaskSpec, columns: dict[str, np.ndarray]) -> list[str]:
     return []
 
 
-def _unseen_class_warnings(name: str, tables: dict[str, ArrayTable]) -> list[str]:
+def unseen_class_warnings(name: str, by_split: dict[str, np.ndarray], field: str) -> list[str]:
     """Classes of the test (or validation) rows that no training row has: the network can
-    never predict them, so its accuracy on those rows is 0 whatever it learns."""
-    train = tables["train"].targets[name]
+    never predict them, so its accuracy on those rows is 0 whatever it learns. ``by_split``:
+    the task's labels in "train", "val" and "test"."""
+    train = by_split["train"]
     seen = set(np.unique(train[~np.isnan(train)]).tolist())
     out = []
     for part in ("val", "test"):
-        labels = tables[part].targets[name]
+        labels = by_split[part]
         known = labels[~np.isnan(labels)]
         unseen = np.isin(known, list(seen), invert=True)
         if unseen.any():
@@ -314,7 +331,7 @@ def _unseen_class_warnings(name: str, tables: dict[str, ArrayTable]) -> list[str
             out.append(
                 f"task '{name}': {int(unseen.sum()):,} of {known.size:,} {part} rows hold classes "
                 f"({shown}) that no training row has; the network cannot predict them (more rows "
-                "per class, or data.files.stratify, keeps every class in training)"
+                f"per class, or {field}.stratify, keeps every class in training)"
             )
     return out
 

@@ -50,3 +50,25 @@ def training_order(rows: np.ndarray, seed: int, strata: np.ndarray | None = None
             position[shuffled] = (np.arange(len(members)) + rng.random()) / len(members)
     tie_break = rng.random(len(rows))
     return rows[np.lexsort((tie_break, position))]
+
+
+def split_groups(groups: np.ndarray, val: float, test: float, seed: int) -> dict[str, np.ndarray]:
+    """Disjoint train / val / test row indices that never put one group (a patient, a site) on
+    two sides: whole groups, in a seeded order, fill validation and then test until each holds
+    its fraction of the rows (the last group a part takes may overshoot it)."""
+    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
+        raise ValueError(f"split fractions val={val}, test={test} must be >= 0 and sum below 1")
+    names, members = np.unique(groups, return_inverse=True)
+    order = np.random.default_rng([seed, _SPLIT_SALT]).permutation(len(names))
+    sizes = np.bincount(members, minlength=len(names))[order]
+    ends = np.cumsum(sizes)  # rows taken once the first k groups of ``order`` are placed
+    n = len(groups)
+    n_val = int(np.searchsorted(ends, round(n * val))) + 1 if val > 0 else 0
+    n_test = int(np.searchsorted(ends, (ends[n_val - 1] if n_val else 0) + round(n * test)))
+    n_test = n_test + 1 - n_val if test > 0 else 0
+    part = np.empty(len(names), dtype=np.int64)
+    part[order[:n_val]] = 0
+    part[order[n_val : n_val + n_test]] = 1
+    part[order[n_val + n_test :]] = 2
+    row_part = part[members]
+    return {name: np.flatnonzero(row_part == k) for k, name in enumerate(("val", "test", "train"))}

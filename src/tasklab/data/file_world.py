@@ -19,9 +19,10 @@ from tasklab.data.world import TEST_STREAM, VAL_STREAM, train_stream
 from tasklab.data.z_encoding import z_width
 
 
-class FileWorld:
-    """A user's files as a world (data=files). ``splits``: "train", "val" and "test" tables with
-    the same tasks and input shape.
+class LabelledRows:
+    """The rows of a user's data without their inputs: labels, split sizes and the seeded
+    training order every stream reads. A file world adds inputs held as arrays, an image world
+    inputs decoded from disk. ``labels``: per split, a name → labels column (NaN unknown);
     ``stratify``: a class task whose proportions every training prefix keeps."""
 
     # a file may lack any label of any row: training subsets drop rows the fit cannot use
@@ -29,42 +30,27 @@ class FileWorld:
 
     def __init__(
         self,
-        splits: dict[str, ArrayTable],
+        labels: dict[str, dict[str, np.ndarray]],
         task_specs: dict[str, TaskSpec],
+        intermediate_names: tuple[str, ...] = (),
         stratify: str | None = None,
     ) -> None:
         self._specs = dict(task_specs)
         # what a reader of the results should know about the data (classes never trained on)
         self.warnings: list[str] = []
         self.names = tuple(task_specs)
-        self.intermediate_names = tuple(splits["train"].intermediates)
-        # splits of one file share its x (one tensor, mapped or in memory) through x_rows
-        self._x = {k: torch.from_numpy(t.x) for k, t in splits.items()}
-        self._x_rows = {
-            k: None if t.x_rows is None else torch.from_numpy(t.x_rows) for k, t in splits.items()
+        self.intermediate_names = tuple(intermediate_names)
+        self._sizes = {k: len(next(iter(cols.values()))) for k, cols in labels.items()}
+        self._y = {
+            k: torch.from_numpy(np.stack([cols[n] for n in self.names], axis=1).astype(np.float32))
+            for k, cols in labels.items()
         }
-        self._sizes = {k: len(t) for k, t in splits.items()}
-        self._y = {k: torch.from_numpy(self._label_matrix(t)) for k, t in splits.items()}
-        self._tables = list(splits.values())
-        self._strata = None if stratify is None else splits["train"].targets[stratify]
+        self._strata = None if stratify is None else labels["train"][stratify]
         self._orders: dict[int, torch.Tensor] = {}
-
-    def _label_matrix(self, table: ArrayTable) -> np.ndarray:
-        columns = [{**table.targets, **table.intermediates}[name] for name in self.names]
-        return np.stack(columns, axis=1).astype(np.float32)
 
     @property
     def task_names(self) -> tuple[str, ...]:
         return self.names
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(self._x["train"].shape[1:])
-
-    @property
-    def in_memory(self) -> bool:
-        """Whether batches are cheap slices of memory (not reads from a mapped file)."""
-        return not any(isinstance(t.x, np.memmap) for t in self._tables)
 
     @property
     def task_specs(self) -> dict[str, TaskSpec]:
@@ -94,6 +80,14 @@ class FileWorld:
             raise ValueError(f"stream {stream} is neither validation, test nor training")
         return "train", self._training_order(seed)
 
+    def split_rows(self, stream: int, index: torch.Tensor) -> tuple[str, torch.Tensor]:
+        """The split ``stream`` reads and its rows at positions ``index`` (on the CPU)."""
+        split, order = self._rows(stream)
+        size = self.split_size(split)
+        if len(index) and int(index.max()) >= size:
+            raise IndexError(f"the {split} split has {size} rows; asked for row {int(index.max())}")
+        return split, index.cpu() if order is None else order[index.cpu()]
+
     def labels(self, stream: int, index: torch.Tensor) -> torch.Tensor:
         """The labels of ``render`` without reading inputs: a split too large to render in
         advance still knows which of its labels the file lacks."""
@@ -101,13 +95,39 @@ class FileWorld:
         rows = index.cpu() if order is None else order[index.cpu()]
         return self._y[split][rows].to(index.device)
 
+
+class FileWorld(LabelledRows):
+    """A user's files as a world (data=files). ``splits``: "train", "val" and "test" tables with
+    the same tasks and input shape.
+    ``stratify``: a class task whose proportions every training prefix keeps."""
+
+    def __init__(
+        self,
+        splits: dict[str, ArrayTable],
+        task_specs: dict[str, TaskSpec],
+        stratify: str | None = None,
+    ) -> None:
+        columns = {k: {**t.targets, **t.intermediates} for k, t in splits.items()}
+        super().__init__(columns, task_specs, tuple(splits["train"].intermediates), stratify)
+        # splits of one file share its x (one tensor, mapped or in memory) through x_rows
+        self._x = {k: torch.from_numpy(t.x) for k, t in splits.items()}
+        self._x_rows = {
+            k: None if t.x_rows is None else torch.from_numpy(t.x_rows) for k, t in splits.items()
+        }
+        self._tables = list(splits.values())
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self._x["train"].shape[1:])
+
+    @property
+    def in_memory(self) -> bool:
+        """Whether batches are cheap slices of memory (not reads from a mapped file)."""
+        return not any(isinstance(t.x, np.memmap) for t in self._tables)
+
     def render(self, stream: int, index: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inputs and labels (NaN where unknown) of positions ``index`` of the stream."""
-        split, order = self._rows(stream)
-        size = self.split_size(split)
-        if len(index) and int(index.max()) >= size:
-            raise IndexError(f"the {split} split has {size} rows; asked for row {int(index.max())}")
-        rows = index.cpu() if order is None else order[index.cpu()]
+        split, rows = self.split_rows(stream, index)
         y = self._y[split][rows]
         if self._x_rows[split] is not None:
             rows = self._x_rows[split][rows]  # type: ignore[index]
@@ -117,19 +137,14 @@ class FileWorld:
         return x.to(index.device), y.to(index.device)
 
 
-class StagedFileWorld(FileWorld):
-    """A user's file with intermediate targets z (``z_<name>`` arrays or columns): a pipeline
-    learns x → z, then z → ``target`` from z itself, as with measurements."""
+class StagedRows:
+    """What a user's data with intermediate targets z adds to its world (a file's ``z_<name>``
+    arrays or columns, a manifest's z columns): a pipeline learns x → z, then z → ``target``
+    from z itself, as with measurements."""
 
-    def __init__(
-        self,
-        splits: dict[str, ArrayTable],
-        task_specs: dict[str, TaskSpec],
-        intermediates: tuple[str, ...],
-        target: str,
-        stratify: str | None = None,
-    ) -> None:
-        super().__init__(splits, task_specs, stratify)
+    _specs: dict[str, TaskSpec]
+
+    def set_stages(self, intermediates: tuple[str, ...], target: str) -> None:
         self._intermediates, self._target = intermediates, target
 
     @property
@@ -148,3 +163,18 @@ class StagedFileWorld(FileWorld):
         """z as ``z_encoding`` gives it: values, probabilities or one-hot columns."""
         del x
         return z
+
+
+class StagedFileWorld(StagedRows, FileWorld):
+    """A user's file with intermediate targets z (``z_<name>`` arrays or columns)."""
+
+    def __init__(
+        self,
+        splits: dict[str, ArrayTable],
+        task_specs: dict[str, TaskSpec],
+        intermediates: tuple[str, ...],
+        target: str,
+        stratify: str | None = None,
+    ) -> None:
+        FileWorld.__init__(self, splits, task_specs, stratify)
+        self.set_stages(intermediates, target)
