@@ -1,11 +1,20 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both create or reuse .venv.
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Standard networks (model=torchvision, model=timm) live in a second environment, so the default
+# one stays light: torchvision must be the build made for its torch, and the pair below is
+# one that imports on a CPU-only machine (override VISION_TORCH for your own CUDA or CPU pair).
+VISION_VENV ?= .venv-vision
+VISION_TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup demo test test-all lint bench clean
+.PHONY: setup setup-vision demo test test-all lint bench clean
 
 setup:
 	@bash scripts/bootstrap.sh
+
+setup-vision:
+	@TASKLAB_VENV=$(VISION_VENV) TASKLAB_EXTRAS=dev,vision TORCH_SPEC="$(VISION_TORCH)" \
+		TASKLAB_CUDA_EXPECTED=1 bash scripts/bootstrap.sh
 
 # The grid of conf/experiment/vectors_mtl_shared_features.yaml: 16 tasks that share their
 # features, and 16 that share none, each trained by one shared network and by one network per
@@ -20,9 +29,11 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -m "not slow and not browser"
 
-# The whole suite, as CI runs it (.ci/run).
-test-all: setup
+# The whole suite, as CI runs it (.ci/run); then the tests of standard networks (marked vision)
+# in the environment that has them, where a missing torchvision fails instead of skipping.
+test-all: setup setup-vision
 	$(BIN)/python -m pytest
+	TASKLAB_REQUIRE_VISION=1 $(VISION_VENV)/bin/python -m pytest -m vision
 
 lint: setup
 	$(BIN)/ruff check src tests scripts

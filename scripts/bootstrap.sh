@@ -9,6 +9,8 @@
 #   PYTHON         interpreter that creates it            (default: python3)
 #   TORCH_SPEC     torch to install when none is present  (default: torch==2.13.0)
 #   TORCH_PIP_ARGS extra pip arguments for that install, e.g. an index of CPU wheels
+#   TASKLAB_EXTRAS the project's extras to install         (default: dev; dev,vision for
+#                  standard networks: make setup-vision, which pairs torch and torchvision)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,17 +32,19 @@ pip=("$venv/bin/python" -m pip --disable-pip-version-check)
 if ! "$venv/bin/python" -c "import torch" >/dev/null 2>&1; then
     echo "bootstrap: no torch found, installing $torch_spec"
     # shellcheck disable=SC2086
-    "${pip[@]}" install -q "$torch_spec" ${TORCH_PIP_ARGS:-}
+    read -ra torch_specs <<< "$torch_spec"  # one or more requirements (torch and torchvision)
+    "${pip[@]}" install -q "${torch_specs[@]}" ${TORCH_PIP_ARGS:-}
 fi
 
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] \
         || ! "$venv/bin/python" -c "import tasklab" >/dev/null 2>&1; then
     echo "bootstrap: installing tasklab and its dependencies into $venv"
-    "${pip[@]}" install -q -e ".[dev]"
+    "${pip[@]}" install -q -e ".[${TASKLAB_EXTRAS:-dev}]"
     touch "$stamp"
 fi
 
-if ! command -v nvidia-smi >/dev/null 2>&1 && "${pip[@]}" list 2>/dev/null | grep -qi '^nvidia-'; then
+if [ -z "${TASKLAB_CUDA_EXPECTED:-}" ] && ! command -v nvidia-smi >/dev/null 2>&1 \
+        && "${pip[@]}" list 2>/dev/null | grep -qi '^nvidia-'; then
     echo "bootstrap: warning: CUDA packages are installed in $venv on a machine without a GPU;" \
          "recreate it with 'rm -rf $venv' and install a CPU torch first (TORCH_SPEC)." >&2
 fi

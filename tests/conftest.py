@@ -107,3 +107,19 @@ def run_cli(
         return CliRun(int(code or 0) if not isinstance(code, str) else 1, out, err)
 
     return _run
+
+
+def require_vision() -> None:
+    """Skip a test of standard networks where torchvision is not importable, except where
+    ``TASKLAB_REQUIRE_VISION`` is set (make test-all's vision pass), where that fails it."""
+    try:
+        import safetensors  # noqa: F401
+        import timm  # noqa: F401
+        import torchvision  # noqa: F401
+    except (ImportError, RuntimeError) as error:
+        if os.environ.get("TASKLAB_REQUIRE_VISION"):
+            pytest.fail(f"the vision extra is required here but does not import: {error}")
+        pytest.skip(
+            f"the vision extra is not importable here ({type(error).__name__}); make test-all "
+            "runs it in .venv-vision"
+        )

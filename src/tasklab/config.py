@@ -74,6 +74,13 @@ class ModelConfig:
     # task, mixed after every block); see models/mtl_architectures.py
     architecture: str = "hard"
     n_experts: int = setting(4, above=0, doc="mmoe only")
+    # model=torchvision / model=timm: the library's model name (resnet18, efficientnet_b0, …)
+    arch: str = ""
+    # the trunk's starting weights: a .safetensors / .pt / .pth state dict (its content joins
+    # the run's identity), or torchvision:DEFAULT / timm:pretrained (the library's own cache)
+    weights: str = setting("", reads=True)
+    # checkpoint key prefixes renamed before loading, e.g. {"backbone.": ""}
+    weights_prefix: dict[str, str] = setting(factory=dict)
 
 
 @dataclass
@@ -124,6 +131,9 @@ class TrainerConfig:
     # (0: none); a run that ends ok deletes them unless keep_checkpoints
     checkpoint_every_n_steps: int = setting(100, low=0, identity=False)
     keep_checkpoints: bool = setting(False, identity=False)
+    # write the final network's trunk weights to <run dir>/trunk.pt: a checkpoint that
+    # model.weights or regime.checkpoint (source=checkpoint) can start another run from
+    save_trunk: bool = setting(False, identity=False)
     # another run's folder whose kept checkpoints (keep_checkpoints=true) this run's fits start
     # from, e.g. to train a finished run further with a larger max_steps
     resume_from: str | None = setting(None, reads=RESUMED_CHECKPOINTS)

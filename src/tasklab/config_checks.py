@@ -64,8 +64,8 @@ def check_rows(field: str, n: int, world: object, split: str = "train") -> None:
     rows = world.split_size(split)
     require(
         n <= rows,
-        f"{field}={n:,} exceeds the {rows:,} {split} rows of data.files; use at most {rows:,}"
-        " (-1: all of them)",
+        f"{field}={n:,} exceeds the {rows:,} {split} rows of your data; use at most {rows:,}"
+        + (" (-1: all of them)" if field.startswith("data.") else ""),
     )
 
 

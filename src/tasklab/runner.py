@@ -25,13 +25,14 @@ from tasklab.fit.stacked.group import Member, stacked_group
 from tasklab.prediction_metrics import reproduces
 from tasklab.predictions import PREDICTIONS_FILE, matching_predictions, save_predictions
 from tasklab.regimes import describe_arm, describe_reference, describe_sizes
-from tasklab.registry import REGIMES
+from tasklab.registry import ARCHITECTURES, REGIMES
 from tasklab.results import (
     RunResult,
     git_state,
     package_versions,
     remove_temporaries,
     source_digest,
+    write_atomic,
     write_result,
 )
 from tasklab.runs.checkpoints import claim_checkpoints, remove_checkpoints
@@ -136,6 +137,8 @@ def _prepare(cfg: DictConfig, result: RunResult):
     fit_data_to_world(cfg.data, world)
     result.config = OmegaConf.to_container(cfg, resolve=True)  # type: ignore[assignment]
     check_config(cfg, world)
+    if cfg.trainer.save_trunk:
+        _check_one_trunk(cfg)
     result.arm, result.arm_axes, result.arm_keys = describe_arm(cfg)
     result.size_keys = describe_sizes(cfg)
     result.reference_arm, result.reference_effect = describe_reference(cfg)
@@ -184,6 +187,37 @@ def _close(
     if result.status == "ok" and not cfg.trainer.keep_checkpoints:
         remove_checkpoints(output_dir)
     clear_running(output_dir)
+
+
+TRUNK_FILE = "trunk.pt"
+SAVE_TRUNK_NEEDS = (
+    "trainer.save_trunk=true needs a run whose final network has one trunk (regime=multi_task "
+    "with model.architecture=hard, or transfer)"
+)
+
+
+def _check_one_trunk(cfg: DictConfig) -> None:
+    """Before training: a run of one network per task, or of experts, has no one trunk."""
+    one_trunk = ARCHITECTURES.get(cfg.model.architecture).spec.one_trunk
+    if cfg.regime.name == "single_task" or not one_trunk:
+        raise ConfigError(
+            f"{SAVE_TRUNK_NEEDS}; this one is regime={cfg.regime.name}, "
+            f"model.architecture={cfg.model.architecture}"
+        )
+
+
+def save_trunk(output_dir: Path, fits: list[FitOutcome]) -> Path:
+    """The trunk of the run's final network as a state dict (``trainer.save_trunk``), written
+    atomically; its fit's record names the file."""
+    final = [f for f in fits if f.in_predictor and f.net is not None]
+    trunk = getattr(final[0].net, "trunk", None) if len(final) == 1 else None
+    if not isinstance(trunk, torch.nn.Module):
+        raise ConfigError(f"{SAVE_TRUNK_NEEDS}; this run has {len(final)} networks")
+    state = {k: v.detach().cpu().contiguous() for k, v in trunk.state_dict().items()}
+    path = output_dir / TRUNK_FILE
+    write_atomic(path, lambda handle: torch.save(state, handle))
+    final[-1].notes["trunk_file"] = TRUNK_FILE
+    return path
 
 
 def _finish_cleanup(cfg: DictConfig, output_dir: Path) -> None:
@@ -254,6 +288,8 @@ def _train_one(cfg: DictConfig, output_dir: Path, overrides: list[str], key: str
             eval_cache=sweep_eval_cache(cfg.data, world),
         )
         fits = REGIMES.get(cfg.regime.name).target(ctx)
+        if cfg.trainer.save_trunk and writer:
+            save_trunk(output_dir, fits)
         _record_fits(result, ctx, fits, writer)
     except BaseException as error:  # an interrupt is recorded too, not left as error: null
         result.error = _error_text(error)

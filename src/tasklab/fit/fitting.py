@@ -71,7 +71,13 @@ PrepareNet = Callable[[MultiHeadNet], FineTunePlan]
 def model_shape(model: DictConfig) -> TrunkShape:
     """The sizes of a ``model``-shaped config (``model.*``, or a pipeline's stage-2 model)."""
     return TrunkShape(
-        width=model.width, depth=model.depth, pool=model.pool, fc_width=model.fc_width
+        width=model.width,
+        depth=model.depth,
+        pool=model.pool,
+        fc_width=model.fc_width,
+        arch=model.arch,
+        weights=model.weights,
+        weights_prefix=tuple((str(k), str(v)) for k, v in model.weights_prefix.items()),
     )
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
+from tasklab.models.checkpoint_weights import is_hub, load_into_trunk, mapped, read_state
 from tasklab.registry import BACKBONES
 
 POOLS: tuple[str, ...] = ("avg", "grid")
@@ -24,12 +25,16 @@ _GRID = 4  # cells per side kept by pool=grid
 
 @dataclass(frozen=True)
 class TrunkShape:
-    """What a trunk is built from: sizes only, so a config never reaches this module."""
+    """What a trunk is built from: sizes, a standard network's name and the weights it starts
+    from, so a config never reaches this module."""
 
     width: int = 16
     depth: int = 3
     pool: str = "avg"
     fc_width: int = 0
+    arch: str = ""  # model=torchvision / timm: the library's model name
+    weights: str = ""  # a checkpoint file, or torchvision:<NAME> / timm:pretrained
+    weights_prefix: tuple[tuple[str, str], ...] = ()  # checkpoint key prefix → trunk's
 
 
 @BACKBONES.register("cnn", input_ranks=(3,), advice="use model=mlp for vectors, cnn1d for signals")
@@ -114,13 +119,22 @@ def linear(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Sequenti
 
 def build_backbone(
     name: str, input_shape: tuple[int, ...], shape: TrunkShape
-) -> tuple[nn.Sequential, int]:
-    """The registered backbone ``name`` (an unknown name fails naming the registered ones)."""
+) -> tuple[nn.Module, int]:
+    """The registered backbone ``name`` (an unknown name fails naming the registered ones),
+    starting from the checkpoint file ``shape.weights`` where one is given."""
     if shape.pool not in POOLS:
         raise ValueError(f"model.pool={shape.pool!r} is unknown; allowed: {', '.join(POOLS)}")
-    return BACKBONES.get(name).target(input_shape, shape)
+    trunk, features = BACKBONES.get(name).target(input_shape, shape)
+    if shape.weights and not is_hub(shape.weights):
+        state = mapped(read_state(shape.weights, "model.weights"), dict(shape.weights_prefix))
+        load_into_trunk(trunk, state, "model.weights", shape.weights)
+    return trunk, features
 
 
 def trunk_blocks(trunk: nn.Module) -> list[nn.Module]:
-    """The trunk's blocks that hold parameters, input side first (what ``partial`` freezes)."""
+    """The trunk's blocks that hold parameters, input side first (what ``partial`` freezes):
+    its own ``blocks()`` where it declares them (a library's network), else its children."""
+    declared = getattr(trunk, "blocks", None)
+    if callable(declared):
+        return list(declared())
     return [child for child in trunk.children() if any(True for _ in child.parameters())]

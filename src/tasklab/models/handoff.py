@@ -63,10 +63,10 @@ def fine_tune_plan(
     """``full`` trains everything (trunk at ``trunk_lr_scale`` × lr), ``linear_probe`` only the
     head, ``partial`` everything but the first ``frozen_blocks`` trunk blocks."""
     blocks = trunk_blocks(net.trunk)
+    if mode == "linear_probe":  # the whole trunk, weights held outside any block included
+        return FineTunePlan(frozen=[net.trunk], lr_scales=[])
     if mode == "full":
         n_frozen = 0
-    elif mode == "linear_probe":
-        n_frozen = len(blocks)
     elif mode == "partial":
         if not 0 <= frozen_blocks <= len(blocks):
             raise ValueError(

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from omegaconf import DictConfig, OmegaConf
 
 from tasklab.config import RegimeSettings
@@ -34,6 +35,14 @@ from tasklab.data.world import MAX_INDEX, FiniteWorld, World
 from tasklab.fit.fitting import FitOutcome, RunContext, fit_tasks, trunk_shape
 from tasklab.fit.metrics import with_task_means
 from tasklab.models.backbones import build_backbone, trunk_blocks
+from tasklab.models.checkpoint_weights import (
+    fit_to_trunk,
+    is_hub,
+    load_into_trunk,
+    mapped,
+    read_state,
+    state_digest,
+)
 from tasklab.models.handoff import FINE_TUNE_MODES, fine_tune_plan, load_trunk, trunk_state
 from tasklab.models.multihead import MultiHeadNet
 from tasklab.predictions import RunPredictions, of_tasks, prefixed
@@ -43,9 +52,10 @@ from tasklab.runs.ids import read_inputs
 from tasklab.settings import setting
 from tasklab.stage_cache import CachedTrunk, State, load_or_build
 
-SOURCES: tuple[str, ...] = ("related", "control")
-# the fine-tune modes of a pre-trained trunk, and joint training instead of two stages
-MODES: tuple[str, ...] = (*FINE_TUNE_MODES, "joint")
+SOURCES: tuple[str, ...] = ("related", "control", "checkpoint")
+# the fine-tune modes of a pre-trained trunk, joint training instead of two stages, and scratch
+# (the reference arm, as n_source=0 is; the natural name where the source is a checkpoint)
+MODES: tuple[str, ...] = (*FINE_TUNE_MODES, "joint", "scratch")
 SOURCE_PREFIX = "source/"
 SOURCE_SPLIT = SOURCE_PREFIX.rstrip("/")  # the source tasks' predictions: source/test, source/val
 
@@ -60,8 +70,13 @@ class TransferSettings(RegimeSettings):
         factory=lambda: ["pedestrian", "car", "stop_sign", "traffic_light"]
     )
     n_source: int = setting(100_000, low=0, high=MAX_INDEX, arm=True, size=True, doc="0: scratch")
-    # related, or control: the same images with other images' labels
+    # related, control (the same images with other images' labels), or checkpoint: no stage 1,
+    # the trunk starts from regime.checkpoint
     source: str = setting("related", choices=SOURCES, arm=True)
+    # source=checkpoint: a .safetensors / .pt / .pth state dict (its content hash joins the
+    # run's identity), or torchvision:DEFAULT / timm:pretrained for model.arch
+    checkpoint: str = setting("", reads=True, arm=True)
+    checkpoint_prefix: dict[str, str] = setting(factory=dict, doc="key prefix → trunk's")
     # Overrides of the data config for the source world only, e.g. {driving: {noise_std: 0.4}}
     # for a source with other rendering statistics; its inputs must have the target's shape.
     source_data: dict[str, Any] = setting(factory=dict)
@@ -105,23 +120,36 @@ def arm(cfg: DictConfig) -> str:
     """``scratch``, or e.g. ``related/partial(k=2) n_source=100000``: what a comparison calls
     this run. Scratch runs are one arm whatever mode or source they were given."""
     regime = cfg.regime
-    if regime.n_source == 0:
+    if is_scratch(regime):
         return "scratch"
     mode = f"partial(k={regime.frozen_blocks})" if regime.mode == "partial" else regime.mode
     if regime.mode == "joint" and regime.target_share > 0:
         mode += f"(target_share={regime.target_share:g})"
     elif regime.trunk_lr_scale != 1.0 and regime.mode != "linear_probe":
         mode += f"(trunk_lr×{regime.trunk_lr_scale:g})"
+    if regime.source == "checkpoint":
+        return f"checkpoint={checkpoint_name(regime.checkpoint)}/{mode}"
     return f"{regime.source}/{mode} n_source={regime.n_source}"
+
+
+def is_scratch(regime: DictConfig) -> bool:
+    return regime.n_source == 0 or regime.mode == "scratch"
+
+
+def checkpoint_name(checkpoint: str) -> str:
+    """A checkpoint as an arm names it: a file by its stem, published weights as given."""
+    return checkpoint if is_hub(checkpoint) else Path(checkpoint).stem
 
 
 def arm_keys(cfg: DictConfig) -> list[str]:
     """The settings that change what this arm trains (scratch: none; a linear probe never
     trains the trunk, so its learning-rate scale and frozen blocks do not matter)."""
     regime = cfg.regime
-    if regime.n_source == 0:
+    if is_scratch(regime):
         return []
     keys = ["regime.n_source", "regime.source", "regime.mode"]
+    if regime.source == "checkpoint":
+        keys = ["regime.source", "regime.checkpoint", "regime.mode"]
     if regime.mode == "joint":
         return [*keys, "regime.target_share"]
     if regime.mode != "linear_probe":
@@ -230,12 +258,14 @@ def _joint(ctx: RunContext, targets: list[TaskSpec]) -> FitOutcome:
 def run(ctx: RunContext) -> list[FitOutcome]:
     regime = ctx.cfg.regime
     targets = selected_tasks(ctx.world, ctx.cfg.data.tasks)
-    if regime.n_source == 0:
+    if is_scratch(regime):
         fit = fit_tasks(ctx, targets, fit_name="scratch")
         fit.notes = {"arm": "scratch", "n_source": 0}
         return [fit]
     if regime.mode == "joint":
         return [_joint(ctx, targets)]
+    if regime.source == "checkpoint":
+        return [_from_checkpoint(ctx, targets)]
     trunk = pretrained_trunk(ctx)
     handoff: dict[str, list[str]] = {}
 
@@ -269,9 +299,56 @@ def run(ctx: RunContext) -> list[FitOutcome]:
     return [fit]
 
 
+def checkpoint_state(cfg: DictConfig, world: World) -> dict[str, torch.Tensor]:
+    """The trunk weights ``regime.checkpoint`` holds, keyed as ``model.*``'s trunk names them:
+    a file read and renamed by ``regime.checkpoint_prefix``, or published weights that the
+    backbone loads itself (torchvision:NAME, timm:pretrained)."""
+    regime = cfg.regime
+    shape = trunk_shape(cfg)
+    if is_hub(regime.checkpoint):
+        trunk, _ = build_backbone(
+            cfg.model.backbone,
+            world.input_shape,
+            dataclasses.replace(shape, weights=regime.checkpoint),
+        )
+        return {k: v.detach().clone() for k, v in trunk.state_dict().items()}
+    state = mapped(
+        read_state(regime.checkpoint, "regime.checkpoint"), dict(regime.checkpoint_prefix)
+    )
+    trunk, _ = build_backbone(cfg.model.backbone, world.input_shape, shape)
+    return fit_to_trunk(trunk, state, "regime.checkpoint", regime.checkpoint)
+
+
+def _from_checkpoint(ctx: RunContext, targets: list[TaskSpec]) -> FitOutcome:
+    """Stage 2 alone: the target's fit from the checkpoint's trunk, frozen as ``mode`` says."""
+    regime = ctx.cfg.regime
+    state = checkpoint_state(ctx.cfg, ctx.world)
+    handoff: dict[str, list[str]] = {}
+
+    def prepare(net: MultiHeadNet):
+        missing, unexpected = load_into_trunk(
+            net.trunk, state, "regime.checkpoint", regime.checkpoint
+        )
+        handoff.update(missing=missing, unexpected=unexpected)
+        return fine_tune_plan(net, regime.mode, regime.frozen_blocks, regime.trunk_lr_scale)
+
+    fit = fit_tasks(ctx, targets, fit_name=regime.mode, prepare=prepare)
+    fit.notes = {
+        "arm": "transfer",
+        "source": "checkpoint",
+        "mode": regime.mode,
+        "checkpoint": {"path": regime.checkpoint, "state_digest": state_digest(state)},
+        "handoff": handoff,
+    }
+    return fit
+
+
 def check(cfg: DictConfig, world: World) -> None:
     """Transfer's own settings, checked before any training; one line per problem."""
     regime = cfg.regime
+    if regime.source == "checkpoint":
+        _check_checkpoint(cfg, world)
+        return
     source_data = source_data_config(cfg)
     source_world = build_world(source_data)
     require(
@@ -285,6 +362,30 @@ def check(cfg: DictConfig, world: World) -> None:
         check_choice("regime.source_tasks", name, source_world.task_names)
     if regime.mode == "joint" and regime.n_source > 0:
         _check_joint(cfg)
+    _check_frozen_blocks(cfg, world)
+
+
+def _check_checkpoint(cfg: DictConfig, world: World) -> None:
+    """A checkpoint source: named, not trained jointly, and fitting the trunk (read now, so a
+    mismatch ends the run before any training)."""
+    regime = cfg.regime
+    require(
+        regime.mode != "joint",
+        "regime.mode=joint trains a source task with the target; a checkpoint has none: use "
+        "full, linear_probe, partial or scratch",
+    )
+    require(
+        bool(regime.checkpoint),
+        "regime.source=checkpoint needs regime.checkpoint: a .safetensors/.pt/.pth file, or "
+        "torchvision:DEFAULT",
+    )
+    _check_frozen_blocks(cfg, world)
+    if not is_scratch(regime):
+        checkpoint_state(cfg, world)
+
+
+def _check_frozen_blocks(cfg: DictConfig, world: World) -> None:
+    regime = cfg.regime
     blocks = trunk_blocks(
         build_backbone(cfg.model.backbone, world.input_shape, trunk_shape(cfg))[0]
     )
