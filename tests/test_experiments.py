@@ -9,13 +9,14 @@ from tasklab.conf import CONF_DIR
 from tasklab.data.building import build_world
 from tasklab.data.tasks import HEADLINE_METRIC
 from tasklab.examples.digits import digits_arrays, write_npz
+from tasklab.examples.xray import make_xray_folder
 from tasklab.metric_keys import split_task_metric
 from tasklab.prediction_metrics import metric_value
 from tasklab.predictions import load_predictions
 from tasklab.registry import WEIGHTINGS
 from tasklab.runner import train
 
-from .conftest import TINY
+from .conftest import TINY, require_vision
 
 EXPERIMENT_DIR = CONF_DIR / "experiment"
 EXPERIMENTS = sorted(
@@ -56,7 +57,21 @@ FITS = {
     "pipeline:staged": ["x_to_z", "z_to_y", "composed"],
     "pipeline:staged_finetune": ["x_to_z", "z_to_y", "staged_finetune"],
 }
-CASES = [(name, regime) for name in EXPERIMENTS for regime in swept_regimes(name)]
+VISION_BACKBONES = ("torchvision", "timm")
+
+
+def _needs_vision(name: str) -> bool:
+    defaults = OmegaConf.load(EXPERIMENT_DIR / f"{name}.yaml").get("defaults", [])
+    return any(
+        f"override /model: {b}" in str(OmegaConf.to_yaml(defaults)) for b in VISION_BACKBONES
+    )
+
+
+CASES = [
+    pytest.param(name, regime, marks=[pytest.mark.vision] if _needs_vision(name) else [])
+    for name in EXPERIMENTS
+    for regime in swept_regimes(name)
+]
 
 
 def test_experiments_are_found():
@@ -87,6 +102,19 @@ def test_each_experiment_is_tested_in_its_own_regime(make_cfg, name):
     assert regime in [r.split(":")[0] for r in swept_regimes(name)]
 
 
+def _network_checkpoint(cfg, path: Path) -> Path:
+    """A trunk of ``cfg.model`` saved as a state dict, as ``trainer.save_trunk`` writes one."""
+    import torch
+
+    from tasklab.fit.fitting import trunk_shape
+    from tasklab.models.backbones import build_backbone
+
+    world = build_world(cfg.data)
+    trunk, _ = build_backbone(cfg.model.backbone, world.input_shape, trunk_shape(cfg))
+    torch.save(trunk.state_dict(), path)
+    return path
+
+
 def regime_overrides(regime: str) -> list[str]:
     name, _, arm = regime.partition(":")
     return [f"regime={name}", *([f"regime.arm={arm}"] if arm else [])]
@@ -96,6 +124,8 @@ def regime_overrides(regime: str) -> list[str]:
 @pytest.mark.parametrize(("name", "regime"), CASES)
 def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
     kind = regime.split(":")[0]
+    if _needs_vision(name):
+        require_vision()
     cfg = make_cfg(
         f"experiment={name}", *regime_overrides(regime), *TINY, *TINY_BY_REGIME.get(kind, [])
     )
@@ -104,6 +134,11 @@ def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
     if cfg.data.label_rate * cfg.data.n_train < 16:
         # a sparse label budget (1/32 of the rows) leaves a task of TINY's 64 rows none
         cfg.data.label_rate = 0.5
+    if cfg.data.world == "images":  # the example folder, written as its header says
+        cfg.data.images.manifest = str(make_xray_folder(tmp_path / "xray", n_patients=160))
+        cfg.data.images.size = 16
+    if cfg.regime.get("checkpoint"):  # a checkpoint of the experiment's own network
+        cfg.regime.checkpoint = str(_network_checkpoint(cfg, tmp_path / "trunk.pt"))
     if cfg.data.world == "files":  # the experiment's file, written as its header says
         noise = "noise" in cfg.data.files.train  # the negative control's fourth task
         arrays = digits_arrays(noise_task=noise)
@@ -128,7 +163,10 @@ def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
         assert len(result.fits) == 1
     trained = [f for f in result.fits if f["name"] not in ("x_to_z", "z_to_y", "composed")]
     assert all(f["steps"] == cfg.trainer.max_steps for f in trained)
-    if kind == "transfer":  # stage 1 ran on its own schedule and its trunk was handed over
+    if kind == "transfer" and cfg.regime.source == "checkpoint":  # no stage 1: the file's trunk
+        assert result.fits[0]["checkpoint"]["path"] == cfg.regime.checkpoint
+        assert result.fits[0]["handoff"] == {"missing": [], "unexpected": []}
+    elif kind == "transfer":  # stage 1 ran on its own schedule and its trunk was handed over
         stage1 = result.fits[0]["stage1"]
         assert stage1["steps"] == 64 // 16 and not stage1["cache_hit"]  # one pass, batch 16
         assert result.fits[0]["handoff"] == {"missing": [], "unexpected": []}
@@ -154,7 +192,8 @@ def test_experiment_runs_at_tiny_budget(make_cfg, tmp_path, name, regime):
         if (parsed := split_task_metric(key)) and "/" in parsed[0] and parsed[1] != "mean"
         for split, task, name in [parsed]
     ]
-    if kind == "transfer" or (kind == "pipeline" and regime != "pipeline:end_to_end"):
+    from_source = kind == "transfer" and cfg.regime.source != "checkpoint"  # a checkpoint: none
+    if from_source or (kind == "pipeline" and regime != "pipeline:end_to_end"):
         assert staged  # a stage's metrics are in the record
     for key, split, task, name in staged:
         recomputed = float(metric_value(kept[split][task], name)[0])

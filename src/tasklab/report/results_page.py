@@ -89,9 +89,17 @@ def covered_grid(records: list[Mapping[str, Any]], keys: list[str]) -> dict[str,
     for record in records:
         for override in record.get("overrides") or []:
             key, _, value = str(override).lstrip("+~").partition("=")
+            value = canonical_value(value)
             if key in grid and value not in grid[key]:
                 grid[key].append(value)
     return grid
+
+
+def canonical_value(value: str) -> str:
+    """A swept value as a grid compares it: YAML's ``false`` and Python's ``False`` (what a
+    launcher writes into a record's overrides) are one value."""
+    value = value.strip()
+    return value.lower() if value.lower() in ("true", "false", "null", "none") else value
 
 
 def _ordered_like(values: list[str], declared: list[str]) -> list[str]:
@@ -129,10 +137,11 @@ def provenance(records: list[Mapping[str, Any]]) -> list[str]:
 def _grid_lines(covered: dict[str, list[str]], declared: dict[str, list[str]]) -> list[str]:
     lines = ["| swept key | values the records ran |", "|---|---|"]
     lines += [f"| `{key}` | {', '.join(values)} |" for key, values in covered.items()]
+    wanted = {key: [canonical_value(v) for v in values] for key, values in declared.items()}
     missing = {
-        key: [v for v in declared[key] if v not in covered[key]]
-        for key in declared
-        if set(declared[key]) - set(covered[key])
+        key: [v for v in wanted[key] if v not in covered[key]]
+        for key in wanted
+        if set(wanted[key]) - set(covered[key])
     }
     if missing:
         gaps = "; ".join(f"{key}: {', '.join(values)}" for key, values in missing.items())
