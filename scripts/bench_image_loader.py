@@ -26,8 +26,8 @@ from torch import nn
 
 from tasklab.data.batches import BatchStream, RenderedSplit
 from tasklab.data.image_source import ImagesSettings, build_image_world
-from tasklab.data.world import train_stream
 from tasklab.data.worker_loading import WorkerBatches
+from tasklab.data.world import train_stream
 from tasklab.examples.xray import make_xray_folder
 from tasklab.models.backbones import TrunkShape, build_backbone
 
