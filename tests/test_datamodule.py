@@ -157,3 +157,20 @@ def test_labels_the_data_lack_are_masked_in_every_split():
         _GappyWorld(), [TaskSpec("a"), TaskSpec("b")], budgets, seed=0, n_val=9, n_test=12
     )
     assert materialised.labelled_counts() == {"a": 30, "b": 20}
+
+
+def test_a_last_batch_too_small_for_the_network_joins_the_one_before():
+    from tasklab.data.batches import BatchStream, RenderedSplit
+    from tasklab.data.vectors import VectorWorld
+
+    world = VectorWorld(seed=0)
+    mask = torch.ones(33, 1, dtype=torch.bool)
+    split = RenderedSplit(world, 1000, torch.arange(33), torch.tensor([0]), mask, True)
+    plain = [len(r) for r in BatchStream(split, 16, True, 0).row_batches()]
+    assert plain == [16, 16, 1]
+    stream = BatchStream(split, 16, True, 0, total_batches=5, min_rows=2)
+    sizes = [len(r) for r in stream.row_batches()]
+    assert sizes == [16, 17, 16, 17, 16] and stream.batches_per_pass == 2
+    resumed = BatchStream(split, 16, True, 0, total_batches=5, start=3, min_rows=2)
+    whole = list(BatchStream(split, 16, True, 0, total_batches=5, min_rows=2).row_batches())
+    assert [r.tolist() for r in resumed.row_batches()] == [r.tolist() for r in whole[3:]]

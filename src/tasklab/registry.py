@@ -57,11 +57,13 @@ class WorldSpec:
 class BackboneSpec:
     """``input_ranks``: the input dimensions it reads (None: any), ``advice`` what to use for
     others; ``trunk_parameters``: whether its trunk has weights (gradient weightings need
-    them)."""
+    them); ``min_batch``: the fewest rows a training batch may hold (2 where batch norm meets
+    1×1 feature maps, which one row cannot normalise)."""
 
     input_ranks: tuple[int, ...] | None = None
     advice: str = "choose another model.backbone"
     trunk_parameters: bool = True
+    min_batch: int = 1
 
 
 @dataclass(frozen=True)

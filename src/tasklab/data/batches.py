@@ -103,9 +103,11 @@ class BatchStream:
         total_batches: int | None = None,
         start: int = 0,
         shard: tuple[int, int] = (0, 1),
+        min_rows: int = 1,
     ) -> None:
         self.split, self.batch_size, self.shuffle, self.seed = split, batch_size, shuffle, seed
         self.total_batches, self.start, self.shard = total_batches, start, shard
+        self.min_rows = min_rows  # a pass's last batch of fewer rows joins the one before it
         self.passes = 0
 
     def _render(self, rows: torch.Tensor) -> Batch:
@@ -114,7 +116,12 @@ class BatchStream:
 
     @property
     def batches_per_pass(self) -> int:
-        return math.ceil(len(self.split) / self.batch_size)
+        n = len(self.split)
+        batches = math.ceil(n / self.batch_size)
+        return batches - 1 if batches > 1 and self._short_tail(n) else batches
+
+    def _short_tail(self, n: int) -> bool:
+        return 0 < n % self.batch_size < self.min_rows
 
     def __len__(self) -> int:
         if len(self.split) == 0:  # no labelled row (data.label_rate=0): nothing to train on
@@ -130,7 +137,10 @@ class BatchStream:
         else:
             order = torch.arange(n, device=device)
         self.passes += 1
-        yield from order.split(self.batch_size)[skip:]
+        chunks = list(order.split(self.batch_size))
+        if len(chunks) > 1 and self._short_tail(n):
+            chunks[-2:] = [torch.cat(chunks[-2:])]
+        yield from chunks[skip:]
 
     def row_batches(self) -> Iterator[torch.Tensor]:
         """The positions in the split of each batch, in order, without rendering any: what a

@@ -49,12 +49,14 @@ class WorldDataModule(pl.LightningDataModule):
         eval_cache: EvalCache | None = None,
         focus: tuple[Sequence[str], float] | None = None,
         steps_per_batch: int = 1,
+        min_batch_rows: int = 1,
     ) -> None:
         """``focus=(tasks, share)``: every training batch holds ``share`` rows labelled for
         one of ``tasks`` (``MixedBatchStream``); needs ``train_batches``.
         ``steps_per_batch`` > 1 hands Lightning lists of that many batches (``StepGroups``)."""
         super().__init__()
         self.steps_per_batch = steps_per_batch
+        self.min_batch_rows = min_batch_rows  # a network that cannot train on fewer rows
         self.train_batches, self.focus = train_batches, focus
         # Validation and test do not depend on the tasks or sizes of a fit, so the fits of one
         # run (four in a single-task arm) can share one rendering through this cache.
@@ -197,6 +199,7 @@ class WorldDataModule(pl.LightningDataModule):
             total_batches=self.train_batches,
             start=start,
             shard=shard,
+            min_rows=self.min_batch_rows,
         )
 
     def _eval_stream(self, split: str) -> BatchStream | WorkerBatches:

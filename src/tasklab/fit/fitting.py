@@ -24,6 +24,7 @@ from tasklab.loggers import build_loggers, finish_wandb
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.handoff import FineTunePlan
 from tasklab.models.mtl_architectures import build_architecture
+from tasklab.registry import BACKBONES
 from tasklab.models.multihead import MultiHeadNet, count_parameters
 from tasklab.runs.checkpoints import resume_checkpoint
 from tasklab.settings import ConfigError, as_settings
@@ -132,6 +133,7 @@ def seeded_datamodule(
         eval_cache=ctx.eval_cache,
         focus=focus,
         steps_per_batch=steps_per_batch,
+        min_batch_rows=BACKBONES.get(cfg.model.backbone).spec.min_batch,
     )
 
 

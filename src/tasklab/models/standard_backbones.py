@@ -125,7 +125,7 @@ def _need_arch(shape: TrunkShape, backbone: str, example: str) -> None:
         raise ConfigError(f"model.backbone={backbone} needs model.arch, e.g. model.arch={example}")
 
 
-@BACKBONES.register("torchvision", input_ranks=(3,), advice="use model=cnn1d or mlp")
+@BACKBONES.register("torchvision", input_ranks=(3,), advice="use model=cnn1d or mlp", min_batch=2)
 def torchvision_trunk(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Module, int]:
     """``torchvision.models.get_model(model.arch)`` without its classifier; published weights
     with ``model.weights=torchvision:<NAME>`` (torchvision's cache and download)."""
@@ -156,7 +156,7 @@ def torchvision_trunk(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[
     return trunk, _feature_dim(trunk, input_shape, shape.arch)
 
 
-@BACKBONES.register("timm", input_ranks=(3,), advice="use model=cnn1d or mlp")
+@BACKBONES.register("timm", input_ranks=(3,), advice="use model=cnn1d or mlp", min_batch=2)
 def timm_trunk(input_shape: tuple[int, ...], shape: TrunkShape) -> tuple[nn.Module, int]:
     """``timm.create_model(model.arch, num_classes=0)``: timm's network as a feature
     extractor; its published weights with ``model.weights=timm:pretrained``."""
