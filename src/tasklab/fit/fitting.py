@@ -24,8 +24,8 @@ from tasklab.loggers import build_loggers, finish_wandb
 from tasklab.models.backbones import TrunkShape
 from tasklab.models.handoff import FineTunePlan
 from tasklab.models.mtl_architectures import build_architecture
-from tasklab.registry import BACKBONES
 from tasklab.models.multihead import MultiHeadNet, count_parameters
+from tasklab.registry import BACKBONES
 from tasklab.runs.checkpoints import resume_checkpoint
 from tasklab.settings import ConfigError, as_settings
 from tasklab.weightings import LossWeighting, build_weighting, weighting_settings
