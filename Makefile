@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 VISION_VENV ?= .venv-vision
 VISION_TORCH ?= torch==2.14.1 torchvision==0.29.1
 
-.PHONY: setup setup-vision demo test test-all lint bench clean
+.PHONY: setup setup-vision demo test test-all lint bench bench-vision clean
 
 setup:
 	@bash scripts/bootstrap.sh
@@ -43,6 +43,9 @@ bench: setup
 	$(BIN)/python scripts/bench_throughput.py
 	$(BIN)/python scripts/bench_transfer_memory.py
 	$(BIN)/python scripts/bench_compare.py
+
+bench-vision: setup-vision
+	$(VISION_VENV)/bin/python scripts/bench_image_loader.py
 
 clean:
 	rm -rf outputs multirun

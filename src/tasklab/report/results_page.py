@@ -149,6 +149,13 @@ def _grid_lines(covered: dict[str, list[str]], declared: dict[str, list[str]]) -
     return lines
 
 
+def _records_folder(path: Path, name: str) -> str:
+    """Where the experiment's command writes its records: its own ``hydra.run.dir`` (a single
+    run that makes a checkpoint), else the sweep's ``multirun/<name>``."""
+    run_dir = OmegaConf.select(OmegaConf.load(path), "hydra.run.dir")
+    return str(run_dir) if run_dir else f"multirun/{name}"
+
+
 def _reference_option(reference: str | None) -> str:
     if reference is None:
         return ""
@@ -197,7 +204,7 @@ def render_page(
         f"**Experiment.** `conf/experiment/{name}.yaml`",
         "",
         f"**Regenerate.** `{entries.get('command', f'tasklab-train -m experiment={name}')}`, "
-        f"then `{PROG} multirun/{name}{_reference_option(reference)}`.",
+        f"then `{PROG} {_records_folder(path, name)}{_reference_option(reference)}`.",
         "",
         "## Where these numbers come from",
         "",
