@@ -132,6 +132,29 @@ def test_a_staged_pipeline_reads_the_files_intermediates(make_cfg, tmp_path, mea
     assert 0.0 <= result.metrics["test/both/auroc"] <= 1.0
 
 
+def test_stage2_reads_a_regression_z_far_from_zero_the_right_way_round(make_cfg, tmp_path):
+    # z in its own units (a heart width of 12–17 cm), y = z above 15.5: on raw z the first steps
+    # fit the class prior through z's slope and learn the relation backwards (AUROC near 0)
+    rng = np.random.default_rng(0)
+    z = rng.normal(14.0, 1.5, 600)
+    x = np.stack([z + rng.normal(0, 0.3, 600), rng.normal(size=600)], axis=1).astype(np.float32)
+    np.savez(tmp_path / "hearts.npz", x=x, y_big=(z > 15.5).astype(np.int64), z_width=z)
+    cfg = make_cfg(
+        *RUN, f"data.files.train={tmp_path / 'hearts.npz'}", "data.tasks=[big]",
+        "regime=pipeline", "regime.arm=staged", "regime.n_stage1=400", "regime.n_stage2=400",
+        "regime.stage1_steps=30", "regime.stage2_steps=30", "regime.stage2_model.width=16",
+        f"regime.cache_dir={tmp_path / 'cache'}",
+    )  # fmt: skip
+    world = build_world(cfg.data)
+    rows = torch.arange(5)
+    inputs, _ = world.render(train_stream(0), rows)
+    spec = world.task_specs["width"]
+    true_z = world.labels(train_stream(0), rows)[:, [world.task_names.index("width")]]
+    torch.testing.assert_close(world.stage2_input(inputs, true_z), (true_z - spec.loc) / spec.scale)
+    result = train(cfg, output_dir=tmp_path / "run")
+    assert result.metrics["z_to_y/test/big/auroc"] > 0.95
+
+
 def test_a_pipeline_needs_one_target_and_rows_for_its_stages(make_cfg, tmp_path, measured):
     base = [*RUN, f"data.files.train={measured}", "regime=pipeline", "regime.arm=staged"]
     with pytest.raises(ConfigError, match=r"regime.arm=staged needs a world with an interm"):

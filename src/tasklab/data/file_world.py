@@ -160,9 +160,21 @@ class StagedRows:
         return (z_width([self._specs[name] for name in self._intermediates]),)
 
     def stage2_input(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        """z as ``z_encoding`` gives it: values, probabilities or one-hot columns."""
+        """z as ``z_encoding`` gives it, a regression z standardised by its typical value and
+        spread (``TaskSpec.loc``, ``scale``): in its own units (heart widths of 12–17 cm) the
+        first steps of stage 2 fit the class prior through the slope of z and learn the
+        relation backwards. The same map reads stage 1's predictions when composed."""
         del x
-        return z
+        columns, start = [], 0
+        for name in self._intermediates:
+            spec = self._specs[name]
+            width = spec.num_classes if spec.kind == "multiclass" else 1
+            part = z[:, start : start + width]
+            if spec.kind == "regression":
+                part = (part - spec.loc) / spec.scale
+            columns.append(part)
+            start += width
+        return torch.cat(columns, dim=1)
 
 
 class StagedFileWorld(StagedRows, FileWorld):

@@ -29,7 +29,7 @@ from tasklab.names import is_safe_name, unsafe_name_message
 from tasklab.runs.fingerprints import path_fingerprint
 from tasklab.settings import ConfigError
 
-TRAINING_VERSION = 3  # raise it when an unchanged config would now train differently
+TRAINING_VERSION = 4  # raise it when an unchanged config would now train differently
 
 RUN_ID_RESOLVER = "tasklab_run_id"
 NAME_RESOLVER = "tasklab_name"
