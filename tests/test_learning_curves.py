@@ -286,3 +286,6 @@ def test_a_size_the_reference_does_not_reach_is_a_bound_not_infinity():
     text = row.summary
     assert "scratch at > 10,000 [9,000, > 10,000]" in text and "D_T > 0" in text
     assert "∞" not in text
+    # a reach a hair below the size (a float sum of the sizes) is still "> 0", never "> -0"
+    hair = dataclasses.replace(row, reach=10_000.0 - 1e-9, size=10_000.0)
+    assert "D_T > 0" in hair.summary and "-0" not in hair.summary

@@ -56,7 +56,10 @@ class DataUnitRow:
     def summary(self) -> str:
         def count(value: float, offset: float = 0.0) -> str:
             if math.isinf(value):  # not reached within the reach: a bound, never a number
-                return f"> {self.reach - offset:,.0f}" if math.isfinite(self.reach) else "∞"
+                if not math.isfinite(self.reach):
+                    return "∞"
+                # an integer: a reach a hair below the size reads "> 0", never "> -0"
+                return f"> {round(self.reach - offset):,}"
             return f"{value:,.0f}"
 
         gain = self.transferred
