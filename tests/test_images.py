@@ -225,3 +225,26 @@ def test_the_command_ends_in_one_line_and_writes_no_ok_record(tmp_path, run_cli)
     assert "cannot identify image file" in errors[0]
     record = json.loads((run_dir / "result.json").read_text())
     assert record["status"] == "failed" and "img/7.png" in record["error"]
+
+
+def test_a_class_folders_identity_follows_its_images_by_listing(make_cfg, tmp_path, monkeypatch):
+    from tasklab.runs import fingerprints
+    from tasklab.runs.ids import config_key
+
+    for k, name in enumerate(["cat", "dog"]):
+        for i in range(3):
+            _png(tmp_path / "folders" / name / f"{i}.png", 100 * k + i)
+    cfg = _cfg(make_cfg, tmp_path / "folders")
+    read: list[str] = []
+    original = fingerprints._fingerprint
+
+    def reading(path, *args):
+        read.append(path)
+        return original(path, *args)
+
+    monkeypatch.setattr(fingerprints, "_fingerprint", reading)
+    before = config_key(cfg)
+    assert read == []  # listed by size and time: no image is read to identify the run
+    assert config_key(_cfg(make_cfg, tmp_path / "folders")) == before
+    _png(tmp_path / "folders" / "dog" / "2.png", 7, size=13)  # an image replaced
+    assert config_key(_cfg(make_cfg, tmp_path / "folders")) != before

@@ -26,6 +26,11 @@ from omegaconf import DictConfig, OmegaConf
 S = TypeVar("S")
 
 
+# ``reads=`` of a folder: a glob after this prefix fingerprints each file by size and
+# modification time, not content (a folder of many images; ``runs/fingerprints.py``)
+STAT_LISTING = "stat:"
+
+
 class ConfigError(ValueError):
     """A config value is out of range or unknown; the message names the field and the fix."""
 

@@ -34,7 +34,7 @@ from tasklab.data.image_manifest import (
 from tasklab.data.image_world import ImageWorld, StagedImageWorld
 from tasklab.names import is_safe_name, unsafe_name_message
 from tasklab.registry import WORLDS
-from tasklab.settings import require, setting
+from tasklab.settings import STAT_LISTING, require, setting
 
 ON_ERROR: tuple[str, ...] = ("fail", "skip")
 FIELD = "data.images"
@@ -51,7 +51,9 @@ class ImagesSettings:
     a ``group_column`` whole groups go to one side.
     """
 
-    manifest: str = setting("", reads=True)
+    # a manifest's content joins the run's identity; a folder of class folders by its listing
+    # (each image's path, size and time: a changed image re-runs, without reading them all)
+    manifest: str = setting("", reads=f"{STAT_LISTING}**/*")
     root: str = ""
     path_column: str = "path"
     tasks: list[str] = setting(factory=list, doc="label columns; []: every other column")
