@@ -248,3 +248,13 @@ def test_a_class_folders_identity_follows_its_images_by_listing(make_cfg, tmp_pa
     assert config_key(_cfg(make_cfg, tmp_path / "folders")) == before
     _png(tmp_path / "folders" / "dog" / "2.png", 7, size=13)  # an image replaced
     assert config_key(_cfg(make_cfg, tmp_path / "folders")) != before
+
+
+def test_a_16_bit_image_keeps_its_contrast(tmp_path):
+    ramp = (np.arange(16 * 16).reshape(16, 16) * 40 + 1000).astype(np.uint16)  # 1,000–11,200
+    Image.fromarray(ramp).save(tmp_path / "wide.png")
+    assert Image.open(tmp_path / "wide.png").mode == "I;16"
+    pixels = image_decoding.decode_image(tmp_path / "wide.png", 16, 1)[0]
+    assert pixels.min() == 0 and pixels.max() == 255  # not clipped to white
+    expected = np.round((ramp - 1000.0) * 255 / (ramp.max() - 1000.0))
+    np.testing.assert_array_equal(pixels, expected.astype(np.uint8))

@@ -4,6 +4,8 @@ Pillow is the decoder because it is already installed (matplotlib depends on it)
 releases the GIL while it decodes and resizes, so a batch is decoded by a few threads in
 parallel; DataLoader worker processes (``data.images.loader_workers``) add more on top.
 Images stay uint8 (C, H, W) until the batch reaches the model: a quarter of float32's memory.
+An image of more than 8 bits per pixel (16-bit PNG or TIFF x-rays, 32-bit or float images) is
+rescaled from its own range to 0–255 first: Pillow's own conversion would clip it to white.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 from tasklab.data.file_arrays import DataFileError
 
 MODES = {1: "L", 3: "RGB"}
+WIDE_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I", "F"})  # more than 8 bits a pixel
 
 
 class ImageDecodeError(DataFileError):
@@ -38,6 +41,8 @@ def decode_image(path: Path, size: int, channels: int) -> np.ndarray:
     bilinearly (a different aspect ratio is stretched, as torchvision's Resize((s, s)) does)."""
     try:
         with Image.open(path) as image:
+            if image.mode in WIDE_MODES:
+                image = _to_8_bits(image)
             image = image.convert(MODES[channels])
             if image.size != (size, size):
                 image = image.resize((size, size), Image.Resampling.BILINEAR)
@@ -45,6 +50,14 @@ def decode_image(path: Path, size: int, channels: int) -> np.ndarray:
     except (OSError, UnidentifiedImageError, ValueError, SyntaxError) as error:
         raise _problem(path, error) from error
     return pixels[None] if channels == 1 else pixels.transpose(2, 0, 1)
+
+
+def _to_8_bits(image: Image.Image) -> Image.Image:
+    """A wide grey image rescaled from its own minimum and maximum to 0–255."""
+    values = np.asarray(image, dtype=np.float32)
+    low, high = float(values.min()), float(values.max())
+    scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
+    return Image.fromarray(np.round(scaled).astype(np.uint8), mode="L")
 
 
 def unreadable(path: Path) -> str | None:
