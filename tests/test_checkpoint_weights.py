@@ -145,3 +145,16 @@ def test_save_trunk_refuses_a_run_without_one_trunk(make_cfg, tmp_path):
         train(cfg, output_dir=tmp_path / "single")
     record = json.loads((tmp_path / "single" / "result.json").read_text())
     assert record["fits"] == []  # refused before any training
+
+
+def test_a_runs_own_lightning_checkpoint_starts_a_trunk(make_cfg, tmp_path):
+    cfg = make_cfg(*RUN, "trainer.max_steps=4", "trainer.checkpoint_every_n_steps=2",
+                   "trainer.keep_checkpoints=true")  # fmt: skip
+    train(cfg, output_dir=tmp_path / "kept")
+    (last,) = (tmp_path / "kept").rglob("last.ckpt")
+    saved = torch.load(last, weights_only=True)["state_dict"]
+    loaded = make_cfg(*RUN, f"model.weights={last}")
+    world = build_world(loaded.data)
+    net = build_net("cnn", world.input_shape, trunk_shape(loaded), [world.task_specs["car"]])
+    for key, value in net.trunk.state_dict().items():
+        torch.testing.assert_close(value, saved[f"net.trunk.{key}"])

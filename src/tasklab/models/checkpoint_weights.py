@@ -10,9 +10,11 @@ checkpoint) name one of:
   library's own weights for ``model.arch``, through its own download cache.
 
 Key names are mapped by a declared prefix map (``{"backbone.": ""}`` strips a wrapper's
-prefix) and, for a standard network's trunk, to its ``state_prefix``. A shape mismatch, or a
-checkpoint none of whose keys fit, ends the run in one line; keys that are only missing or
-unexpected (a classifier the trunk does not have) are listed in one line and the rest load.
+prefix); a tasklab run's own Lightning checkpoint gives its trunk's part (``net.trunk.*``),
+and a standard network's trunk takes the plain network's keys (its ``state_prefix``). A
+shape mismatch, or a checkpoint none of whose keys fit, ends the run in one line; keys that
+are only missing or unexpected (a classifier the trunk does not have) are listed in one line
+and the rest load.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ from torch import nn
 from tasklab.settings import ConfigError
 
 HUB_PREFIXES: tuple[str, ...] = ("torchvision:", "timm:")
+# where a trunk's keys sit in tasklab's own files: a run's Lightning checkpoint
+# (checkpoints/<fit>/last.ckpt holds the module's ``net.trunk.*``) and a saved network
+OWN_PREFIXES: tuple[str, ...] = ("net.trunk.", "trunk.")
 _SHOWN = 6  # keys named in a one-line report before "… and N more"
 
 
@@ -104,6 +109,12 @@ def fit_to_trunk(
     """``state`` with keys as ``trunk`` names them: a trunk that wraps a library's network
     (``state_prefix``) takes that network's own checkpoint keys as they are."""
     own = trunk.state_dict()
+    if not any(k in own for k in state):  # tasklab's own checkpoint: the trunk's part of it
+        for wrapper in OWN_PREFIXES:
+            inner = {k[len(wrapper) :]: v for k, v in state.items() if k.startswith(wrapper)}
+            if any(k in own for k in inner):
+                state = inner
+                break
     prefix = getattr(trunk, "state_prefix", "")
     if prefix and not any(k in own for k in state) and any(prefix + k in own for k in state):
         state = {prefix + k: v for k, v in state.items()}
