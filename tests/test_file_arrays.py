@@ -113,12 +113,20 @@ def test_csv_columns_take_roles_and_empty_cells_are_missing(tmp_path):
     np.testing.assert_array_equal(only_f2.x[:, 0], [2, 4, 6])
 
 
+def test_every_missing_label_spelling_reads_as_missing(tmp_path):
+    text = "f1,label\n1,1\n2,NA\n3,N/A\n4,nan\n5,NaN\n6,None\n7,?\n8,\n9,0\n"
+    table = load_csv(_csv(tmp_path, text), tasks=["label"])
+    expected = [1] + [np.nan] * 7 + [0]
+    np.testing.assert_array_equal(table.targets["label"], expected)
+
+
 @pytest.mark.parametrize(
     ("text", "kwargs", "expected"),
     [
         ("f1,label\n1,0\n", {"tasks": ["age"]}, "column 'age' is missing; the header has"),
         ("f1,label\n1,0\n", {"tasks": ["label"], "features": ["f9"]}, "column 'f9' is missing"),
         ("f1,label\n1,x\n", {"tasks": ["label"]}, "column 'label' line 2 holds 'x'"),
+        ("f1,label\n1,n.a.\n", {"tasks": ["label"]}, "a missing label is blank, ?, NA, N/A"),
         ("f1,label\n,0\n2,1\n", {"tasks": ["label"]}, "feature columns ['f1'] holds NaN"),
         ("f1,label\n", {"tasks": ["label"]}, "has a header but no rows"),
         ("", {"tasks": ["label"]}, "is empty; expected a header row"),

@@ -21,7 +21,16 @@ SOURCE = Path(__file__).resolve().parents[1] / "src" / "tasklab"
 LAYERS: list[tuple[str, set[str]]] = [
     (
         "settings and registries",
-        {"names", "settings", "registry", "metric_keys", "results", "conf", "loggers"},
+        {
+            "names",
+            "settings",
+            "registry",
+            "metric_keys",
+            "results",
+            "conf",
+            "loggers",
+            "command_names",
+        },
     ),
     ("components", {"data", "models", "weightings", "predictions", "prediction_metrics"}),
     ("configuration and run folders", {"config", "config_checks", "runs", "stage_cache"}),

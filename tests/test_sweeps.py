@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, make_dataclass
 import pytest
 from omegaconf import OmegaConf
 
+from tasklab.command_names import runnable
 from tasklab.config import ModelConfig, TrainerConfig, train_schema
 from tasklab.registry import REGIMES, WEIGHTINGS
 from tasklab.report.compare import main as compare_main
@@ -61,7 +62,8 @@ def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(
     assert first.returncode == 1, first.stderr[-3000:]
     assert "Traceback" not in first.stderr
     assert "tasklab-train: error: training loss became nan by step" in first.stderr
-    assert "1 run(s) failed; `tasklab-status" in first.stderr
+    # the command as it runs here: its bare name, or its path where the venv is not active
+    assert f"1 run(s) failed; `{runnable('tasklab-status')} {sweep}`" in first.stderr
     records = _records(sweep)
     assert sorted(r["status"] for r in records.values()) == ["failed", "ok", "ok", "ok"]
     (failed,) = [name for name, r in records.items() if r["status"] == "failed"]

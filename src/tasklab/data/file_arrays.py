@@ -11,8 +11,9 @@ does −1 in a class label (a task declared binary or multiclass, an integer arr
 numbers whose only negative value is −1), unless the task is declared a regression.
 .csv: a header row; ``features`` name the input columns (default: every column that is neither
 a task nor an intermediate), ``tasks`` and ``intermediates`` the label columns; an empty cell,
-"?" or NaN is a missing label, and so is −1 in a whole-number column whose only negative value
-it is (the CSV form of an integer array), unless the task is declared a regression.
+"?", NA, N/A, NaN or None is a missing label, and so is −1 in a whole-number column whose only
+negative value it is (the CSV form of an integer array), unless the task is declared a
+regression.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from pathlib import Path
 import numpy as np
 
 MISSING_CLASS = -1
+# the spellings of a missing label in a text cell (CSV, a manifest); "nan" also reads as NaN
+MISSING_CELLS = frozenset({"", "?", "nan", "NaN", "NA", "N/A", "None"})
+MISSING_SPELLINGS = "blank, ?, NA, N/A, NaN or None"
 
 
 class DataFileError(ValueError):
@@ -244,14 +248,17 @@ def _column(path: Path, rows: list[list[str]], index: int, name: str) -> np.ndar
     values = np.empty(len(rows), dtype=np.float64)
     for line, row in enumerate(rows, start=2):
         cell = row[index].strip() if index < len(row) else ""
-        if cell == "" or cell == "?":
+        if cell in MISSING_CELLS:
             values[line - 2] = math.nan
             continue
         try:
             values[line - 2] = float(cell)
         except ValueError:
             raise _fail(
-                path, f"column '{name}'", f"line {line} holds {cell!r}; expected a number"
+                path,
+                f"column '{name}'",
+                f"line {line} holds {cell!r}; expected a number (a missing label is "
+                f"{MISSING_SPELLINGS})",
             ) from None
     return values
 

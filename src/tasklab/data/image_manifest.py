@@ -2,8 +2,9 @@
 
 A manifest (.csv, or .parquet where pyarrow is installed) has a path column (relative to
 ``root``, else to the manifest's folder) and one column per task or intermediate target. A
-blank cell, ``?``, ``NaN`` or ``nan`` is a missing label; the "uncertain" value (−1 in the
-CheXpert convention) becomes what the task's declared policy says: missing, 0 or 1. A group
+blank cell, ``?``, ``NA``, ``N/A``, ``NaN`` or ``None`` is a missing label; the "uncertain"
+value (−1 in the CheXpert convention) becomes what the task's declared policy says:
+missing, 0 or 1. A group
 column (patient, site) keeps a group on one side of the split. A folder of class folders
 (``root/<class>/<image>``) is one multiclass task whose classes are the folder names, sorted.
 
@@ -21,9 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from tasklab.data.file_arrays import DataFileError
+from tasklab.data.file_arrays import MISSING_CELLS, MISSING_SPELLINGS, DataFileError
 
-MISSING_CELLS = frozenset({"", "?", "nan", "NaN", "NA", "None"})
 UNCERTAIN_POLICIES: tuple[str, ...] = ("missing", "0", "1")
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 
@@ -86,8 +86,8 @@ def _number(path: Path, column: str, line: int, cell: str) -> float:
         return float(cell)
     except ValueError:
         raise DataFileError(
-            f"{path}: column '{column}' line {line} holds {cell!r}; expected a number, blank "
-            "or ? for a missing label"
+            f"{path}: column '{column}' line {line} holds {cell!r}; expected a number (a "
+            f"missing label is {MISSING_SPELLINGS})"
         ) from None
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from tasklab.command_names import runnable
 from tasklab.data.tasks import HEADLINE_METRIC
 from tasklab.metric_keys import task_name
 from tasklab.report.analysis import Analysis, analyse
@@ -198,7 +199,8 @@ class PrintSummaryOnMultirunEnd(Callback):
         records = load_records([sweep_dir])
         if records.ok:
             print("\n".join(summary_lines(records, headline_metric(records))))
-            print(f"full report (intervals, fitted curves, HTML): tasklab-compare {sweep_dir}")
+            compare = runnable("tasklab-compare")
+            print(f"full report (intervals, fitted curves, HTML): {compare} {sweep_dir}")
         failed = [
             path
             for path, reason in records.problems
@@ -206,7 +208,8 @@ class PrintSummaryOnMultirunEnd(Callback):
         ]
         if failed:
             print(
-                f"tasklab-train: {len(failed)} run(s) failed; `tasklab-status {sweep_dir}` "
+                f"tasklab-train: {len(failed)} run(s) failed; `{runnable('tasklab-status')} "
+                f"{sweep_dir}` "
                 "lists them, and launching the same sweep again re-runs only those",
                 file=sys.stderr,
             )
