@@ -286,3 +286,28 @@ def test_a_damaged_predictions_file_falls_back_to_seeds_and_says_why(tmp_path, c
     assert main([str(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "over seeds only" in out and "unreadable predictions.npz" in out
+
+
+def test_tasks_are_listed_in_natural_order(tmp_path, capsys):
+    job = 0
+    for seed in range(3):
+        for regime, shift in (("single_task", 0.0), ("multi_task", 0.02)):
+            result = RunResult(
+                status="ok",
+                name="x",
+                regime=regime,
+                seed=seed,
+                overrides=[f"regime={regime}", f"seed={seed}"],
+                metrics={
+                    "test/mean/auroc": 0.7 + shift,
+                    **{f"test/t{k}/auroc": 0.7 + shift + 0.01 * seed for k in (10, 2, 1)},
+                },
+                reference_arm="single_task",
+                reference_effect="delta_m",
+            )
+            write_result(tmp_path / str(job), result)
+            job += 1
+    assert main([str(tmp_path)]) == 0
+    tasks = [x.strip().split(":")[0] for x in capsys.readouterr().out.splitlines()]
+    shown = [t for t in tasks if t in ("t1", "t2", "t10")]
+    assert shown == ["t1", "t2", "t10"]  # t2 before t10, not after it

@@ -166,7 +166,7 @@ def _delta_m(
 
 def _task_metrics(experiment: Experiment, metric: str) -> list[str]:
     """``split/<task>/name`` for a ``split/mean/name`` metric: the tasks behind the mean."""
-    return sorted(key for key in experiment.values if is_task_of(key, metric))
+    return sorted((key for key in experiment.values if is_task_of(key, metric)), key=natural_key)
 
 
 def _breakdown(experiment: Experiment, metric: str) -> list[str]:
