@@ -122,4 +122,6 @@ def test_a_relaunch_reruns_a_damaged_record(sweep, run_cli):
     )
     assert again.returncode == 0, again.stderr[-2000:]
     assert json.loads((run / RESULT_FILE).read_text())["status"] == "ok"
-    assert again.stdout.count("already holds this run") == 5
+    assert again.stdout.count("skipped (finished earlier)") == 5
+    # a skipped run prints its one line, never an "ok in …" it did not earn
+    assert again.stdout.count("tasklab-train: ok in") == 1  # the damaged one, re-run

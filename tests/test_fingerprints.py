@@ -44,13 +44,14 @@ def test_an_edited_data_file_reruns_its_run_and_an_untouched_one_is_skipped(
     assert first.inputs["data.files.train"]["content"].startswith("sha256:")
 
     again = train(make_cfg(*overrides), output_dir=tmp_path / "run")
-    assert "already holds this run" in capsys.readouterr().out  # unchanged: skipped
+    assert "skipped (finished earlier)" in capsys.readouterr().out  # unchanged: skipped
+    assert again.skipped
 
     _csv(data, flip=True)  # the same name, other labels
     (note,) = input_notes(first.__dict__)
     assert note.startswith(f"note: data.files.train={data} has changed since")
     edited = train(make_cfg(*overrides), output_dir=tmp_path / "run")
-    assert "already holds this run" not in capsys.readouterr().out
+    assert "skipped (finished earlier)" not in capsys.readouterr().out
     assert edited.inputs != again.inputs and edited.config_key != first.config_key
     assert edited.metrics != first.metrics
 

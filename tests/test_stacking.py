@@ -247,7 +247,7 @@ def test_a_sweep_stacks_each_configs_seeds_and_writes_one_record_per_seed(tmp_pa
         # seeds 0 and 1 of each regime trained as one; seed 2 was left alone
         assert set(members) == ({1} if record["seed"] == 2 else {2})
     # the job of seed 1 found its run done by seed 0's job
-    assert stacked.stdout.count("already holds this run (status ok); skipped") == 2
+    assert stacked.stdout.count("skipped (finished earlier)") == 2
 
 
 def test_a_config_that_cannot_be_stacked_trains_each_seed_alone(tmp_path, run_cli):

@@ -256,10 +256,12 @@ def _train(cfg: DictConfig, output_dir: Path, overrides: list[str]) -> RunResult
     key = config_key(cfg)
     done = finished_ok(output_dir, key)
     if done is not None:
-        print(f"tasklab-train: {output_dir} already holds this run (status ok); skipped")
+        print(f"tasklab-train: skipped (finished earlier): {output_dir}")
         _finish_cleanup(cfg, output_dir)
         fields = set(RunResult.__dataclass_fields__)
-        return RunResult(**{k: v for k, v in done.items() if k in fields})
+        earlier = RunResult(**{k: v for k, v in done.items() if k in fields})
+        earlier.skipped = True  # type: ignore[attr-defined]  # not a record field: never written
+        return earlier
     group = stacked_group(cfg, output_dir)
     if group:
         stacked = _train_stacked(group)

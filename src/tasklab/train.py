@@ -67,6 +67,8 @@ def _hydra_main(cfg: DictConfig) -> float | None:
             file=sys.stderr,
         )
         return math.nan
+    if getattr(result, "skipped", False):  # its one line is printed: no "ok in" it did not earn
+        return result.metrics.get(cfg.objective, math.nan)
     hc = HydraConfig.get()
     sweep_dir = Path(hc.sweep.dir) if in_multirun() else None
     print(
