@@ -98,7 +98,7 @@ def test_the_optuna_sweeper_runs_4_trials_and_a_relaunch_skips_them(tmp_path, ru
     assert "Best value" in first.stdout + first.stderr
 
     again = run_cli(train_main, "-m", *search, f"hydra.sweep.dir={sweep}")
-    assert again.stdout.count("(status ok); skipped") == 4  # the seeded sampler asks again
+    assert again.stdout.count("skipped (finished earlier)") == 4  # the seeded sampler asks again
     assert _records(sweep) == records
 
 

@@ -97,7 +97,7 @@ def test_a_failing_run_is_recorded_and_a_relaunch_reruns_only_what_is_not_done(
     before = {name: (sweep / name / RESULT_FILE).stat().st_mtime_ns for name in kept}
     second = _sweep(run_cli, sweep, lrs)
     assert second.returncode == 1  # the NaN run fails again, and says so
-    assert second.stdout.count("(status ok); skipped") == 2
+    assert second.stdout.count("skipped (finished earlier)") == 2
     assert {name: (sweep / name / RESULT_FILE).stat().st_mtime_ns for name in kept} == before
     again = _records(sweep)
     assert again[done_gone]["status"] == "ok"
@@ -254,5 +254,5 @@ def test_changing_a_display_setting_on_a_finished_sweep_skips_every_run(tmp_path
         f"hydra.sweep.dir={sweep}",
     )
     assert again.returncode == 0, again.stderr[-2000:]
-    assert again.stdout.count("(status ok); skipped") == 2
+    assert again.stdout.count("skipped (finished earlier)") == 2
     assert sorted(p.name for p in sweep.glob("*/result.json")) == folders
